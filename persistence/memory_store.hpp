@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <map>
 #include <string>
 
@@ -26,13 +25,20 @@ class memory_store final : public state_store {
   std::size_t tombstones() const noexcept { return tombstones_.size(); }
 
  private:
-  record_version stored_version(const std::string& id) const;
+  struct tombstone {
+    record_version version = 0;
+    std::uint64_t seq = 0;
+  };
+
+  record_version stored_version(std::string_view id) const;
+  void drop_tombstone(std::string_view id);
   void add_tombstone(const std::string& id, record_version version);
 
   std::size_t max_sessions_;
+  std::uint64_t next_seq_ = 0;
   std::map<std::string, versioned_record, std::less<>> records_;
-  std::map<std::string, record_version, std::less<>> tombstones_;
-  std::deque<std::string> tombstone_order_;  // insertion order, for bounded eviction
+  std::map<std::string, tombstone, std::less<>> tombstones_;
+  std::map<std::uint64_t, std::string> tombstone_order_;  // seq -> id, oldest first
 };
 
 }  // namespace rc::persistence

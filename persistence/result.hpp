@@ -27,4 +27,15 @@ struct result {
   explicit operator bool() const noexcept { return ok(); }
 };
 
+/// Success or an error message, for operations without a value.
+struct outcome {
+  bool failed = false;
+  std::string error;
+
+  static outcome success() { return {}; }
+  static outcome failure(std::string e) { return {true, std::move(e)}; }
+  bool ok() const noexcept { return !failed; }
+  explicit operator bool() const noexcept { return ok(); }
+};
+
 }  // namespace rc::persistence

@@ -60,8 +60,7 @@ bool parse_device(const json& obj, device_record& dev, std::string& err) {
       !get_time(obj, "last_seen_at_ms", dev.last_seen_at_ms, err))
     return false;
   auto it = obj.find("retired_session_tokens");
-  if (it == obj.end() || it->is_null())
-    return true;
+  if (it == obj.end() || it->is_null()) return true;
   if (!it->is_array()) {
     err = "retired_session_tokens is not an array";
     return false;
@@ -82,8 +81,7 @@ bool parse_device(const json& obj, device_record& dev, std::string& err) {
 
 result<session_record> parse_record(const json& doc) {
   using res = result<session_record>;
-  if (!doc.is_object())
-    return res::failure("record is not a JSON object");
+  if (!doc.is_object()) return res::failure("record is not a JSON object");
   auto ver = doc.find("schema_version");
   if (ver == doc.end() || !ver->is_number_integer())
     return res::failure("missing or non-integer schema_version");
@@ -99,13 +97,11 @@ result<session_record> parse_record(const json& doc) {
       !get_time(doc, "created_at_ms", rec.created_at_ms, err) ||
       !get_time(doc, "last_activity_at_ms", rec.last_activity_at_ms, err))
     return res::failure(err);
-  if (rec.session_id.empty())
-    return res::failure("empty session_id");
+  if (rec.session_id.empty()) return res::failure("empty session_id");
   auto used = doc.find("join_token_used_at_ms");
   if (used != doc.end() && !used->is_null()) {
     std::int64_t v = 0;
-    if (!get_time(doc, "join_token_used_at_ms", v, err))
-      return res::failure(err);
+    if (!get_time(doc, "join_token_used_at_ms", v, err)) return res::failure(err);
     rec.join_token_used_at_ms = v;
   }
   auto idle = doc.find("idle_timeout_seconds");
@@ -113,14 +109,11 @@ result<session_record> parse_record(const json& doc) {
     return res::failure("missing or invalid idle_timeout_seconds");
   rec.idle_timeout_seconds = idle->get<std::uint64_t>();
   auto devs = doc.find("devices");
-  if (devs == doc.end() || !devs->is_object())
-    return res::failure("missing or invalid devices");
+  if (devs == doc.end() || !devs->is_object()) return res::failure("missing or invalid devices");
   for (auto it = devs->begin(); it != devs->end(); ++it) {
-    if (it.key().empty())
-      return res::failure("empty device id");
+    if (it.key().empty()) return res::failure("empty device id");
     device_record dev;
-    if (!parse_device(it.value(), dev, err))
-      return res::failure(err);
+    if (!parse_device(it.value(), dev, err)) return res::failure(err);
     rec.devices.emplace(it.key(), std::move(dev));
   }
   return res::success(std::move(rec));
@@ -186,12 +179,10 @@ std::string to_json(const session_record& rec) {
 
 result<session_record> from_json(std::string_view text) {
   using res = result<session_record>;
-  if (text.size() > max_record_bytes)
-    return res::failure("record too large");
+  if (text.size() > max_record_bytes) return res::failure("record too large");
   try {
     auto doc = json::parse(text.begin(), text.end(), nullptr, false);
-    if (doc.is_discarded())
-      return res::failure("unparsable JSON");
+    if (doc.is_discarded()) return res::failure("unparsable JSON");
     return parse_record(doc);
   } catch (const std::exception&) {  // defensive: nothing may escape
     return res::failure("invalid record");

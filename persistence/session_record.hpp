@@ -51,9 +51,15 @@ struct session_record {
 bool operator==(const retired_token& a, const retired_token& b);
 bool operator==(const device_record& a, const device_record& b);
 bool operator==(const session_record& a, const session_record& b);
-inline bool operator!=(const retired_token& a, const retired_token& b) { return !(a == b); }
-inline bool operator!=(const device_record& a, const device_record& b) { return !(a == b); }
-inline bool operator!=(const session_record& a, const session_record& b) { return !(a == b); }
+inline bool operator!=(const retired_token& a, const retired_token& b) {
+  return !(a == b);
+}
+inline bool operator!=(const device_record& a, const device_record& b) {
+  return !(a == b);
+}
+inline bool operator!=(const session_record& a, const session_record& b) {
+  return !(a == b);
+}
 
 /// Serialises `rec` as the compact §4.2 JSON document (schema_version 1, snake_case keys, the
 /// documented key order). Never throws; invalid UTF-8 in strings is replaced by U+FFFD.

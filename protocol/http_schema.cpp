@@ -17,7 +17,8 @@ bool is_json_content_type(std::string_view ct) {
   t = t.substr(b);
   for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (t == "application/json") return true;
-  return t.rfind("application/", 0) == 0 && t.size() > 17 && t.compare(t.size() - 5, 5, "+json") == 0;
+  return t.rfind("application/", 0) == 0 && t.size() > 17 &&
+         t.compare(t.size() - 5, 5, "+json") == 0;
 }
 
 namespace {
@@ -34,29 +35,44 @@ bool fail(framework_error& err, int status, std::string text) {
 }
 
 bool check(const json& body, const spec* specs, std::size_t n, framework_error& err) {
-  if (!body.is_object()) return fail(err, 422, "Failed to deserialize the JSON body: expected an object.");
+  if (!body.is_object())
+    return fail(err, 422, "Failed to deserialize the JSON body: expected an object.");
   for (auto it = body.begin(); it != body.end(); ++it) {
     bool known = false;
     for (std::size_t i = 0; i < n; ++i) known = known || it.key() == specs[i].name;
-    if (!known) return fail(err, 422, "Failed to deserialize the JSON body: unknown field `" + it.key() + "`.");
+    if (!known)
+      return fail(err, 422,
+                  "Failed to deserialize the JSON body: unknown field `" + it.key() + "`.");
   }
   for (std::size_t i = 0; i < n; ++i) {
     auto it = body.find(specs[i].name);
     if (it == body.end()) {
       if (specs[i].required)
-        return fail(err, 422, std::string("Failed to deserialize the JSON body: missing field `") + specs[i].name + "`.");
+        return fail(err, 422,
+                    std::string("Failed to deserialize the JSON body: missing field `") +
+                        specs[i].name + "`.");
       continue;
     }
     bool ok = false;
     switch (specs[i].k) {
-      case kind::str: ok = it->is_string(); break;
-      case kind::str_or_null: ok = it->is_string() || it->is_null(); break;
-      case kind::uint_or_null: ok = it->is_null() || it->is_number_unsigned() ||
-                                    (it->is_number_integer() && it->get<int64_t>() >= 0); break;
-      case kind::int_or_null: ok = it->is_null() || it->is_number_integer(); break;
+      case kind::str:
+        ok = it->is_string();
+        break;
+      case kind::str_or_null:
+        ok = it->is_string() || it->is_null();
+        break;
+      case kind::uint_or_null:
+        ok = it->is_null() || it->is_number_unsigned() ||
+             (it->is_number_integer() && it->get<int64_t>() >= 0);
+        break;
+      case kind::int_or_null:
+        ok = it->is_null() || it->is_number_integer();
+        break;
     }
     if (!ok)
-      return fail(err, 422, std::string("Failed to deserialize the JSON body: invalid type for `") + specs[i].name + "`.");
+      return fail(err, 422,
+                  std::string("Failed to deserialize the JSON body: invalid type for `") +
+                      specs[i].name + "`.");
   }
   return true;
 }
@@ -106,12 +122,22 @@ std::optional<api_request> parse_api_request(route r, std::string_view text, fra
                                 {"relayWebSocketURL", kind::str_or_null, false}};
   bool ok = false;
   switch (r) {
-    case route::pair_start: ok = check(body, start, std::size(start), err); break;
-    case route::pair_join: ok = check(body, join, std::size(join), err); break;
-    case route::pair_refresh: ok = check(body, refresh, std::size(refresh), err); break;
+    case route::pair_start:
+      ok = check(body, start, std::size(start), err);
+      break;
+    case route::pair_join:
+      ok = check(body, join, std::size(join), err);
+      break;
+    case route::pair_refresh:
+      ok = check(body, refresh, std::size(refresh), err);
+      break;
     case route::pair_stop:
-    case route::devices_list: ok = check(body, stop, std::size(stop), err); break;
-    case route::devices_revoke: ok = check(body, revoke, std::size(revoke), err); break;
+    case route::devices_list:
+      ok = check(body, stop, std::size(stop), err);
+      break;
+    case route::devices_revoke:
+      ok = check(body, revoke, std::size(revoke), err);
+      break;
   }
   if (!ok) return std::nullopt;
   api_request q;

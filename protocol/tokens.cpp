@@ -95,8 +95,7 @@ bool is_compact_id(std::string_view s) {
 bool constant_time_equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   volatile unsigned char acc = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    acc = acc | static_cast<unsigned char>(a[i] ^ b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i) acc = acc | static_cast<unsigned char>(a[i] ^ b[i]);
   return acc == 0;
 }
 

@@ -48,7 +48,8 @@ std::optional<url> parse_url(std::string_view s) {
   auto auth_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, auth_end);
   std::string_view tail = auth_end == std::string_view::npos ? "" : rest.substr(auth_end);
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority = authority.substr(at + 1);
   std::string_view host, port;
   if (!authority.empty() && authority[0] == '[') {
     auto close = authority.find(']');
@@ -60,7 +61,8 @@ std::optional<url> parse_url(std::string_view s) {
       port = after.substr(1);
     }
     for (char c : host.substr(1, host.size() - 2))
-      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return std::nullopt;
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.')
+        return std::nullopt;
   } else {
     auto pc = authority.rfind(':');
     host = authority.substr(0, pc);
@@ -91,8 +93,8 @@ std::optional<url> parse_url(std::string_view s) {
     tail = tail.substr(0, q);
   }
   u.path = std::string(tail);
-  if (u.path.empty() && (u.scheme == "http" || u.scheme == "https" || u.scheme == "ws" ||
-                         u.scheme == "wss"))
+  if (u.path.empty() &&
+      (u.scheme == "http" || u.scheme == "https" || u.scheme == "ws" || u.scheme == "wss"))
     u.path = "/";
   return u;
 }
@@ -121,9 +123,12 @@ std::optional<std::string> ws_url_from_base(std::string_view public_base_url) {
 std::optional<std::string> http_origin_from_ws(std::string_view ws_url) {
   auto u = parse_url(ws_url);
   if (!u) return std::nullopt;
-  if (u->scheme == "wss") u->scheme = "https";
-  else if (u->scheme == "ws") u->scheme = "http";
-  else if (u->scheme != "http" && u->scheme != "https") return std::nullopt;
+  if (u->scheme == "wss")
+    u->scheme = "https";
+  else if (u->scheme == "ws")
+    u->scheme = "http";
+  else if (u->scheme != "http" && u->scheme != "https")
+    return std::nullopt;
   return u->origin();
 }
 

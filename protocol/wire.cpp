@@ -6,9 +6,13 @@
 namespace rc::proto {
 
 namespace {
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
-bool is_uint(const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0); }
+bool is_uint(const json& v) {
+  return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+}
 
 bool all_digits(std::string_view s, std::size_t min, std::size_t max) {
   if (s.size() < min || s.size() > max) return false;
@@ -17,7 +21,9 @@ bool all_digits(std::string_view s, std::size_t min, std::size_t max) {
   return true;
 }
 
-verdict invalid_command(std::string m) { return verdict::fail("invalid_command", std::move(m)); }
+verdict invalid_command(std::string m) {
+  return verdict::fail("invalid_command", std::move(m));
+}
 }  // namespace
 
 std::string msg_disconnect(std::string_view reason) {
@@ -49,7 +55,8 @@ std::string msg_auth_ok_mobile(const std::string& sid, const std::string& device
 }
 
 std::string msg_device_count(const std::string& sid, std::size_t n) {
-  return dump(json{{"type", "relay.device_count"}, {"sessionID", sid}, {"connectedDeviceCount", n}});
+  return dump(
+      json{{"type", "relay.device_count"}, {"sessionID", sid}, {"connectedDeviceCount", n}});
 }
 
 std::string msg_desktop_status(const std::string& sid, bool connected) {
@@ -103,12 +110,14 @@ mobile_frame classify_mobile(std::string_view text, const std::string& session_i
   return f;
 }
 
-bool desktop_session_mismatch(std::string_view text, const std::string& session_id, json* parsed_out) {
+bool desktop_session_mismatch(std::string_view text, const std::string& session_id,
+                              json* parsed_out) {
   if (text.find("\"sessionID\"") == std::string_view::npos) return false;
   json v = json::parse(text.begin(), text.end(), nullptr, false);
   if (!v.is_object()) return false;
   auto sid = v.find("sessionID");
-  bool mismatch = sid != v.end() && sid->is_string() && sid->get_ref<const std::string&>() != session_id;
+  bool mismatch =
+      sid != v.end() && sid->is_string() && sid->get_ref<const std::string&>() != session_id;
   if (parsed_out) *parsed_out = std::move(v);
   return mismatch;
 }
@@ -134,22 +143,26 @@ verdict validate_snapshot_request(const json& v) {
   }
   auto last = v.find("lastSeq");
   if (last != v.end()) {
-    bool ok = is_uint(*last) || (last->is_string() && all_digits(last->get_ref<const std::string&>(), 1, 20));
-    if (!ok) return verdict::fail("invalid_snapshot_request", "lastSeq must be numeric when provided.");
+    bool ok = is_uint(*last) ||
+              (last->is_string() && all_digits(last->get_ref<const std::string&>(), 1, 20));
+    if (!ok)
+      return verdict::fail("invalid_snapshot_request", "lastSeq must be numeric when provided.");
   }
   return {};
 }
 
 verdict validate_command_envelope(const json& v, uint64_t& seq_out) {
-  static const char* allowed_top[] = {"schemaVersion", "sessionID", "seq", "timestamp",
-                                      "payload", "relayConnectionID", "relayDeviceID"};
+  static const char* allowed_top[] = {"schemaVersion", "sessionID", "seq",
+                                      "timestamp",     "payload",   "relayConnectionID",
+                                      "relayDeviceID"};
   for (auto it = v.begin(); it != v.end(); ++it) {
     bool ok = false;
     for (auto a : allowed_top) ok = ok || it.key() == a;
     if (!ok) return invalid_command("Unexpected field '" + it.key() + "' in command envelope.");
   }
   auto sid = v.find("sessionID");
-  if (sid == v.end() || !sid->is_string()) return invalid_command("Command envelope requires sessionID.");
+  if (sid == v.end() || !sid->is_string())
+    return invalid_command("Command envelope requires sessionID.");
   auto sv = v.find("schemaVersion");
   if (sv == v.end() || !(sv->is_number_integer()))
     return invalid_command("schemaVersion is required for command envelopes.");
@@ -162,28 +175,34 @@ verdict validate_command_envelope(const json& v, uint64_t& seq_out) {
     if (it != payload->end() && it->is_string()) pt = &*it;
   }
   if (!pt) return invalid_command("Command envelope payload.type is required.");
-  if (*pt != "command") return invalid_command("Only command payloads are accepted from mobile clients.");
+  if (*pt != "command")
+    return invalid_command("Only command payloads are accepted from mobile clients.");
   for (auto it = payload->begin(); it != payload->end(); ++it)
     if (it.key() != "type" && it.key() != "payload")
       return invalid_command("Unexpected field '" + it.key() + "' in command wrapper.");
   auto body = payload->find("payload");
-  if (body == payload->end() || !body->is_object()) return invalid_command("Command payload object is required.");
-  static const char* allowed_body[] = {"name", "commandID", "threadID", "projectID", "text",
-                                       "runtimeRequestID", "runtimeRequestKind", "runtimeRequestResponse"};
+  if (body == payload->end() || !body->is_object())
+    return invalid_command("Command payload object is required.");
+  static const char* allowed_body[] = {
+      "name", "commandID",        "threadID",           "projectID",
+      "text", "runtimeRequestID", "runtimeRequestKind", "runtimeRequestResponse"};
   for (auto it = body->begin(); it != body->end(); ++it) {
     bool ok = false;
     for (auto a : allowed_body) ok = ok || it.key() == a;
     if (!ok) return invalid_command("Unexpected field '" + it.key() + "' in command payload.");
   }
   auto name = body->find("name");
-  if (name == body->end() || !name->is_string()) return invalid_command("Command name is required.");
+  if (name == body->end() || !name->is_string())
+    return invalid_command("Command name is required.");
   auto cid = body->find("commandID");
   if (cid == body->end() || !cid->is_string()) return invalid_command("commandID is required.");
   if (!is_compact_id(cid->get_ref<const std::string&>()))
     return invalid_command("commandID must be a compact identifier.");
   auto seq = v.find("seq");
-  if (seq == v.end() || !is_uint(*seq)) return invalid_command("Command envelopes must include numeric seq.");
-  seq_out = seq->is_number_unsigned() ? seq->get<uint64_t>() : static_cast<uint64_t>(seq->get<int64_t>());
+  if (seq == v.end() || !is_uint(*seq))
+    return invalid_command("Command envelopes must include numeric seq.");
+  seq_out =
+      seq->is_number_unsigned() ? seq->get<uint64_t>() : static_cast<uint64_t>(seq->get<int64_t>());
   return {};
 }
 
@@ -206,18 +225,22 @@ verdict check_response(const json& r, std::size_t max_text) {
   for (auto it = r.begin(); it != r.end(); ++it) {
     bool ok = false;
     for (auto k : keys) ok = ok || it.key() == k;
-    if (!ok) return invalid_command("Unexpected field '" + it.key() + "' in runtimeRequestResponse.");
+    if (!ok)
+      return invalid_command("Unexpected field '" + it.key() + "' in runtimeRequestResponse.");
   }
-  if (r.empty()) return invalid_command("runtimeRequestResponse must include at least one response field.");
+  if (r.empty())
+    return invalid_command("runtimeRequestResponse must include at least one response field.");
   if (auto d = field(r, "decision"); d && d->is_string()) {
     const auto& s = d->get_ref<const std::string&>();
     if (s != "accept" && s != "acceptForSession" && s != "decline" && s != "cancel")
       return invalid_command("runtimeRequestResponse.decision is not recognized.");
   }
   if (auto p = field(r, "permissions")) {
-    if (!p->is_array()) return invalid_command("runtimeRequestResponse.permissions must be an array.");
+    if (!p->is_array())
+      return invalid_command("runtimeRequestResponse.permissions must be an array.");
     for (const auto& e : *p) {
-      if (!e.is_string()) return invalid_command("runtimeRequestResponse.permissions must contain strings.");
+      if (!e.is_string())
+        return invalid_command("runtimeRequestResponse.permissions must contain strings.");
       const auto& s = e.get_ref<const std::string&>();
       if (is_blank(s) || s.size() > 256)
         return invalid_command("runtimeRequestResponse.permissions contains an invalid value.");
@@ -226,15 +249,18 @@ verdict check_response(const json& r, std::size_t max_text) {
   if (auto s = field(r, "scope")) {
     if (!s->is_string()) return invalid_command("runtimeRequestResponse.scope must be a string.");
     const auto& v = s->get_ref<const std::string&>();
-    if (is_blank(v) || v.size() > 128) return invalid_command("runtimeRequestResponse.scope is not valid.");
+    if (is_blank(v) || v.size() > 128)
+      return invalid_command("runtimeRequestResponse.scope is not valid.");
   }
   if (auto t = field(r, "text")) {
     if (!t->is_string()) return invalid_command("runtimeRequestResponse.text must be a string.");
     if (t->get_ref<const std::string&>().size() > max_text)
-      return invalid_command("runtimeRequestResponse.text exceeds " + std::to_string(max_text) + " bytes.");
+      return invalid_command("runtimeRequestResponse.text exceeds " + std::to_string(max_text) +
+                             " bytes.");
   }
   if (auto o = field(r, "optionID")) {
-    if (!o->is_string()) return invalid_command("runtimeRequestResponse.optionID must be a string.");
+    if (!o->is_string())
+      return invalid_command("runtimeRequestResponse.optionID must be a string.");
     if (!is_compact_id(o->get_ref<const std::string&>()))
       return invalid_command("runtimeRequestResponse.optionID must be a compact identifier.");
   }
@@ -248,7 +274,8 @@ verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
   const json& body = v.at("payload").at("payload");
   const auto& name = body.at("name").get_ref<const std::string&>();
   if (name == "thread.send_message") {
-    if (auto r = check_compact(body, "threadID", "thread.send_message requires threadID."); !r.ok()) return r;
+    if (auto r = check_compact(body, "threadID", "thread.send_message requires threadID."); !r.ok())
+      return r;
     auto text = field(body, "text");
     if (!text || !text->is_string()) return invalid_command("thread.send_message requires text.");
     const auto& t = text->get_ref<const std::string&>();
@@ -257,29 +284,35 @@ verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
       return invalid_command("Message text exceeds " + std::to_string(max_text_bytes) + " bytes.");
     return {};
   }
-  if (name == "thread.select") return check_compact(body, "threadID", "thread.select requires threadID.");
-  if (name == "project.select") return check_compact(body, "projectID", "project.select requires projectID.");
+  if (name == "thread.select")
+    return check_compact(body, "threadID", "thread.select requires threadID.");
+  if (name == "project.select")
+    return check_compact(body, "projectID", "project.select requires projectID.");
   if (name == "runtime_request.respond") {
     auto id = field(body, "runtimeRequestID");
-    if (!id || !id->is_string()) return invalid_command("runtime_request.respond requires runtimeRequestID.");
-    if (!all_digits(id->get_ref<const std::string&>(), 0, 32)) return invalid_command("runtimeRequestID must be numeric.");
+    if (!id || !id->is_string())
+      return invalid_command("runtime_request.respond requires runtimeRequestID.");
+    if (!all_digits(id->get_ref<const std::string&>(), 0, 32))
+      return invalid_command("runtimeRequestID must be numeric.");
     if (auto k = field(body, "runtimeRequestKind"); k && !k->is_null()) {
-      static const char* kinds[] = {"approval", "permissionsApproval", "userInput", "mcpElicitation",
-                                    "dynamicToolCall"};
+      static const char* kinds[] = {"approval", "permissionsApproval", "userInput",
+                                    "mcpElicitation", "dynamicToolCall"};
       bool ok = false;
       if (k->is_string())
         for (auto s : kinds) ok = ok || *k == s;
       if (!ok) return invalid_command("runtimeRequestKind is not recognized.");
     }
     auto resp = field(body, "runtimeRequestResponse");
-    if (!resp || resp->is_null()) return invalid_command("runtime_request.respond requires runtimeRequestResponse.");
+    if (!resp || resp->is_null())
+      return invalid_command("runtime_request.respond requires runtimeRequestResponse.");
     if (!resp->is_object()) return invalid_command("runtimeRequestResponse must be an object.");
     return check_response(*resp, max_text_bytes);
   }
   return invalid_command("Command name is not allowed.");
 }
 
-std::string inject_metadata(json& v, const std::string& connection_id, const std::string& device_id) {
+std::string inject_metadata(json& v, const std::string& connection_id,
+                            const std::string& device_id) {
   v["relayConnectionID"] = connection_id;
   v["relayDeviceID"] = device_id;
   return dump(v);
@@ -294,16 +327,19 @@ bool is_blank(std::string_view s) {
       continue;
     }
     // U+0085, U+00A0 (C2 85 / C2 A0), U+1680, U+2000-200A, U+2028/2029, U+202F, U+205F, U+3000
-    if (c == 0xC2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) == 0x85 ||
-                                          static_cast<unsigned char>(s[i + 1]) == 0xA0)) {
+    if (c == 0xC2 && i + 1 < s.size() &&
+        (static_cast<unsigned char>(s[i + 1]) == 0x85 ||
+         static_cast<unsigned char>(s[i + 1]) == 0xA0)) {
       i += 2;
       continue;
     }
     if (i + 2 < s.size()) {
-      unsigned char b1 = static_cast<unsigned char>(s[i + 1]), b2 = static_cast<unsigned char>(s[i + 2]);
-      bool ws = (c == 0xE1 && b1 == 0x9A && b2 == 0x80) ||
-                (c == 0xE2 && b1 == 0x80 && (b2 <= 0x8A || b2 == 0xA8 || b2 == 0xA9 || b2 == 0xAF)) ||
-                (c == 0xE2 && b1 == 0x81 && b2 == 0x9F) || (c == 0xE3 && b1 == 0x80 && b2 == 0x80);
+      unsigned char b1 = static_cast<unsigned char>(s[i + 1]),
+                    b2 = static_cast<unsigned char>(s[i + 2]);
+      bool ws =
+          (c == 0xE1 && b1 == 0x9A && b2 == 0x80) ||
+          (c == 0xE2 && b1 == 0x80 && (b2 <= 0x8A || b2 == 0xA8 || b2 == 0xA9 || b2 == 0xAF)) ||
+          (c == 0xE2 && b1 == 0x81 && b2 == 0x9F) || (c == 0xE3 && b1 == 0x80 && b2 == 0x80);
       if (ws) {
         i += 3;
         continue;

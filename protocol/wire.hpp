@@ -29,10 +29,12 @@ std::string msg_pair_request(const std::string& sid, const std::string& request_
 
 // ---- relay.error codes and fixed messages (§7.3) ----------------------------------------------
 namespace err {
-inline constexpr const char* desktop_offline_msg = "Mac is offline. Reconnect desktop and try again.";
+inline constexpr const char* desktop_offline_msg =
+    "Mac is offline. Reconnect desktop and try again.";
 inline constexpr const char* unsupported_schema_msg = "Only schemaVersion 2 is supported.";
 inline constexpr const char* replayed_msg = "Command sequence was replayed or out of order.";
-inline constexpr const char* device_rate_msg = "Too many remote commands from this device. Retry shortly.";
+inline constexpr const char* device_rate_msg =
+    "Too many remote commands from this device. Retry shortly.";
 inline constexpr const char* session_rate_msg =
     "Remote command throughput for this session is temporarily saturated.";
 inline constexpr const char* snapshot_rate_msg =
@@ -52,10 +54,10 @@ enum class mobile_kind { snapshot_request, command, other };
 
 /// Parsed mobile frame. `value` is the parsed object (discarded when parse failed).
 struct mobile_frame {
-  bool parsed = false;      ///< valid JSON
-  bool is_object = false;   ///< JSON object
+  bool parsed = false;            ///< valid JSON
+  bool is_object = false;         ///< JSON object
   bool session_mismatch = false;  ///< string sessionID ≠ authenticated session → drop silently
-  bool gated = false;       ///< payload.type == "command" or type == "relay.snapshot_request"
+  bool gated = false;             ///< payload.type == "command" or type == "relay.snapshot_request"
   mobile_kind kind = mobile_kind::other;
   json value;
 };
@@ -78,7 +80,8 @@ verdict validate_command_envelope(const json& v, uint64_t& seq_out);
 verdict validate_command_rules(const json& v, std::size_t max_text_bytes);
 
 /// §9.3 step 5: overwrite relayConnectionID/relayDeviceID and serialise compactly.
-std::string inject_metadata(json& v, const std::string& connection_id, const std::string& device_id);
+std::string inject_metadata(json& v, const std::string& connection_id,
+                            const std::string& device_id);
 
 /// UTF-8 length-in-scalar-values truncation (device names: 64 scalars, trimmed).
 std::optional<std::string> sanitize_device_name(const std::optional<std::string>& raw);
@@ -113,7 +116,9 @@ class sequence_tracker {
     has_ = true;
     last_ = s;
   }
-  std::optional<uint64_t> last() const { return has_ ? std::optional<uint64_t>(last_) : std::nullopt; }
+  std::optional<uint64_t> last() const {
+    return has_ ? std::optional<uint64_t>(last_) : std::nullopt;
+  }
   void reset() { has_ = false; }
 
  private:

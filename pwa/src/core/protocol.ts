@@ -360,7 +360,7 @@ export function validateCommand(c: Command): string | null {
     case 'runtime_request.respond': {
       if (c.runtimeRequestID === null || !/^[0-9]{0,32}$/.test(c.runtimeRequestID)) return 'runtimeRequestID must be numeric.';
       const r = c.runtimeRequestResponse;
-      if (!r || !isObj(r)) return 'runtime_request.respond requires runtimeRequestResponse.';
+      if (!r || typeof r !== 'object' || Array.isArray(r)) return 'runtime_request.respond requires runtimeRequestResponse.';
       const keys = Object.keys(r);
       if (keys.length === 0) return 'runtimeRequestResponse must include at least one response field.';
       for (const k of keys) {
@@ -368,9 +368,9 @@ export function validateCommand(c: Command): string | null {
         if (val === null || val === undefined) return `runtimeRequestResponse.${k} must not be null.`;
       }
       if (r.optionID !== undefined && !isCompactId(r.optionID)) return 'runtimeRequestResponse.optionID must be a compact identifier.';
-      if (r.scope !== undefined && (r.scope.trim() === '' || utf8Bytes(r.scope) > MAX_SCOPE_BYTES)) return 'runtimeRequestResponse.scope is not valid.';
-      if (r.text !== undefined && utf8Bytes(r.text) > MAX_COMMAND_TEXT_BYTES) return 'runtimeRequestResponse.text is too long.';
-      if (r.permissions !== undefined && r.permissions.some((p) => p.trim() === '' || utf8Bytes(p) > MAX_PERMISSION_BYTES))
+      if (r.scope !== undefined && (typeof r.scope !== 'string' || r.scope.trim() === '' || utf8Bytes(r.scope) > MAX_SCOPE_BYTES)) return 'runtimeRequestResponse.scope is not valid.';
+      if (r.text !== undefined && (typeof r.text !== 'string' || utf8Bytes(r.text) > MAX_COMMAND_TEXT_BYTES)) return 'runtimeRequestResponse.text is too long.';
+      if (r.permissions !== undefined && (!Array.isArray(r.permissions) || r.permissions.some((p) => p.trim() === '' || utf8Bytes(p) > MAX_PERMISSION_BYTES)))
         return 'runtimeRequestResponse.permissions contains an invalid value.';
       return null;
     }

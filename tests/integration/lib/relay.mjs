@@ -54,7 +54,7 @@ function spawnRelay(overrides) {
   live.add(proc);
   const state = { out: '', exited: false, code: null, signal: null };
   const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
+    proc.on('close', (code, signal) => {
       state.exited = true; state.code = code; state.signal = signal;
       live.delete(proc);
       resolve({ code, signal });

@@ -1,0 +1,294 @@
+// Broker: supervises the sessions, owns the token index, runs the sweeper, and holds the kill
+// switch (one session, or every session at once, each told the right disconnect reason).
+#include <unordered_map>
+
+#include "actors/actors.hpp"
+#include "actors/common.hpp"
+#include "actors/conn_handler.hpp"
+#include "protocol/time.hpp"
+#include "protocol/tokens.hpp"
+
+namespace rc::actors {
+
+struct device_index_entry {
+  std::string session_id;
+  std::string device_id;
+  int64_t expires_at_ms = 0;  ///< 0 = current token
+};
+
+struct broker_state {
+  std::unordered_map<std::string, caf::actor> sessions;
+  std::unordered_map<std::string, std::string> desktop_index;
+  std::unordered_map<std::string, device_index_entry> device_index;
+  caf::actor ip_limiter;
+  int64_t spawned_at = 0;
+  bool shutting_down = false;
+  static inline const char* name = "broker";
+};
+
+using broker_ptr = caf::stateful_actor<broker_state>*;
+
+namespace {
+
+bool opaque_sid(const std::string& s) {
+  return proto::is_opaque(s, proto::min_session_id_len);
+}
+bool opaque_tok(const std::string& s) {
+  return proto::is_opaque(s, proto::min_token_len);
+}
+
+void set_token_gauge(broker_ptr self, const context_ptr& ctx) {
+  ctx->metrics.device_tokens.store(static_cast<int64_t>(self->state.device_index.size()));
+}
+
+/// Validates the token formats and expiry of desktop management requests; answers on failure.
+bool precheck(const context_ptr& ctx, api_call& c) {
+  auto& q = c.req;
+  auto bad = [&](const char* code, const char* msg) {
+    reply_error(c.responder, 400, code, msg);
+    return false;
+  };
+  auto expiry = [&](const char* code) {
+    auto t = proto::parse_rfc3339(q.join_expires_at);
+    if (!t) return bad(code, "joinTokenExpiresAt must be a valid RFC3339 timestamp.");
+    if (*t <= now_of(ctx))
+      return bad("expired_join_token", "joinTokenExpiresAt must be in the future.");
+    return true;
+  };
+  switch (q.r) {
+    case proto::route::pair_start:
+      if (!opaque_sid(q.session_id) || !opaque_tok(q.join_token) || !opaque_tok(q.desktop_token))
+        return bad("invalid_pair_start",
+                   "sessionID, joinToken, and desktopSessionToken must be high-entropy opaque "
+                   "identifiers.");
+      return expiry("invalid_pair_start");
+    case proto::route::pair_join:
+      if (!opaque_sid(q.session_id) || !opaque_tok(q.join_token))
+        return bad("invalid_pair_join", "sessionID and joinToken are required.");
+      if (ctx->metrics.pending_join_waiters.load() >=
+          static_cast<int64_t>(ctx->cfg.max_pending_join_waiters)) {
+        reply_error(c.responder, 503, "pairing_backpressure",
+                    "Relay is handling too many pending pairing approvals. Retry shortly.");
+        return false;
+      }
+      return true;
+    case proto::route::pair_refresh:
+      if (!opaque_sid(q.session_id) || !opaque_tok(q.join_token) || !opaque_tok(q.desktop_token))
+        return bad("invalid_pair_refresh",
+                   "sessionID, joinToken, and desktopSessionToken are required.");
+      return expiry("invalid_pair_refresh");
+    case proto::route::pair_stop:
+      if (!opaque_sid(q.session_id) || !opaque_tok(q.desktop_token))
+        return bad("invalid_pair_stop", "sessionID and desktopSessionToken are required.");
+      return true;
+    case proto::route::devices_list:
+      if (!opaque_sid(q.session_id) || !opaque_tok(q.desktop_token))
+        return bad("invalid_devices_list", "sessionID and desktopSessionToken are required.");
+      return true;
+    case proto::route::devices_revoke:
+      if (!opaque_sid(q.session_id) || !opaque_tok(q.desktop_token) ||
+          !proto::is_opaque(q.device_id, proto::min_device_id_len))
+        return bad("invalid_device_revoke",
+                   "sessionID, desktopSessionToken, and deviceID are required.");
+      return true;
+  }
+  return false;
+}
+
+caf::actor spawn_session(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
+                         const std::string& sid) {
+  auto s = spawn_session(self, ctx, caf::actor_cast<caf::actor>(self), store, sid);
+  self->state.sessions[sid] = s;
+  return s;
+}
+
+}  // namespace
+
+caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
+  self->state.spawned_at = now_of(ctx);
+  self->set_down_handler([=](caf::down_msg& m) {
+    auto& st = self->state;
+    for (auto it = st.sessions.begin(); it != st.sessions.end(); ++it) {
+      if (it->second.address() == m.source) {
+        // Abnormal end (the session did not report closed): drop its index entries too.
+        std::string sid = it->first;
+        st.sessions.erase(it);
+        for (auto d = st.desktop_index.begin(); d != st.desktop_index.end();)
+          d = d->second == sid ? st.desktop_index.erase(d) : std::next(d);
+        for (auto d = st.device_index.begin(); d != st.device_index.end();)
+          d = d->second.session_id == sid ? st.device_index.erase(d) : std::next(d);
+        set_token_gauge(self, ctx);
+        ctx->log(log_level::error, "broker", "session actor ended unexpectedly", sid_field(sid));
+        break;
+      }
+    }
+  });
+  self->delayed_send(self, std::chrono::milliseconds(ctx->cfg.sweep_interval_ms),
+                     sweep_atom::value);
+  return {
+      [=](attach_atom, caf::actor limiter) { self->state.ip_limiter = std::move(limiter); },
+      [=](api_atom, api_call& c) {
+        auto& st = self->state;
+        if (st.shutting_down) {
+          reply_error(c.responder, 503, "server_shutdown",
+                      "Relay is shutting down. Retry shortly.");
+          return;
+        }
+        if (!precheck(ctx, c)) return;
+        auto it = st.sessions.find(c.req.session_id);
+        if (it == st.sessions.end()) {
+          if (c.req.r == proto::route::pair_stop) {
+            reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", c.req.session_id}});
+            return;
+          }
+          if (c.req.r != proto::route::pair_start) {
+            reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
+            return;
+          }
+          if (st.sessions.size() >= ctx->cfg.max_sessions) {
+            reply_error(c.responder, 503, "relay_at_capacity",
+                        "Relay holds its maximum number of sessions. Retry later.");
+            return;
+          }
+          auto s = spawn_session(self, ctx, store, c.req.session_id);
+          self->send(s, api_atom::value, std::move(c));
+          return;
+        }
+        self->send(it->second, api_atom::value, std::move(c));
+      },
+      [=](auth_atom, auth_request& a) {
+        auto& st = self->state;
+        if (st.shutting_down) return reject_auth(ctx, a, auth_failure::relay_over_capacity, false);
+        if (auto d = st.desktop_index.find(a.token); d != st.desktop_index.end()) {
+          auto s = st.sessions.find(d->second);
+          if (s == st.sessions.end())
+            return reject_auth(ctx, a, auth_failure::desktop_session_missing, true);
+          self->send(s->second, auth_atom::value, std::move(a), true, std::string{});
+          return;
+        }
+        auto m = st.device_index.find(a.token);
+        if (m != st.device_index.end() &&
+            (m->second.expires_at_ms == 0 || m->second.expires_at_ms > now_of(ctx))) {
+          auto s = st.sessions.find(m->second.session_id);
+          if (s == st.sessions.end())
+            return reject_auth(ctx, a, auth_failure::mobile_session_missing, true);
+          std::string device = m->second.device_id;
+          self->send(s->second, auth_atom::value, std::move(a), false, device);
+          return;
+        }
+        reject_auth(ctx, a, auth_failure::token_not_found, true);
+      },
+      [=](index_atom, std::vector<index_op>& ops) {
+        auto& st = self->state;
+        for (auto& o : ops) {
+          switch (o.kind) {
+            case index_op::add_desktop:
+              st.desktop_index[o.token] = o.session_id;
+              break;
+            case index_op::add_device:
+              st.device_index[o.token] =
+                  device_index_entry{o.session_id, o.device_id, o.expires_at_ms};
+              break;
+            case index_op::remove:
+              st.desktop_index.erase(o.token);
+              st.device_index.erase(o.token);
+              break;
+          }
+        }
+        set_token_gauge(self, ctx);
+      },
+      [=](restore_atom, persistence::session_record& rec, uint64_t version) {
+        auto& st = self->state;
+        if (st.sessions.count(rec.session_id)) return;
+        auto s = spawn_session(self, ctx, store, rec.session_id);
+        self->send(s, restore_atom::value, std::move(rec), version);
+      },
+      [=](closed_atom, const std::string& sid) {
+        auto& st = self->state;
+        auto it = st.sessions.find(sid);
+        if (it != st.sessions.end() && it->second.address() == self->current_sender()) {
+          self->demonitor(it->second);
+          st.sessions.erase(it);
+        }
+      },
+      [=](sweep_atom) {
+        auto& st = self->state;
+        int64_t n = now_of(ctx);
+        for (auto d = st.device_index.begin(); d != st.device_index.end();)
+          d = d->second.expires_at_ms != 0 && d->second.expires_at_ms <= n
+                  ? st.device_index.erase(d)
+                  : std::next(d);
+        set_token_gauge(self, ctx);
+        for (auto& [sid, s] : st.sessions) self->send(s, sweep_atom::value);
+        if (st.ip_limiter) self->send(st.ip_limiter, prune_atom::value);
+        self->delayed_send(self, std::chrono::milliseconds(ctx->cfg.sweep_interval_ms),
+                           sweep_atom::value);
+      },
+      // Kill switch for one session: its sockets are told `reason` and it is forgotten.
+      [=](kill_atom, const std::string& sid, const std::string& reason) -> bool {
+        auto& st = self->state;
+        auto it = st.sessions.find(sid);
+        if (it == st.sessions.end()) return false;
+        self->send(it->second, close_atom::value, reason, true);
+        ctx->log(log_level::warn, "broker", "kill switch: session",
+                 sid_field(sid) + ",\"reason\":" + json_str(reason));
+        return true;
+      },
+      // Kill switch for every session. `delete_records` false on shutdown: state survives restarts.
+      [=](killall_atom, const std::string& reason, bool delete_records) -> uint64_t {
+        auto& st = self->state;
+        uint64_t n = st.sessions.size();
+        for (auto& [sid, s] : st.sessions) self->send(s, close_atom::value, reason, delete_records);
+        ctx->log(log_level::warn, "broker", "kill switch: all sessions",
+                 ",\"reason\":" + json_str(reason) + ",\"sessions\":" + std::to_string(n));
+        return n;
+      },
+      [=](shutdown_atom) -> uint64_t {
+        auto& st = self->state;
+        st.shutting_down = true;
+        uint64_t n = st.sessions.size();
+        for (auto& [sid, s] : st.sessions)
+          self->send(s, close_atom::value, std::string("server_shutdown"), false);
+        return n;
+      },
+      [=](describe_atom, uint64_t limit) -> caf::result<std::string> {
+        auto& st = self->state;
+        int64_t n = now_of(ctx);
+        auto j = actor_info("broker", self->id(), self->mailbox().size(), st.spawned_at, n);
+        j["state"] = st.shutting_down ? "shutting_down" : "running";
+        j["sessions"] = st.sessions.size();
+        j["desktopTokens"] = st.desktop_index.size();
+        j["deviceTokens"] = st.device_index.size();
+        j["children"] = proto::json::array();
+        std::vector<caf::actor> kids;
+        if (st.ip_limiter) kids.push_back(st.ip_limiter);
+        for (auto& [sid, s] : st.sessions) {
+          if (kids.size() > limit) break;
+          kids.push_back(s);
+        }
+        j["truncated"] = st.sessions.size() + (st.ip_limiter ? 1 : 0) > kids.size();
+        if (kids.empty()) return j.dump();
+        auto rp = self->make_response_promise<std::string>();
+        auto acc = std::make_shared<std::pair<proto::json, std::size_t>>(std::move(j), kids.size());
+        for (auto& k : kids) {
+          auto done = [acc, rp]() mutable {
+            if (--acc->second == 0) rp.deliver(acc->first.dump());
+          };
+          self->request(k, std::chrono::seconds(2), describe_atom::value)
+              .then(
+                  [acc, done](const std::string& s) mutable {
+                    acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
+                    done();
+                  },
+                  [done](caf::error&) mutable { done(); });
+        }
+        return rp;
+      },
+  };
+}
+
+caf::actor spawn_broker(caf::actor_system& sys, context_ptr ctx, caf::actor store) {
+  return sys.spawn(broker_impl, std::move(ctx), std::move(store));
+}
+
+}  // namespace rc::actors

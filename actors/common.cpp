@@ -1,0 +1,59 @@
+#include "actors/common.hpp"
+
+#include <cstdio>
+
+#include "protocol/time.hpp"
+#include "protocol/tokens.hpp"
+
+namespace rc::actors {
+
+const char* to_string(auth_failure f) {
+  static const char* names[] = {"auth_timeout_or_missing_payload",
+                                "invalid_auth_payload",
+                                "token_not_found",
+                                "relay_over_capacity",
+                                "desktop_session_missing",
+                                "mobile_origin_not_allowed",
+                                "mobile_session_missing",
+                                "device_not_registered",
+                                "device_cap_reached",
+                                "device_record_missing",
+                                "token_rotation_persist_failed"};
+  return names[static_cast<std::size_t>(f)];
+}
+
+std::string json_str(const std::string& s) {
+  return proto::json(s).dump(-1, ' ', false, proto::json::error_handler_t::replace);
+}
+
+void logger::operator()(log_level lvl, const std::string& component, const std::string& msg,
+                        const std::string& extra) const {
+  if (!enabled(lvl)) return;
+  static const char* names[] = {"debug", "info", "warn", "error"};
+  std::string line = "{\"ts\":" + json_str(proto::format_rfc3339_ms(proto::now_ms())) +
+                     ",\"level\":\"" + names[static_cast<int>(lvl)] +
+                     "\",\"component\":" + json_str(component) + ",\"msg\":" + json_str(msg) +
+                     extra + "}";
+  raw(line);
+}
+
+void logger::raw(const std::string& line) const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string sid_field(const std::string& sid) {
+  return ",\"sid\":" + json_str(proto::redact_id(sid));
+}
+
+proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
+                       int64_t spawned_at_ms, int64_t now_ms) {
+  return proto::json{{"kind", kind},
+                     {"actorID", id},
+                     {"mailbox", mailbox},
+                     {"ageMs", now_ms - spawned_at_ms},
+                     {"spawnedAt", proto::format_rfc3339_ms(spawned_at_ms)}};
+}
+
+}  // namespace rc::actors

@@ -1,0 +1,33 @@
+// Small helpers shared by the actor files: HTTP replies and log formatting.
+#pragma once
+#include <string>
+
+#include "actors/context.hpp"
+#include "caf/all.hpp"
+#include "protocol/wire.hpp"
+
+namespace rc::actors {
+
+inline void reply_json(const std::shared_ptr<gw::http_responder>& r, int status,
+                       const proto::json& body) {
+  r->respond(status, body.dump(-1, ' ', false, proto::json::error_handler_t::replace));
+}
+
+inline void reply_error(const std::shared_ptr<gw::http_responder>& r, int status, const char* code,
+                        const std::string& message) {
+  reply_json(r, status, proto::json{{"error", code}, {"message", message}});
+}
+
+/// Wall-clock now of the context.
+inline int64_t now_of(const context_ptr& ctx) {
+  return ctx->now_ms ? ctx->now_ms() : 0;
+}
+
+/// `,"sid":"abc123...wxyz"` for log lines.
+std::string sid_field(const std::string& sid);
+
+/// Actor descriptor for the admin tree.
+proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
+                       int64_t spawned_at_ms, int64_t now_ms);
+
+}  // namespace rc::actors

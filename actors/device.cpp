@@ -1,0 +1,129 @@
+// Device actor: one per trusted device. Owns the device's live socket, the per-connection
+// command sequence, and applies the mobile pipeline of RELAY_PROTOCOL §9.3 in order.
+#include "actors/actors.hpp"
+#include "actors/common.hpp"
+#include "protocol/tokens.hpp"
+
+namespace rc::actors {
+
+struct device_state {
+  std::string conn_id;
+  std::shared_ptr<gw::ws_peer> peer;
+  uint64_t last_seq = 0;
+  bool desktop_connected = false;
+  int64_t spawned_at = 0;
+  uint64_t forwarded = 0;
+  uint64_t rejected = 0;
+  static inline const char* name = "device";
+};
+
+namespace {
+void send_error(caf::stateful_actor<device_state>* self, const std::string& code,
+                const std::string& message) {
+  ++self->state.rejected;
+  if (self->state.peer)
+    self->state.peer->send(
+        std::make_shared<const std::string>(proto::msg_relay_error(code, message)));
+}
+}  // namespace
+
+caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr ctx,
+                          caf::actor session, caf::actor limiter, std::string /*session_id*/,
+                          std::string device_id, bool desktop_connected) {
+  self->state.spawned_at = now_of(ctx);
+  self->state.desktop_connected = desktop_connected;
+  ctx->metrics.device_actors.fetch_add(1);
+  self->attach_functor([ctx] { ctx->metrics.device_actors.fetch_sub(1); });
+  auto forward = [=](std::shared_ptr<proto::json> value) {
+    auto text = std::make_shared<const std::string>(
+        proto::inject_metadata(*value, self->state.conn_id, device_id));
+    ++self->state.forwarded;
+    self->send(session, todesk_atom::value, std::move(text));
+  };
+  return {
+      [=](attach_atom, const std::string& conn_id, std::shared_ptr<gw::ws_peer> peer) {
+        self->state.conn_id = conn_id;
+        self->state.peer = std::move(peer);
+        self->state.last_seq = 0;  // a reconnect starts a fresh counter
+      },
+      [=](detach_atom, const std::string& conn_id) {
+        if (conn_id != self->state.conn_id) return;
+        self->state.conn_id.clear();
+        self->state.peer.reset();
+      },
+      [=](presence_atom, bool connected) { self->state.desktop_connected = connected; },
+      [=](kick_atom, const std::string& reason) {
+        if (self->state.peer) self->state.peer->disconnect(reason);
+        self->state.conn_id.clear();
+        self->state.peer.reset();
+      },
+      [=](mframe_atom, mobile_msg& m) {
+        if (m.conn_id != self->state.conn_id) {
+          m.peer->drop();  // no longer the registered socket of this device
+          return;
+        }
+        auto& f = m.frame;
+        if (f.parsed && f.is_object && f.session_mismatch) return;  // silently dropped (§9.1)
+        if (f.gated && !self->state.desktop_connected)
+          return send_error(self, "desktop_offline", proto::err::desktop_offline_msg);
+        if (!f.parsed) return send_error(self, "invalid_payload", "Payload must be valid JSON.");
+        if (!f.is_object)
+          return send_error(self, "invalid_payload", "Payload must be a JSON object.");
+        auto value = std::make_shared<proto::json>(std::move(f.value));
+        if (f.kind == proto::mobile_kind::snapshot_request) {
+          auto v = proto::validate_snapshot_request(*value);
+          if (!v.ok()) return send_error(self, v.code, v.message);
+          self->request(limiter, caf::infinite, snap_atom::value, device_id)
+              .await(
+                  [=](bool ok) {
+                    if (!ok)
+                      return send_error(self, "snapshot_rate_limited",
+                                        proto::err::snapshot_rate_msg);
+                    forward(value);
+                  },
+                  [](caf::error&) {});
+          return;
+        }
+        uint64_t seq = 0;
+        auto v = proto::validate_command_envelope(*value, seq);
+        if (!v.ok()) return send_error(self, v.code, v.message);
+        if (seq <= self->state.last_seq)
+          return send_error(self, "replayed_command", proto::err::replayed_msg);
+        self->state.last_seq = seq;
+        self->request(limiter, caf::infinite, cmd_atom::value, device_id)
+            .await(
+                [=](bool device_ok, bool session_ok) {
+                  if (!device_ok)
+                    return send_error(self, "command_rate_limited", proto::err::device_rate_msg);
+                  if (!session_ok)
+                    return send_error(self, "command_rate_limited", proto::err::session_rate_msg);
+                  auto rules =
+                      proto::validate_command_rules(*value, ctx->cfg.max_remote_command_text_bytes);
+                  if (!rules.ok()) return send_error(self, rules.code, rules.message);
+                  forward(value);
+                },
+                [](caf::error&) {});
+      },
+      [=](describe_atom) -> std::string {
+        auto j = actor_info("device", self->id(), self->mailbox().size(), self->state.spawned_at,
+                            now_of(ctx));
+        j["deviceID"] = device_id;
+        j["connected"] = static_cast<bool>(self->state.peer);
+        j["lastSeq"] = self->state.last_seq;
+        j["forwarded"] = self->state.forwarded;
+        j["rejected"] = self->state.rejected;
+        j["desktopConnected"] = self->state.desktop_connected;
+        return j.dump();
+      },
+  };
+}
+
+caf::actor spawn_device(caf::event_based_actor* parent, context_ptr ctx, caf::actor session,
+                        caf::actor limiter, std::string session_id, std::string device_id,
+                        bool desktop_connected) {
+  return parent->spawn<caf::linked>(device_impl, std::move(ctx), std::move(session),
+                                    std::move(limiter), std::move(session_id), std::move(device_id),
+                                    desktop_connected);
+}
+
+}  // namespace rc::actors

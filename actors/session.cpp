@@ -1,0 +1,767 @@
+// Session actor: one per sessionID. Owns the session record, the desktop socket, the mobile
+// sockets, the pending pairing request and the device actors; routes desktop→mobile frames in
+// one hop (this actor) straight onto the mobiles' bounded socket queues.
+#include <algorithm>
+#include <map>
+
+#include "actors/actors.hpp"
+#include "actors/common.hpp"
+#include "actors/conn_handler.hpp"
+#include "protocol/time.hpp"
+#include "protocol/tokens.hpp"
+#include "protocol/url.hpp"
+
+namespace rc::actors {
+
+namespace {
+constexpr std::size_t max_retired_tokens = 8;
+const char* desktop_gone_msg = "Desktop disconnected before pairing could be approved.";
+}  // namespace
+
+struct mobile_slot {
+  std::string device_id;
+  std::shared_ptr<gw::ws_peer> peer;
+};
+
+struct pending_join {
+  uint64_t id = 0;
+  std::string request_id;
+  std::string join_token;
+  std::shared_ptr<gw::http_responder> responder;
+  std::optional<std::string> device_name;
+  int64_t expires_at = 0;
+};
+
+struct session_state {
+  bool initialized = false;
+  bool closed = false;
+  persistence::session_record rec;
+  uint64_t version = 0;
+  std::string desktop_conn;
+  std::shared_ptr<gw::ws_peer> desktop;
+  std::map<std::string, mobile_slot> mobiles;       // conn id → slot
+  std::map<std::string, caf::actor> device_actors;  // device id → actor
+  std::map<std::string, std::string> device_conn;   // device id → conn id
+  std::optional<pending_join> pending;
+  uint64_t join_seq = 0;
+  caf::actor limiter;
+  int64_t spawned_at = 0;
+  uint64_t to_mobiles = 0, to_desktop = 0;
+  static inline const char* name = "session";
+};
+
+using session_ptr = caf::stateful_actor<session_state>*;
+
+namespace {
+
+struct session_ops {
+  session_ptr self;
+  context_ptr ctx;
+  caf::actor broker;
+  caf::actor store;
+
+  session_state& st() { return self->state; }
+  const std::string& sid() { return st().rec.session_id; }
+  int64_t now() { return now_of(ctx); }
+
+  void touch() { st().rec.last_activity_at_ms = now(); }
+
+  void index(std::vector<index_op> ops) {
+    if (!ops.empty()) self->send(broker, index_atom::value, std::move(ops));
+  }
+
+  std::vector<index_op> device_token_ops(const std::string& device_id,
+                                         const persistence::device_record& d, bool add) {
+    std::vector<index_op> ops;
+    auto op = [&](const std::string& tok, int64_t exp) {
+      index_op o;
+      o.kind = add ? index_op::add_device : index_op::remove;
+      o.token = tok;
+      o.session_id = sid();
+      o.device_id = device_id;
+      o.expires_at_ms = exp;
+      ops.push_back(std::move(o));
+    };
+    op(d.current_session_token, 0);
+    for (const auto& r : d.retired_session_tokens) op(r.token, r.expires_at_ms);
+    return ops;
+  }
+
+  std::vector<index_op> all_token_ops(bool add) {
+    std::vector<index_op> ops;
+    index_op d;
+    d.kind = add ? index_op::add_desktop : index_op::remove;
+    d.token = st().rec.desktop_session_token;
+    d.session_id = sid();
+    ops.push_back(d);
+    for (const auto& [id, dev] : st().rec.devices) {
+      auto more = device_token_ops(id, dev, add);
+      ops.insert(ops.end(), more.begin(), more.end());
+    }
+    return ops;
+  }
+
+  void persist() {
+    ++st().version;
+    self->send(store, save_atom::value, store_write{st().rec, st().version, false});
+  }
+
+  void send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text) {
+    if (p) p->send(std::make_shared<const std::string>(std::move(text)));
+  }
+
+  void finish_join(int status, const proto::json& body) {
+    if (!st().pending) return;
+    ctx->metrics.pending_join_waiters.fetch_sub(1);
+    reply_json(st().pending->responder, status, body);
+    st().pending.reset();
+  }
+
+  void fail_join(int status, const char* code, const std::string& msg) {
+    if (!st().pending) return;
+    ctx->log(
+        log_level::info, "session", "pair_join_failure",
+        ",\"code\":" + json_str(code) + ",\"status\":" + std::to_string(status) + sid_field(sid()));
+    finish_join(status, proto::json{{"error", code}, {"message", msg}});
+  }
+
+  void spawn_device(const std::string& device_id) {
+    auto a = rc::actors::spawn_device(self, ctx, caf::actor_cast<caf::actor>(self), st().limiter,
+                                      sid(), device_id, static_cast<bool>(st().desktop));
+    st().device_actors[device_id] = a;
+  }
+
+  void kill_device(const std::string& device_id) {
+    auto it = st().device_actors.find(device_id);
+    if (it == st().device_actors.end()) return;
+    self->send_exit(it->second, caf::exit_reason::user_shutdown);
+    st().device_actors.erase(it);
+    self->send(st().limiter, drop_atom::value, device_id);
+  }
+
+  void update_mobile_gauge(std::size_t before) {
+    std::size_t after = st().mobiles.size();
+    if (before == 0 && after > 0) ctx->metrics.sessions_with_mobile.fetch_add(1);
+    if (before > 0 && after == 0) ctx->metrics.sessions_with_mobile.fetch_sub(1);
+  }
+
+  void device_count_to_desktop() {
+    send_text(st().desktop, proto::msg_device_count(sid(), st().mobiles.size()));
+  }
+
+  /// Removes a registered mobile socket (without touching its device record).
+  void remove_mobile(const std::string& conn_id, const char* reason) {
+    auto it = st().mobiles.find(conn_id);
+    if (it == st().mobiles.end()) return;
+    std::size_t before = st().mobiles.size();
+    auto slot = std::move(it->second);
+    st().mobiles.erase(it);
+    st().device_conn.erase(slot.device_id);
+    ctx->metrics.active_websockets.fetch_sub(1);
+    update_mobile_gauge(before);
+    if (auto d = st().device_actors.find(slot.device_id); d != st().device_actors.end())
+      self->send(d->second, detach_atom::value, conn_id);
+    if (reason) slot.peer->disconnect(reason);
+  }
+
+  void remove_desktop(const char* reason) {
+    if (!st().desktop) return;
+    auto peer = std::move(st().desktop);
+    st().desktop.reset();
+    st().desktop_conn.clear();
+    ctx->metrics.active_websockets.fetch_sub(1);
+    ctx->metrics.sessions_with_desktop.fetch_sub(1);
+    if (reason) peer->disconnect(reason);
+  }
+
+  void desktop_lost() {
+    fail_join(409, "desktop_not_connected", desktop_gone_msg);
+    auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), false));
+    for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+    for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, false);
+  }
+
+  void slow_consumer(const std::shared_ptr<gw::ws_peer>& peer) {
+    ctx->io->slow_consumer_disconnects.fetch_add(1);
+    ctx->log(log_level::warn, "session", "slow_consumer_disconnect", sid_field(sid()));
+    peer->disconnect("slow_consumer");
+  }
+
+  /// Ends the session: sockets told `reason`, tokens unindexed, children stopped.
+  void close(const std::string& reason, bool delete_record) {
+    if (st().closed) return;
+    st().closed = true;
+    std::vector<std::string> conns;
+    for (auto& [cid, slot] : st().mobiles) conns.push_back(cid);
+    for (auto& cid : conns) remove_mobile(cid, reason.c_str());
+    remove_desktop(reason.c_str());
+    fail_join(409, "desktop_not_connected", desktop_gone_msg);
+    if (st().initialized) index(all_token_ops(false));
+    if (delete_record && st().initialized) {
+      ++st().version;
+      self->send(store, save_atom::value, store_write{st().rec, st().version, true});
+    }
+    for (auto& [id, a] : st().device_actors) self->send_exit(a, caf::exit_reason::user_shutdown);
+    st().device_actors.clear();
+    if (st().limiter) self->send_exit(st().limiter, caf::exit_reason::user_shutdown);
+    ctx->metrics.sessions_closed.fetch_add(1);
+    ctx->log(log_level::info, "session", "session_closed",
+             sid_field(sid()) + ",\"reason\":" + json_str(reason));
+    self->send(broker, closed_atom::value, sid());
+    self->quit(caf::exit_reason::user_shutdown);
+  }
+
+  /// pair/start on an existing session with the same token (or no participants): reset.
+  void reset_for_replacement() {
+    std::vector<std::string> conns;
+    for (auto& [cid, slot] : st().mobiles) conns.push_back(cid);
+    for (auto& cid : conns) remove_mobile(cid, "replaced_by_new_pair_start");
+    remove_desktop("replaced_by_new_pair_start");
+    fail_join(409, "desktop_not_connected", desktop_gone_msg);
+    index(all_token_ops(false));
+    std::vector<std::string> ids;
+    for (auto& [id, a] : st().device_actors) ids.push_back(id);
+    for (auto& id : ids) kill_device(id);
+    st().rec.devices.clear();
+  }
+
+  bool desktop_token_ok(const std::string& t) {
+    return proto::constant_time_equal(t, st().rec.desktop_session_token);
+  }
+
+  void prune_retired(persistence::device_record& d, const std::string& device_id,
+                     std::vector<index_op>& ops) {
+    int64_t n = now();
+    auto& r = d.retired_session_tokens;
+    for (auto it = r.begin(); it != r.end();) {
+      if (it->expires_at_ms <= n) {
+        index_op o;
+        o.kind = index_op::remove;
+        o.token = it->token;
+        o.session_id = sid();
+        o.device_id = device_id;
+        ops.push_back(o);
+        it = r.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    while (r.size() > max_retired_tokens) {
+      index_op o;
+      o.kind = index_op::remove;
+      o.token = r.front().token;
+      ops.push_back(o);
+      r.erase(r.begin());
+    }
+  }
+
+  proto::json device_list() {
+    std::vector<std::pair<std::string, const persistence::device_record*>> v;
+    for (auto& [id, d] : st().rec.devices) v.emplace_back(id, &d);
+    std::stable_sort(v.begin(), v.end(), [](auto& a, auto& b) {
+      return a.second->joined_at_ms < b.second->joined_at_ms;
+    });
+    auto arr = proto::json::array();
+    for (auto& [id, d] : v)
+      arr.push_back({{"deviceID", id},
+                     {"deviceName", d->name},
+                     {"connected", st().device_conn.count(id) > 0},
+                     {"joinedAt", proto::format_rfc3339_ms(d->joined_at_ms)},
+                     {"lastSeenAt", proto::format_rfc3339_ms(d->last_seen_at_ms)}});
+    return arr;
+  }
+
+  // ---- HTTP API ------------------------------------------------------------------------------
+
+  void pair_start(api_call& c) {
+    auto& q = c.req;
+    if (st().initialized) {
+      bool participants = st().desktop || !st().mobiles.empty() || !st().rec.devices.empty();
+      if (participants && !desktop_token_ok(q.desktop_token)) {
+        reply_error(c.responder, 409, "session_already_active",
+                    "sessionID is already active for another desktopSessionToken. Stop the active "
+                    "session or "
+                    "use a new sessionID.");
+        return;
+      }
+      reset_for_replacement();
+    }
+    auto& r = st().rec;
+    r.session_id = q.session_id;
+    r.join_token = q.join_token;
+    r.join_token_expires_at_ms = *proto::parse_rfc3339(q.join_expires_at);
+    r.join_token_used_at_ms.reset();
+    r.desktop_session_token = q.desktop_token;
+    std::optional<std::string> ws;
+    if (q.relay_ws_url) ws = proto::normalize_ws_url(*q.relay_ws_url);
+    r.relay_web_socket_url = ws ? *ws : ctx->cfg.default_ws_url();
+    uint64_t idle = q.idle_timeout_seconds.value_or(1800);
+    r.idle_timeout_seconds = std::clamp<uint64_t>(idle, 60, 86400);
+    r.created_at_ms = r.last_activity_at_ms = now();
+    r.devices.clear();
+    st().initialized = true;
+    index(all_token_ops(true));
+    persist();
+    ctx->metrics.pair_start_successes.fetch_add(1);
+    ctx->log(log_level::info, "session", "session_started", sid_field(sid()));
+    reply_json(
+        c.responder, 200,
+        {{"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}});
+  }
+
+  void pair_join(api_call& c) {
+    auto& r = st().rec;
+    int64_t n = now();
+    auto fail = [&](int status, const char* code, const std::string& msg) {
+      ctx->log(log_level::info, "session", "pair_join_failure",
+               ",\"code\":" + json_str(code) + ",\"status\":" + std::to_string(status) +
+                   sid_field(sid()));
+      reply_error(c.responder, status, code, msg);
+    };
+    if (n >= r.join_token_expires_at_ms)
+      return fail(410, "join_token_expired", "Join token has expired.");
+    if (r.join_token_used_at_ms)
+      return fail(409, "join_token_already_used",
+                  "Join token has already been redeemed. Start a new session from desktop.");
+    if (!proto::constant_time_equal(c.req.join_token, r.join_token))
+      return fail(403, "invalid_join_token", "Join token is invalid.");
+    if (r.devices.size() >= ctx->cfg.max_devices_per_session)
+      return fail(409, "device_cap_reached",
+                  "This session allows at most " +
+                      std::to_string(ctx->cfg.max_devices_per_session) + " connected devices.");
+    const char* offline =
+        "Desktop is not connected to relay. Re-open Remote Control on desktop and retry.";
+    if (!st().desktop) return fail(409, "desktop_not_connected", offline);
+    if (st().pending) {
+      ctx->log(log_level::info, "session", "pair_join_failure",
+               ",\"code\":\"pair_request_in_progress\",\"status\":409" + sid_field(sid()));
+      reply_json(c.responder, 409,
+                 {{"error", "pair_request_in_progress"},
+                  {"message", "A pairing approval request is already pending on desktop."},
+                  {"requestID", st().pending->request_id},
+                  {"expiresAt", proto::format_rfc3339_ms(st().pending->expires_at)}});
+      return;
+    }
+    int64_t left = r.join_token_expires_at_ms - n;
+    int64_t timeout = std::max<int64_t>(
+        5000, std::min<int64_t>(static_cast<int64_t>(ctx->cfg.pair_approval_timeout_ms), left));
+    pending_join p;
+    p.id = ++st().join_seq;
+    p.request_id = proto::random_token(proto::request_id_bytes);
+    p.join_token = c.req.join_token;
+    p.responder = c.responder;
+    p.device_name = proto::sanitize_device_name(c.req.device_name);
+    p.expires_at = n + timeout;
+    auto msg = std::make_shared<const std::string>(
+        proto::msg_pair_request(sid(), p.request_id, p.device_name, c.client_ip, n, p.expires_at));
+    if (!st().desktop->send(msg)) {
+      slow_consumer(st().desktop);
+      remove_desktop(nullptr);
+      desktop_lost();
+      return fail(409, "desktop_not_connected", offline);
+    }
+    ctx->metrics.pending_join_waiters.fetch_add(1);
+    st().pending = std::move(p);
+    self->delayed_send(self, std::chrono::milliseconds(timeout), timeout_atom::value,
+                       st().pending->id);
+  }
+
+  void approve() {
+    auto& r = st().rec;
+    int64_t n = now();
+    auto& p = *st().pending;
+    if (n >= r.join_token_expires_at_ms)
+      return fail_join(410, "join_token_expired", "Join token has expired.");
+    if (!proto::constant_time_equal(p.join_token, r.join_token) || r.join_token_used_at_ms)
+      return fail_join(403, "invalid_join_token", "Join token is invalid.");
+    if (r.devices.size() >= ctx->cfg.max_devices_per_session)
+      return fail_join(409, "device_cap_reached",
+                       "This session allows at most " +
+                           std::to_string(ctx->cfg.max_devices_per_session) +
+                           " connected devices.");
+    std::string id = proto::random_token(proto::device_id_bytes);
+    while (r.devices.count(id)) id = proto::random_token(proto::device_id_bytes);
+    persistence::device_record d;
+    d.current_session_token = proto::random_token(proto::token_bytes);
+    d.name = p.device_name.value_or("Mobile Device");
+    d.joined_at_ms = d.last_seen_at_ms = n;
+    r.devices[id] = d;
+    r.join_token_used_at_ms = n;
+    touch();
+    spawn_device(id);
+    index(device_token_ops(id, d, true));
+    persist();
+    ctx->metrics.pair_join_successes.fetch_add(1);
+    ctx->log(log_level::info, "session", "device_paired", sid_field(sid()));
+    finish_join(200, {{"accepted", true},
+                      {"sessionID", sid()},
+                      {"deviceID", id},
+                      {"deviceSessionToken", d.current_session_token},
+                      {"wsURL", r.relay_web_socket_url}});
+  }
+
+  void api(api_call& c) {
+    auto& q = c.req;
+    if (q.r == proto::route::pair_start) return pair_start(c);
+    if (!st().initialized)
+      return reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
+    if (q.r == proto::route::pair_join) return pair_join(c);
+    if (!desktop_token_ok(q.desktop_token))
+      return reply_error(c.responder, 403, "invalid_desktop_session_token",
+                         "Desktop session token is invalid.");
+    auto& r = st().rec;
+    switch (q.r) {
+      case proto::route::pair_refresh:
+        r.join_token = q.join_token;
+        r.join_token_expires_at_ms = *proto::parse_rfc3339(q.join_expires_at);
+        r.join_token_used_at_ms.reset();
+        touch();
+        persist();
+        ctx->metrics.pair_refresh_successes.fetch_add(1);
+        reply_json(c.responder, 200,
+                   {{"accepted", true}, {"sessionID", sid()}, {"wsURL", r.relay_web_socket_url}});
+        return;
+      case proto::route::pair_stop:
+        reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", sid()}});
+        close("stopped_by_desktop", true);
+        return;
+      case proto::route::devices_list:
+        touch();
+        reply_json(c.responder, 200,
+                   {{"accepted", true}, {"sessionID", sid()}, {"devices", device_list()}});
+        return;
+      case proto::route::devices_revoke: {
+        auto it = r.devices.find(q.device_id);
+        if (it == r.devices.end())
+          return reply_error(c.responder, 404, "device_not_found",
+                             "Device is not linked to this session.");
+        if (auto conn = st().device_conn.find(q.device_id); conn != st().device_conn.end())
+          remove_mobile(conn->second, "device_revoked");
+        index(device_token_ops(q.device_id, it->second, false));
+        r.devices.erase(it);
+        kill_device(q.device_id);
+        device_count_to_desktop();
+        touch();
+        persist();
+        ctx->log(log_level::info, "session", "device_revoked", sid_field(sid()));
+        reply_json(c.responder, 200,
+                   {{"accepted", true}, {"sessionID", sid()}, {"deviceID", q.device_id}});
+        return;
+      }
+      default:
+        reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
+    }
+  }
+
+  // ---- WebSocket auth ------------------------------------------------------------------------
+
+  void reject(auth_request& a, auth_failure why, bool policy) { reject_auth(ctx, a, why, policy); }
+
+  void accepted(auth_request& a, bool desktop, caf::actor device, const std::string& device_id) {
+    ctx->metrics.ws_auth_successes.fetch_add(1);
+    a.peer->mark_authenticated();
+    auto h = a.handler;
+    auto me = caf::actor_cast<caf::actor>(self);
+    auto s = sid();
+    a.peer->post([h, desktop, me, device, s, device_id] {
+      if (auto hh = h.lock()) hh->authed(desktop, me, device, s, device_id);
+    });
+  }
+
+  bool over_capacity() {
+    return ctx->metrics.active_websockets.load() >=
+           static_cast<int64_t>(ctx->cfg.max_active_websocket_connections);
+  }
+
+  void auth_desktop(auth_request& a) {
+    if (!st().initialized || st().closed)
+      return reject(a, auth_failure::desktop_session_missing, true);
+    if (!desktop_token_ok(a.token)) return reject(a, auth_failure::token_not_found, true);
+    if (!st().desktop && over_capacity())
+      return reject(a, auth_failure::relay_over_capacity, false);
+    if (st().desktop) {
+      // Replace the old socket; its later close must not clear the new slot (§16.3 fix).
+      auto old = std::move(st().desktop);
+      st().desktop.reset();
+      old->disconnect("desktop_reconnected");
+    } else {
+      ctx->metrics.active_websockets.fetch_add(1);
+      ctx->metrics.sessions_with_desktop.fetch_add(1);
+    }
+    st().desktop = a.peer;
+    st().desktop_conn = a.conn_id;
+    touch();
+    accepted(a, true, caf::actor{}, {});
+    send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
+    auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
+    for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+    for (auto& [id, act] : st().device_actors) self->send(act, presence_atom::value, true);
+    persist();
+  }
+
+  bool origin_allowed(const gw::ws_peer& p) {
+    for (const auto& o : ctx->cfg.allowed_origins)
+      if (o == "*") return true;
+    if (!p.has_origin()) return false;
+    auto n = proto::normalize_origin(p.origin());
+    if (!n) return false;
+    for (const auto& o : ctx->cfg.allowed_origins)
+      if (o == *n) return true;
+    return false;
+  }
+
+  void auth_mobile(auth_request& a, const std::string& device_id) {
+    if (!st().initialized || st().closed)
+      return reject(a, auth_failure::mobile_session_missing, true);
+    bool same_device = st().device_conn.count(device_id) > 0;
+    if (!same_device && over_capacity()) return reject(a, auth_failure::relay_over_capacity, false);
+    if (!origin_allowed(*a.peer)) return reject(a, auth_failure::mobile_origin_not_allowed, false);
+    auto it = st().rec.devices.find(device_id);
+    if (it == st().rec.devices.end()) return reject(a, auth_failure::device_not_registered, true);
+    auto& d = it->second;
+    int64_t n = now();
+    bool token_ok = proto::constant_time_equal(a.token, d.current_session_token);
+    for (const auto& rt : d.retired_session_tokens)
+      token_ok =
+          token_ok || (rt.expires_at_ms > n && proto::constant_time_equal(a.token, rt.token));
+    if (!token_ok) return reject(a, auth_failure::device_record_missing, true);
+    if (same_device) remove_mobile(st().device_conn[device_id], "device_reconnected");
+    if (st().mobiles.size() >= ctx->cfg.max_devices_per_session)
+      return reject(a, auth_failure::device_cap_reached, false);
+    // Rotation: the token that was current becomes a grace token (or dies when grace is 0).
+    auto before = d;
+    std::vector<index_op> ops;
+    std::string next = proto::random_token(proto::token_bytes);
+    std::string old = d.current_session_token;
+    d.current_session_token = next;
+    if (ctx->cfg.token_rotation_grace_ms > 0) {
+      int64_t exp = n + static_cast<int64_t>(ctx->cfg.token_rotation_grace_ms);
+      d.retired_session_tokens.push_back({old, exp});
+      index_op o;
+      o.kind = index_op::add_device;
+      o.token = old;
+      o.session_id = sid();
+      o.device_id = device_id;
+      o.expires_at_ms = exp;
+      ops.push_back(o);
+    } else {
+      index_op o;
+      o.kind = index_op::remove;
+      o.token = old;
+      ops.push_back(o);
+    }
+    prune_retired(d, device_id, ops);
+    d.last_seen_at_ms = n;
+    index_op add;
+    add.kind = index_op::add_device;
+    add.token = next;
+    add.session_id = sid();
+    add.device_id = device_id;
+    ops.push_back(add);
+    touch();
+    ++st().version;
+    auto req = std::make_shared<auth_request>(std::move(a));
+    // The rotation must be persisted before auth_ok; on failure it is rolled back (§6.3.4).
+    self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
+                  store_write{st().rec, st().version, false})
+        .await(
+            [=](int status) mutable {
+              if (status != static_cast<int>(persistence::store_status::ok) &&
+                  status != static_cast<int>(persistence::store_status::stale_version)) {
+                rollback(device_id, before, next);
+                return reject(*req, auth_failure::token_rotation_persist_failed, false);
+              }
+              finish_mobile_auth(*req, device_id, next, ops);
+            },
+            [=](caf::error&) mutable {
+              rollback(device_id, before, next);
+              reject(*req, auth_failure::token_rotation_persist_failed, false);
+            });
+  }
+
+  void rollback(const std::string& device_id, const persistence::device_record& before,
+                const std::string&) {
+    if (auto it = st().rec.devices.find(device_id); it != st().rec.devices.end())
+      it->second = before;
+  }
+
+  void finish_mobile_auth(auth_request& a, const std::string& device_id, const std::string& next,
+                          std::vector<index_op>& ops) {
+    if (st().closed || !st().rec.devices.count(device_id))
+      return reject(a, auth_failure::device_record_missing, true);
+    index(std::move(ops));
+    std::size_t before = st().mobiles.size();
+    st().mobiles[a.conn_id] = mobile_slot{device_id, a.peer};
+    st().device_conn[device_id] = a.conn_id;
+    ctx->metrics.active_websockets.fetch_add(1);
+    update_mobile_gauge(before);
+    auto dev = st().device_actors[device_id];
+    if (!dev) {
+      spawn_device(device_id);
+      dev = st().device_actors[device_id];
+    }
+    self->send(dev, attach_atom::value, a.conn_id, a.peer);
+    accepted(a, false, dev, device_id);
+    send_text(a.peer, proto::msg_auth_ok_mobile(sid(), device_id, next, st().mobiles.size(),
+                                                static_cast<bool>(st().desktop)));
+    device_count_to_desktop();
+  }
+};
+
+}  // namespace
+
+caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker, caf::actor store,
+                           std::string session_id) {
+  self->state.spawned_at = now_of(ctx);
+  self->state.rec.session_id = session_id;
+  self->state.limiter = spawn_session_limiter(self, ctx, session_id);
+  ctx->metrics.sessions.fetch_add(1);
+  self->attach_functor([ctx] { ctx->metrics.sessions.fetch_sub(1); });
+  // Children (devices, limiter) are stopped on purpose; their exits never stop the session.
+  self->set_exit_handler([](caf::exit_msg&) {});
+  auto ops = std::make_shared<session_ops>(session_ops{self, ctx, broker, store});
+  return {
+      [=](api_atom, api_call& c) { ops->api(c); },
+      [=](restore_atom, persistence::session_record& rec, uint64_t version) {
+        auto& st = self->state;
+        st.rec = std::move(rec);
+        st.version = version;
+        st.initialized = true;
+        for (auto& [id, d] : st.rec.devices) ops->spawn_device(id);
+        ops->index(ops->all_token_ops(true));
+      },
+      [=](auth_atom, auth_request& a, bool desktop, const std::string& device_id) {
+        if (desktop)
+          ops->auth_desktop(a);
+        else
+          ops->auth_mobile(a, device_id);
+      },
+      [=](dframe_atom, desktop_msg& m) {
+        auto& st = self->state;
+        if (m.conn_id != st.desktop_conn) {
+          m.peer->drop();
+          return;
+        }
+        std::vector<std::string> slow;
+        for (auto& [cid, slot] : st.mobiles) {
+          if (!slot.peer->send(m.text))
+            slow.push_back(cid);
+          else
+            ++st.to_mobiles;
+        }
+        for (auto& cid : slow) {
+          auto peer = st.mobiles[cid].peer;
+          ops->remove_mobile(cid, nullptr);
+          ops->slow_consumer(peer);
+          ops->device_count_to_desktop();
+        }
+      },
+      [=](todesk_atom, std::shared_ptr<const std::string>& text) {
+        auto& st = self->state;
+        if (!st.desktop) return;
+        if (st.desktop->send(std::move(text))) {
+          ++st.to_desktop;
+          return;
+        }
+        auto peer = st.desktop;
+        ops->remove_desktop(nullptr);
+        ops->slow_consumer(peer);
+        ops->desktop_lost();
+        ops->persist();
+      },
+      [=](decide_atom, const std::string& conn_id, bool has_request_id,
+          const std::string& request_id, bool approved) {
+        auto& st = self->state;
+        if (conn_id != st.desktop_conn) return;
+        if (!has_request_id) return;
+        ops->send_text(st.desktop, proto::msg_pair_result(ops->sid(), request_id, approved));
+        if (!st.pending || !proto::constant_time_equal(request_id, st.pending->request_id)) return;
+        if (approved)
+          ops->approve();
+        else
+          ops->fail_join(403, "pair_request_denied", "Desktop denied this pairing request.");
+      },
+      [=](timeout_atom, uint64_t join_id) {
+        if (self->state.pending && self->state.pending->id == join_id)
+          ops->fail_join(408, "pair_request_timed_out", "Desktop pairing approval timed out.");
+      },
+      [=](detach_atom, const std::string& conn_id) {
+        auto& st = self->state;
+        if (conn_id == st.desktop_conn && st.desktop) {
+          ops->remove_desktop(nullptr);
+          ops->touch();
+          ops->desktop_lost();
+          ops->persist();
+          return;
+        }
+        if (st.mobiles.count(conn_id)) {
+          ops->remove_mobile(conn_id, nullptr);
+          ops->touch();
+          ops->device_count_to_desktop();
+        }
+      },
+      [=](sweep_atom) {
+        auto& st = self->state;
+        if (!st.initialized) return;
+        int64_t n = now_of(ctx);
+        std::vector<index_op> idx;
+        for (auto& [id, d] : st.rec.devices) ops->prune_retired(d, id, idx);
+        if (!idx.empty()) {
+          ops->index(std::move(idx));
+          ops->persist();
+        }
+        if (st.desktop || !st.mobiles.empty() || !st.rec.devices.empty()) return;
+        int64_t idle_ms =
+            static_cast<int64_t>(std::max<uint64_t>(st.rec.idle_timeout_seconds, 60)) * 1000;
+        if (n - st.rec.last_activity_at_ms >= idle_ms)
+          ops->close("idle_timeout", true);
+        else if (n - st.rec.created_at_ms >= static_cast<int64_t>(ctx->cfg.session_retention_ms))
+          ops->close("retention_expired", true);
+      },
+      [=](close_atom, const std::string& reason, bool delete_record) {
+        ops->close(reason, delete_record);
+      },
+      [=](describe_atom) -> caf::result<std::string> {
+        auto& st = self->state;
+        auto j =
+            actor_info("session", self->id(), self->mailbox().size(), st.spawned_at, now_of(ctx));
+        j["sessionID"] = proto::redact_id(st.rec.session_id);
+        j["state"] = st.closed ? "closed" : st.initialized ? "active" : "new";
+        j["desktopConnected"] = static_cast<bool>(st.desktop);
+        j["mobileSockets"] = st.mobiles.size();
+        j["trustedDevices"] = st.rec.devices.size();
+        j["pendingJoin"] = static_cast<bool>(st.pending);
+        j["framesToMobiles"] = st.to_mobiles;
+        j["framesToDesktop"] = st.to_desktop;
+        j["lastActivityAt"] = proto::format_rfc3339_ms(st.rec.last_activity_at_ms);
+        j["children"] = proto::json::array();
+        std::vector<caf::actor> kids;
+        for (auto& [id, a] : st.device_actors) kids.push_back(a);
+        if (st.limiter) kids.push_back(st.limiter);
+        if (kids.empty()) return j.dump();
+        auto rp = self->make_response_promise<std::string>();
+        auto acc = std::make_shared<std::pair<proto::json, std::size_t>>(std::move(j), kids.size());
+        for (auto& k : kids) {
+          auto done = [acc, rp]() mutable {
+            if (--acc->second == 0) rp.deliver(acc->first.dump());
+          };
+          self->request(k, std::chrono::seconds(1), describe_atom::value)
+              .then(
+                  [acc, done](const std::string& s) mutable {
+                    acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
+                    done();
+                  },
+                  [done](caf::error&) mutable { done(); });
+        }
+        return rp;
+      },
+  };
+}
+
+caf::actor spawn_session(caf::event_based_actor* parent, context_ptr ctx, caf::actor broker,
+                         caf::actor store, std::string session_id) {
+  return parent->spawn<caf::monitored>(session_impl, std::move(ctx), std::move(broker),
+                                       std::move(store), std::move(session_id));
+}
+
+}  // namespace rc::actors

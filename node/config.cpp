@@ -1,0 +1,396 @@
+#include "node/config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/url.hpp"
+
+extern char** environ;
+
+namespace rc::node {
+
+namespace {
+
+using setter = std::function<std::string(relay_config&, const std::string&)>;
+
+std::string parse_u64(const std::string& key, const std::string& v, uint64_t& out,
+                      uint64_t max = UINT64_MAX) {
+  if (v.empty() || v.size() > 20) return key + " must be an unsigned integer (got '" + v + "').";
+  uint64_t r = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return key + " must be an unsigned integer (got '" + v + "').";
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (r > (UINT64_MAX - d) / 10) return key + " is out of range.";
+    r = r * 10 + d;
+  }
+  if (r > max) return key + " must be at most " + std::to_string(max) + ".";
+  out = r;
+  return {};
+}
+
+std::string parse_bool(const std::string& key, const std::string& raw, bool& out) {
+  std::string v;
+  for (char c : raw)
+    if (c != ' ' && c != '\t') v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "1" || v == "true" || v == "yes" || v == "on")
+    out = true;
+  else if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty())
+    out = false;
+  else
+    return key + " must be a boolean (1/0, true/false, yes/no, on/off).";
+  return {};
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+#define U64(KEY, FIELD)                                                                   \
+  {                                                                                       \
+    KEY, [](relay_config& c, const std::string& v) { return parse_u64(KEY, v, c.FIELD); } \
+  }
+#define STR(KEY, FIELD)                              \
+  {                                                  \
+    KEY, [](relay_config& c, const std::string& v) { \
+      c.FIELD = v;                                   \
+      return std::string{};                          \
+    }                                                \
+  }
+#define TSTR(KEY, FIELD)                             \
+  {                                                  \
+    KEY, [](relay_config& c, const std::string& v) { \
+      c.FIELD = trim(v);                             \
+      return std::string{};                          \
+    }                                                \
+  }
+#define BOOL(KEY, FIELD)                                                                   \
+  {                                                                                        \
+    KEY, [](relay_config& c, const std::string& v) { return parse_bool(KEY, v, c.FIELD); } \
+  }
+
+struct raw_state {
+  std::optional<std::string> allowed_origins;  // raw, parsed after all layers
+};
+
+const std::vector<std::pair<std::string, setter>>& table() {
+  static const std::vector<std::pair<std::string, setter>> t = {
+      STR("HOST", host),
+      {"PORT",
+       [](relay_config& c, const std::string& v) {
+         uint64_t p;
+         auto e = parse_u64("PORT", v, p, 65535);
+         if (e.empty()) c.port = static_cast<uint16_t>(p);
+         return e;
+       }},
+      STR("PUBLIC_BASE_URL", public_base_url),
+      {"ALLOWED_ORIGINS", nullptr},  // handled specially
+      U64("MAX_JSON_BYTES", max_json_bytes),
+      U64("MAX_PAIR_REQUESTS_PER_MINUTE", max_pair_requests_per_minute),
+      U64("MAX_DEVICES_PER_SESSION", max_devices_per_session),
+      U64("SESSION_RETENTION_MS", session_retention_ms),
+      U64("PAIR_APPROVAL_TIMEOUT_MS", pair_approval_timeout_ms),
+      U64("WS_AUTH_TIMEOUT_MS", ws_auth_timeout_ms),
+      U64("WS_HEARTBEAT_INTERVAL_MS", ws_heartbeat_interval_ms),
+      U64("WS_HEARTBEAT_TIMEOUT_MS", ws_heartbeat_timeout_ms),
+      U64("TOKEN_ROTATION_GRACE_MS", token_rotation_grace_ms),
+      U64("MAX_PENDING_JOIN_WAITERS", max_pending_join_waiters),
+      U64("MAX_WS_MESSAGE_BYTES", max_ws_message_bytes),
+      U64("MAX_SOCKET_OUTBOUND_QUEUE", max_socket_outbound_queue),
+      U64("MAX_ACTIVE_WEBSOCKET_CONNECTIONS", max_active_websocket_connections),
+      U64("MAX_REMOTE_COMMANDS_PER_MINUTE", max_remote_commands_per_minute),
+      U64("MAX_REMOTE_SESSION_COMMANDS_PER_MINUTE", max_remote_session_commands_per_minute),
+      U64("MAX_SNAPSHOT_REQUESTS_PER_MINUTE", max_snapshot_requests_per_minute),
+      U64("MAX_WS_MESSAGES_PER_MINUTE", max_ws_messages_per_minute),
+      U64("MAX_REMOTE_COMMAND_TEXT_BYTES", max_remote_command_text_bytes),
+      BOOL("TRUST_PROXY", trust_proxy),
+      BOOL("ALLOW_LEGACY_QUERY_TOKEN_AUTH", allow_legacy_query_token_auth),
+      TSTR("REDIS_URL", redis_url),
+      TSTR("REDIS_KEY_PREFIX", redis_key_prefix),
+      TSTR("NATS_URL", nats_url),
+      TSTR("NATS_SUBJECT_PREFIX", nats_subject_prefix),
+      TSTR("NATS_HMAC_SECRET", nats_hmac_secret),
+      U64("NATS_REPLAY_WINDOW_MS", nats_replay_window_ms),
+      U64("NATS_MAX_CLOCK_SKEW_MS", nats_max_clock_skew_ms),
+      U64("SWEEP_INTERVAL_MS", sweep_interval_ms),
+      U64("MAX_SESSIONS", max_sessions),
+      U64("MAX_OPEN_CONNECTIONS", max_open_connections),
+      STR("ADMIN_HOST", admin_host),
+      {"ADMIN_PORT",
+       [](relay_config& c, const std::string& v) {
+         uint64_t p;
+         auto e = parse_u64("ADMIN_PORT", v, p, 65535);
+         if (e.empty()) c.admin_port = static_cast<uint16_t>(p);
+         return e;
+       }},
+      TSTR("ADMIN_TOKEN", admin_token),
+      TSTR("TLS_CERT_FILE", tls_cert_file),
+      TSTR("TLS_KEY_FILE", tls_key_file),
+      TSTR("STATIC_DIR", static_dir),
+      U64("IO_THREADS", io_threads),
+      U64("ACTOR_THREADS", actor_threads),
+      TSTR("LOG_LEVEL", log_level),
+      TSTR("NODE_NAME", node_name),
+  };
+  return t;
+}
+
+std::string apply(relay_config& c, raw_state& raw, const std::string& key, const std::string& value,
+                  const std::string& source) {
+  for (const auto& [k, fn] : table()) {
+    if (k != key) continue;
+    if (!fn) {
+      raw.allowed_origins = value;
+      return {};
+    }
+    auto e = fn(c, value);
+    return e.empty() ? e : e + " (from " + source + ")";
+  }
+  return "unknown key '" + key + "' (from " + source + ").";
+}
+
+std::string json_scalar(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_array()) {
+    std::string out;
+    for (const auto& e : v) {
+      if (!out.empty()) out += ',';
+      out += e.is_string() ? e.get<std::string>() : e.dump();
+    }
+    return out;
+  }
+  return v.dump();
+}
+
+}  // namespace
+
+const std::vector<std::string>& config_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k;
+    for (const auto& e : table()) k.push_back(e.first);
+    return k;
+  }();
+  return keys;
+}
+
+std::string relay_config::default_ws_url() const {
+  return proto::ws_url_from_base(public_base_url)
+      .value_or("ws://localhost:" + std::to_string(port) + "/ws");
+}
+
+std::map<std::string, std::string> read_environment() {
+  std::map<std::string, std::string> env;
+  for (const auto& k : config_keys())
+    if (const char* v = std::getenv(k.c_str())) env[k] = v;
+  return env;
+}
+
+std::string usage() {
+  std::string s =
+      "usage: relay-node [--config FILE] [--set KEY=VALUE]... [--host H] [--port N] "
+      "[--print-config]\n"
+      "Precedence: defaults < config file (JSON object, comments allowed) < environment < flags.\n"
+      "Keys:";
+  for (const auto& k : config_keys()) s += " " + k;
+  return s + "\n";
+}
+
+load_result load_config(int argc, char** argv, const std::map<std::string, std::string>& env) {
+  load_result res;
+  relay_config c;
+  raw_state raw;
+  std::vector<std::pair<std::string, std::string>> flags;
+  auto fail = [&](const std::string& e) {
+    res.error = "invalid configuration: " + e;
+    return res;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      (void)name;
+      return std::string(argv[++i]);
+    };
+    if (a == "--help" || a == "-h") {
+      res.help = true;
+      return res;
+    } else if (a == "--print-config") {
+      res.print_config = true;
+    } else if (a == "--config" || a.rfind("--config=", 0) == 0) {
+      auto v = a == "--config" ? next("--config") : std::optional<std::string>(a.substr(9));
+      if (!v) return fail("--config needs a file name.");
+      res.config_file = *v;
+    } else if (a == "--set") {
+      auto v = next("--set");
+      auto eq = v ? v->find('=') : std::string::npos;
+      if (!v || eq == std::string::npos) return fail("--set needs KEY=VALUE.");
+      flags.emplace_back(v->substr(0, eq), v->substr(eq + 1));
+    } else if (a == "--port" || a == "--host") {
+      auto v = next(a.c_str());
+      if (!v) return fail(a + " needs a value.");
+      flags.emplace_back(a == "--port" ? "PORT" : "HOST", *v);
+    } else {
+      return fail("unknown argument '" + a + "' (see --help).");
+    }
+  }
+  if (!res.config_file.empty()) {
+    std::ifstream in(res.config_file);
+    if (!in) return fail("config file '" + res.config_file + "' cannot be read.");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto j = nlohmann::json::parse(ss.str(), nullptr, false, /*ignore_comments=*/true);
+    if (j.is_discarded() || !j.is_object())
+      return fail("config file '" + res.config_file + "' is not a JSON object.");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it->is_null() || it->is_object())
+        return fail(it.key() + " in '" + res.config_file + "' must be a scalar.");
+      if (auto e = apply(c, raw, it.key(), json_scalar(*it), res.config_file); !e.empty())
+        return fail(e);
+    }
+  }
+  for (const auto& [k, v] : env)
+    if (auto e = apply(c, raw, k, v, "environment"); !e.empty()) return fail(e);
+  for (const auto& [k, v] : flags)
+    if (auto e = apply(c, raw, k, v, "command line"); !e.empty()) return fail(e);
+
+  // ---- derived defaults and validation, in the reference order (CONFIG_REFERENCE §3) ----
+  if (c.host.empty()) return fail("HOST must not be empty.");
+  if (c.public_base_url.empty()) c.public_base_url = "http://localhost:" + std::to_string(c.port);
+  auto base = proto::parse_url(c.public_base_url);
+  if (!base)
+    return fail("PUBLIC_BASE_URL is invalid: '" + c.public_base_url + "' is not an absolute URL.");
+  if (base->scheme != "http" && base->scheme != "https")
+    return fail("PUBLIC_BASE_URL must use http or https.");
+  struct {
+    const char* name;
+    uint64_t value;
+  } positive[] = {
+      {"MAX_JSON_BYTES", c.max_json_bytes},
+      {"MAX_PAIR_REQUESTS_PER_MINUTE", c.max_pair_requests_per_minute},
+      {"MAX_DEVICES_PER_SESSION", c.max_devices_per_session},
+      {"SESSION_RETENTION_MS", c.session_retention_ms},
+      {"PAIR_APPROVAL_TIMEOUT_MS", c.pair_approval_timeout_ms},
+      {"WS_AUTH_TIMEOUT_MS", c.ws_auth_timeout_ms},
+      {"WS_HEARTBEAT_INTERVAL_MS", c.ws_heartbeat_interval_ms},
+      {"WS_HEARTBEAT_TIMEOUT_MS", c.ws_heartbeat_timeout_ms},
+      {"MAX_PENDING_JOIN_WAITERS", c.max_pending_join_waiters},
+      {"MAX_WS_MESSAGE_BYTES", c.max_ws_message_bytes},
+      {"MAX_SOCKET_OUTBOUND_QUEUE", c.max_socket_outbound_queue},
+      {"MAX_ACTIVE_WEBSOCKET_CONNECTIONS", c.max_active_websocket_connections},
+      {"MAX_REMOTE_COMMANDS_PER_MINUTE", c.max_remote_commands_per_minute},
+      {"MAX_REMOTE_SESSION_COMMANDS_PER_MINUTE", c.max_remote_session_commands_per_minute},
+      {"MAX_SNAPSHOT_REQUESTS_PER_MINUTE", c.max_snapshot_requests_per_minute},
+      {"MAX_WS_MESSAGES_PER_MINUTE", c.max_ws_messages_per_minute},
+      {"MAX_REMOTE_COMMAND_TEXT_BYTES", c.max_remote_command_text_bytes},
+      {"SWEEP_INTERVAL_MS", c.sweep_interval_ms},
+      {"MAX_SESSIONS", c.max_sessions},
+      {"IO_THREADS", c.io_threads},
+      {"ACTOR_THREADS", c.actor_threads}};
+  for (const auto& p : positive)
+    if (p.value == 0) return fail(std::string(p.name) + " must be greater than 0.");
+  if (c.ws_heartbeat_timeout_ms < c.ws_heartbeat_interval_ms)
+    return fail(
+        "WS_HEARTBEAT_TIMEOUT_MS must be greater than or equal to WS_HEARTBEAT_INTERVAL_MS.");
+  if (c.max_ws_message_bytes > 16 * 1024 * 1024)
+    return fail("MAX_WS_MESSAGE_BYTES must be at most 16777216.");
+  if (c.max_json_bytes > 16 * 1024 * 1024) return fail("MAX_JSON_BYTES must be at most 16777216.");
+  if (c.io_threads > 64 || c.actor_threads > 64)
+    return fail("IO_THREADS and ACTOR_THREADS must be at most 64.");
+  std::vector<std::string> origins;
+  if (raw.allowed_origins) {
+    std::stringstream ss(*raw.allowed_origins);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      part = trim(part);
+      if (part == "*")
+        origins.push_back("*");
+      else if (auto o = proto::normalize_origin(part))
+        origins.push_back(*o);
+    }
+  } else {
+    origins = {base->origin(), "http://localhost:4173", "http://127.0.0.1:4173"};
+  }
+  if (origins.empty()) return fail("ALLOWED_ORIGINS must contain at least one origin.");
+  c.allowed_origins = origins;
+  if (!c.nats_url.empty()) {
+    if (c.nats_hmac_secret.empty())
+      return fail("NATS_HMAC_SECRET must be set when NATS_URL is configured.");
+    if (c.nats_hmac_secret.size() < 32)
+      return fail("NATS_HMAC_SECRET must be at least 32 characters.");
+    if (c.nats_replay_window_ms == 0) return fail("NATS_REPLAY_WINDOW_MS must be greater than 0.");
+    if (c.nats_max_clock_skew_ms == 0)
+      return fail("NATS_MAX_CLOCK_SKEW_MS must be greater than 0.");
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty())
+    return fail("TLS_CERT_FILE and TLS_KEY_FILE must be set together.");
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" &&
+      c.log_level != "error")
+    return fail("LOG_LEVEL must be one of debug, info, warn, error.");
+  if (!c.admin_token.empty() && c.admin_token.size() < 16)
+    return fail("ADMIN_TOKEN must be at least 16 characters.");
+  if (c.max_open_connections == 0)
+    c.max_open_connections = 2 * c.max_active_websocket_connections + 1024;
+  if (c.node_name.empty()) c.node_name = c.host + ":" + std::to_string(c.port);
+  res.config = c;
+  return res;
+}
+
+std::string describe(const relay_config& c) {
+  nlohmann::json j{
+      {"HOST", c.host},
+      {"PORT", c.port},
+      {"PUBLIC_BASE_URL", c.public_base_url},
+      {"ALLOWED_ORIGINS", c.allowed_origins},
+      {"MAX_JSON_BYTES", c.max_json_bytes},
+      {"MAX_PAIR_REQUESTS_PER_MINUTE", c.max_pair_requests_per_minute},
+      {"MAX_DEVICES_PER_SESSION", c.max_devices_per_session},
+      {"SESSION_RETENTION_MS", c.session_retention_ms},
+      {"PAIR_APPROVAL_TIMEOUT_MS", c.pair_approval_timeout_ms},
+      {"WS_AUTH_TIMEOUT_MS", c.ws_auth_timeout_ms},
+      {"WS_HEARTBEAT_INTERVAL_MS", c.ws_heartbeat_interval_ms},
+      {"WS_HEARTBEAT_TIMEOUT_MS", c.ws_heartbeat_timeout_ms},
+      {"TOKEN_ROTATION_GRACE_MS", c.token_rotation_grace_ms},
+      {"MAX_PENDING_JOIN_WAITERS", c.max_pending_join_waiters},
+      {"MAX_WS_MESSAGE_BYTES", c.max_ws_message_bytes},
+      {"MAX_SOCKET_OUTBOUND_QUEUE", c.max_socket_outbound_queue},
+      {"MAX_ACTIVE_WEBSOCKET_CONNECTIONS", c.max_active_websocket_connections},
+      {"MAX_REMOTE_COMMANDS_PER_MINUTE", c.max_remote_commands_per_minute},
+      {"MAX_REMOTE_SESSION_COMMANDS_PER_MINUTE", c.max_remote_session_commands_per_minute},
+      {"MAX_SNAPSHOT_REQUESTS_PER_MINUTE", c.max_snapshot_requests_per_minute},
+      {"MAX_WS_MESSAGES_PER_MINUTE", c.max_ws_messages_per_minute},
+      {"MAX_REMOTE_COMMAND_TEXT_BYTES", c.max_remote_command_text_bytes},
+      {"TRUST_PROXY", c.trust_proxy},
+      {"ALLOW_LEGACY_QUERY_TOKEN_AUTH", c.allow_legacy_query_token_auth},
+      {"REDIS_URL", c.redis_url.empty() ? "" : "[set]"},
+      {"REDIS_KEY_PREFIX", c.redis_key_prefix},
+      {"NATS_URL", c.nats_url.empty() ? "" : "[set]"},
+      {"NATS_SUBJECT_PREFIX", c.nats_subject_prefix},
+      {"NATS_HMAC_SECRET", c.nats_hmac_secret.empty() ? "" : "[REDACTED]"},
+      {"NATS_REPLAY_WINDOW_MS", c.nats_replay_window_ms},
+      {"NATS_MAX_CLOCK_SKEW_MS", c.nats_max_clock_skew_ms},
+      {"SWEEP_INTERVAL_MS", c.sweep_interval_ms},
+      {"MAX_SESSIONS", c.max_sessions},
+      {"MAX_OPEN_CONNECTIONS", c.max_open_connections},
+      {"ADMIN_HOST", c.admin_host},
+      {"ADMIN_PORT", c.admin_port},
+      {"ADMIN_TOKEN", c.admin_token.empty() ? "" : "[REDACTED]"},
+      {"TLS_CERT_FILE", c.tls_cert_file},
+      {"TLS_KEY_FILE", c.tls_key_file},
+      {"STATIC_DIR", c.static_dir},
+      {"IO_THREADS", c.io_threads},
+      {"ACTOR_THREADS", c.actor_threads},
+      {"LOG_LEVEL", c.log_level},
+      {"NODE_NAME", c.node_name}};
+  return j.dump(2);
+}
+
+}  // namespace rc::node

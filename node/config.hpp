@@ -1,0 +1,89 @@
+// One typed configuration: defaults < config file < environment < command-line flags.
+// Every key has the name of the reference environment variable (CONFIG_REFERENCE.md §2).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rc::node {
+
+struct relay_config {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8787;
+  std::string public_base_url;               ///< default http://localhost:<PORT>
+  std::vector<std::string> allowed_origins;  ///< normalised
+  uint64_t max_json_bytes = 65536;
+  uint64_t max_pair_requests_per_minute = 60;
+  uint64_t max_devices_per_session = 2;
+  uint64_t session_retention_ms = 600000;
+  uint64_t pair_approval_timeout_ms = 45000;
+  uint64_t ws_auth_timeout_ms = 10000;
+  uint64_t ws_heartbeat_interval_ms = 20000;
+  uint64_t ws_heartbeat_timeout_ms = 60000;
+  uint64_t token_rotation_grace_ms = 30000;
+  uint64_t max_pending_join_waiters = 64;
+  uint64_t max_ws_message_bytes = 65536;
+  uint64_t max_socket_outbound_queue = 256;
+  uint64_t max_active_websocket_connections = 10000;
+  uint64_t max_remote_commands_per_minute = 240;
+  uint64_t max_remote_session_commands_per_minute = 480;
+  uint64_t max_snapshot_requests_per_minute = 60;
+  uint64_t max_ws_messages_per_minute = 1200;
+  uint64_t max_remote_command_text_bytes = 16384;
+  bool trust_proxy = false;
+  bool allow_legacy_query_token_auth = false;
+  std::string redis_url;
+  std::string redis_key_prefix = "codexchat:remote-control:relay";
+  std::string nats_url;
+  std::string nats_subject_prefix = "codexchat.remote.relay";
+  std::string nats_hmac_secret;
+  uint64_t nats_replay_window_ms = 120000;
+  uint64_t nats_max_clock_skew_ms = 30000;
+  // ---- our own keys (not in the reference) ----
+  uint64_t sweep_interval_ms = 30000;    ///< SWEEP_INTERVAL_MS (reference: fixed 30 s)
+  uint64_t max_sessions = 100000;        ///< MAX_SESSIONS: hard bound on sessions per node
+  uint64_t max_open_connections = 0;     ///< MAX_OPEN_CONNECTIONS; 0 = 2 × active cap + 1024
+  std::string admin_host = "127.0.0.1";  ///< ADMIN_HOST
+  uint16_t admin_port = 8788;            ///< ADMIN_PORT (0 = disabled)
+  std::string admin_token;               ///< ADMIN_TOKEN; unset → admin listener disabled
+  std::string tls_cert_file;             ///< TLS_CERT_FILE
+  std::string tls_key_file;              ///< TLS_KEY_FILE
+  std::string static_dir;                ///< STATIC_DIR: serve the built PWA
+  uint64_t io_threads = 1;               ///< IO_THREADS
+  uint64_t actor_threads = 2;            ///< ACTOR_THREADS
+  std::string log_level = "info";        ///< LOG_LEVEL: debug|info|warn|error
+  std::string node_name;                 ///< NODE_NAME (cluster membership; default host:port)
+
+  /// Effective values.
+  uint64_t outbound_queue() const {
+    return max_socket_outbound_queue < 8 ? 8 : max_socket_outbound_queue;
+  }
+  std::string default_ws_url() const;
+};
+
+/// Result of loading: a config, or an error text "invalid configuration: ..." naming the key.
+struct load_result {
+  std::optional<relay_config> config;
+  std::string error;
+  bool help = false;
+  bool print_config = false;
+  std::string config_file;
+};
+
+/// argv and an environment lookup (injectable for tests).
+load_result load_config(int argc, char** argv, const std::map<std::string, std::string>& env);
+
+/// Environment as a map (only the keys we know, to keep secrets of other programs out).
+std::map<std::string, std::string> read_environment();
+
+/// Names of all accepted keys (for --help and the README).
+const std::vector<std::string>& config_keys();
+
+/// JSON dump of the effective configuration with secrets redacted.
+std::string describe(const relay_config& c);
+
+std::string usage();
+
+}  // namespace rc::node

@@ -1,0 +1,164 @@
+// relay-node: config → store → actors → gateway; SIGTERM/SIGINT drain and exit 0.
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "actors/actors.hpp"
+#include "actors/common.hpp"
+#include "actors/front.hpp"
+#include "caf/all.hpp"
+#include "gateway/gateway.hpp"
+#include "node/config.hpp"
+#include "persistence/memory_store.hpp"
+#include "persistence/redis_store.hpp"
+#include "persistence/redis_url.hpp"
+#include "protocol/time.hpp"
+#include "protocol/tokens.hpp"
+
+using namespace rc;
+
+namespace {
+
+actors::log_level level_of(const std::string& s) {
+  if (s == "debug") return actors::log_level::debug;
+  if (s == "warn") return actors::log_level::warn;
+  if (s == "error") return actors::log_level::error;
+  return actors::log_level::info;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto loaded = node::load_config(argc, argv, node::read_environment());
+  if (loaded.help) {
+    std::fputs(node::usage().c_str(), stdout);
+    return 0;
+  }
+  if (!loaded.config) {
+    std::fprintf(stderr, "%s\n", loaded.error.c_str());
+    return 2;
+  }
+  if (loaded.print_config) {
+    std::printf("%s\n", node::describe(*loaded.config).c_str());
+    return 0;
+  }
+  const node::relay_config cfg = *loaded.config;
+
+  // Block the termination signals in every thread; one thread waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto counters = std::make_shared<gw::counters>();
+  auto ctx = std::make_shared<actors::relay_context>(cfg, counters, level_of(cfg.log_level));
+  ctx->now_ms = [] { return proto::now_ms(); };
+  ctx->started_at_ms = proto::now_ms();
+  ctx->instance_id = proto::random_token(10);
+
+  caf::actor_system_config sys_cfg;
+  sys_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.actor_threads));
+  caf::actor_system sys{sys_cfg};
+
+  // ---- persistence ----
+  std::shared_ptr<persistence::state_store> store;
+  if (!cfg.redis_url.empty()) {
+    auto url = persistence::parse_redis_url(cfg.redis_url);
+    if (!url) {
+      ctx->log(actors::log_level::warn, "node", "REDIS_URL is invalid; persistence disabled",
+               ",\"error\":" + actors::json_str(url.error));
+    } else {
+      persistence::redis_store_options o;
+      o.url = *url.value;
+      o.key_prefix = cfg.redis_key_prefix;
+      store = std::make_shared<persistence::redis_store>(o);
+      ctx->metrics.redis_enabled.store(true);
+    }
+  }
+  if (!store) store = std::make_shared<persistence::memory_store>(cfg.max_sessions);
+  auto initial = store->load_all();
+  if (initial.status != persistence::store_status::ok)
+    ctx->log(actors::log_level::warn, "node", "state store unreachable at start; starting empty",
+             ",\"error\":" + actors::json_str(initial.error));
+  auto store_actor = sys.spawn<caf::detached>(actors::store_impl, ctx, store);
+
+  // ---- actors ----
+  auto broker = actors::spawn_broker(sys, ctx, store_actor);
+  auto limiter = actors::spawn_ip_limiter(sys, ctx, broker);
+  caf::anon_send(broker, actors::attach_atom::value, limiter);
+  std::size_t restored = 0;
+  for (auto& vr : initial.records) {
+    caf::anon_send(broker, actors::restore_atom::value, std::move(vr.record), vr.version);
+    ++restored;
+  }
+
+  // ---- gateway ----
+  gw::options o;
+  o.host = cfg.host;
+  o.port = cfg.port;
+  o.admin_host = cfg.admin_host;
+  o.admin_port = cfg.admin_token.empty() ? 0 : cfg.admin_port;
+  o.io_threads = cfg.io_threads;
+  o.max_json_bytes = cfg.max_json_bytes;
+  o.max_ws_message_bytes = cfg.max_ws_message_bytes;
+  o.max_outbound_queue = cfg.outbound_queue();
+  o.max_ws_messages_per_minute = cfg.max_ws_messages_per_minute;
+  o.ws_auth_timeout_ms = cfg.ws_auth_timeout_ms;
+  o.heartbeat_interval_ms = cfg.ws_heartbeat_interval_ms;
+  o.heartbeat_timeout_ms = cfg.ws_heartbeat_timeout_ms;
+  o.max_connections = cfg.max_open_connections;
+  o.trust_proxy = cfg.trust_proxy;
+  o.legacy_query_token = cfg.allow_legacy_query_token_auth;
+  o.allowed_origins = cfg.allowed_origins;
+  o.tls_cert_file = cfg.tls_cert_file;
+  o.tls_key_file = cfg.tls_key_file;
+  o.static_dir = cfg.static_dir;
+  gw::server server(o, actors::make_hooks(ctx, actors::front_refs{&sys, broker, limiter}),
+                    counters);
+  if (auto err = server.bind(); !err.empty()) {
+    std::fprintf(stderr, "invalid configuration: %s\n", err.c_str());
+    caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(store_actor, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  ctx->log(actors::log_level::info, "node", "listening",
+           ",\"host\":" + actors::json_str(cfg.host) +
+               ",\"port\":" + std::to_string(server.port()) +
+               ",\"adminPort\":" + std::to_string(server.admin_port()) +
+               ",\"tls\":" + (cfg.tls_cert_file.empty() ? "false" : "true") +
+               ",\"restoredSessions\":" + std::to_string(restored) +
+               ",\"persistence\":" + actors::json_str(cfg.redis_url.empty() ? "memory" : "redis"));
+  if (cfg.admin_token.empty())
+    ctx->log(actors::log_level::info, "node",
+             "admin endpoint disabled (set ADMIN_TOKEN to enable)");
+
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    ctx->metrics.shutting_down.store(true);
+    ctx->log(actors::log_level::info, "node", "shutdown: draining",
+             ",\"signal\":" + std::to_string(sig));
+    server.stop_accepting();
+    {
+      caf::scoped_actor self{sys};
+      self->request(broker, std::chrono::seconds(3), actors::shutdown_atom::value)
+          .receive([](uint64_t) {}, [](caf::error&) {});
+    }
+    // Give the disconnect frames time to flush (sessions close asynchronously).
+    for (int i = 0; i < 40 && ctx->metrics.active_websockets.load() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    server.stop();
+  });
+  server.run();
+  signal_thread.join();
+  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(store_actor, caf::exit_reason::user_shutdown);
+  sys.await_all_actors_done();
+  ctx->log(actors::log_level::info, "node", "stopped");
+  return 0;
+}

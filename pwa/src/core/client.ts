@@ -1,0 +1,714 @@
+// Connection controller: pairing, WebSocket life, auth/rotation, sequence tracking, snapshot
+// requests, command sending/queueing and acks. All platform objects are injected, so the whole
+// class runs under vitest with fakes (no DOM).
+import { backoffDelay } from './backoff';
+import { CommandQueue, QUEUE_MAX_BYTES, QUEUE_MAX_ENVELOPES } from './commandQueue';
+import type { JoinLink } from './joinLink';
+import { joinPairing, type JoinFailure } from './pairing';
+import {
+  ackReasonText,
+  canRespondFrom,
+  DISCONNECT_TEXT,
+  makeCommand,
+  makeCommandEnvelope,
+  makeSnapshotRequest,
+  parseAck,
+  parseFrame,
+  parseSnapshot,
+  POLICY_CLOSE_CODE,
+  QUEUEABLE_COMMANDS,
+  SCHEMA_VERSION,
+  TERMINAL_DISCONNECT_REASONS,
+  validateCommand,
+  type AppEvent,
+  type Command,
+  type CommandName,
+  type Envelope,
+  type RelayAuthOk,
+  type RelayDesktopStatus,
+  type RelayError,
+  type RuntimeRequest,
+  type SnapshotReason,
+} from './protocol';
+import { buildRuntimeResponse, type ResponseDraft } from './runtimeResponse';
+import { SequenceTracker } from './sequence';
+import { addLocalMessage, applyEvent, applySnapshot, emptySyncData, openThread, setProjectFilter, type SyncData } from './snapshotMerge';
+import { clearPairedDevice, loadPairedDevice, savePairedDevice, type KeyValueStorage, type PairedDevice } from './storage';
+
+export const STALE_AFTER_MS = 45_000;
+export const AUTH_TIMEOUT_MS = 15_000;
+export const CONNECT_TIMEOUT_MS = 15_000;
+export const UNACKED_TIMEOUT_MS = 30_000;
+export const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 1_000;
+
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+const WS_OPEN = 1;
+
+export interface ClientDeps {
+  storage: KeyValueStorage;
+  createSocket: (url: string) => SocketLike;
+  fetch: Parameters<typeof joinPairing>[3]['fetch'];
+  setTimeout: (fn: () => void, ms: number) => unknown;
+  clearTimeout: (h: unknown) => void;
+  now: () => number;
+  random: () => number;
+}
+
+export type ConnPhase =
+  | 'unpaired' // no stored pairing
+  | 'connecting' // socket opening (first time or after a retry)
+  | 'authenticating' // open, relay.auth sent, waiting for auth_ok
+  | 'online' // auth_ok received
+  | 'reconnecting' // waiting for the backoff timer
+  | 'revoked' // terminal: device_revoked
+  | 'ended'; // terminal: other terminal reasons / close 1008
+
+export type PairStatus = 'idle' | 'waiting' | 'error';
+
+export interface OutgoingCommand {
+  commandID: string;
+  seq: number;
+  name: CommandName;
+  threadID: string | null;
+  text: string | null;
+  runtimeRequestID: string | null;
+  status: 'queued' | 'sent';
+  createdAt: number;
+  sentAt: number | null;
+}
+
+export interface Notice {
+  id: number;
+  level: 'info' | 'warn' | 'error';
+  text: string;
+  at: number;
+}
+
+export interface ClientState {
+  paired: PairedDevice | null;
+  phase: ConnPhase;
+  /** null = unknown (not yet told by the relay on this socket) */
+  desktopConnected: boolean | null;
+  terminal: { reason: string; text: string } | null;
+  attempt: number;
+  nextRetryAt: number | null;
+  lastSyncedAt: number | null;
+  stale: boolean;
+  canRespond: boolean;
+  desktopName: string | null;
+  data: SyncData;
+  outgoing: OutgoingCommand[];
+  queueBytes: number;
+  notices: Notice[];
+  pair: { status: PairStatus; link: JoinLink | null; relayBaseURL: string | null; error: JoinFailure | null; startedAt: number | null };
+}
+
+export type SendResult =
+  | { ok: true; commandID: string; seq: number; queued: boolean; dropped: number }
+  | { ok: false; error: string };
+
+type Listener = (s: ClientState) => void;
+
+export class RemoteClient {
+  state: ClientState;
+  private listeners = new Set<Listener>();
+  private socket: SocketLike | null = null;
+  private socketGen = 0;
+  private retryTimer: unknown = null;
+  private authTimer: unknown = null;
+  private snapshotTimer: unknown = null;
+  private lastSnapshotRequestAt = -Infinity;
+  private pendingSnapshotReason: SnapshotReason | null = null;
+  private readonly tracker = new SequenceTracker();
+  readonly queue = new CommandQueue(QUEUE_MAX_ENVELOPES, QUEUE_MAX_BYTES);
+  /** consumed only when a command is sent or queued; never reset on reconnect (§8.2) */
+  nextOutgoingSeq = 1;
+  private noticeSeq = 0;
+  private lastStaleRequestAt = 0;
+  private pairGen = 0;
+  private readonly seqToThread = new Map<number, string>();
+
+  constructor(private readonly deps: ClientDeps) {
+    const paired = loadPairedDevice(deps.storage);
+    this.state = {
+      paired,
+      phase: paired ? 'connecting' : 'unpaired',
+      desktopConnected: null,
+      terminal: null,
+      attempt: 0,
+      nextRetryAt: null,
+      lastSyncedAt: null,
+      stale: false,
+      canRespond: false,
+      desktopName: null,
+      data: emptySyncData(),
+      outgoing: [],
+      queueBytes: 0,
+      notices: [],
+      pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
+    };
+  }
+
+  // ---------- observable state ----------
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  private set(patch: Partial<ClientState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l(this.state);
+  }
+  private setData(data: SyncData): void {
+    this.set({ data });
+  }
+  notify(level: Notice['level'], text: string): void {
+    const n: Notice = { id: ++this.noticeSeq, level, text, at: this.deps.now() };
+    this.set({ notices: [...this.state.notices, n].slice(-5) });
+  }
+  dismissNotice(id: number): void {
+    this.set({ notices: this.state.notices.filter((n) => n.id !== id) });
+  }
+
+  /** Start: connect if a pairing is stored. */
+  start(): void {
+    if (this.state.paired && !this.socket) this.connect();
+  }
+
+  // ---------- pairing ----------
+  /** Offer a join link (from the fragment or pasted). Does not pair yet. */
+  offerJoinLink(link: JoinLink, pageOrigin: string): void {
+    this.set({
+      pair: { status: 'idle', link, relayBaseURL: link.relayBaseURL ?? pageOrigin, error: null, startedAt: null },
+    });
+  }
+  cancelJoinLink(): void {
+    this.pairGen++;
+    this.set({ pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null } });
+  }
+
+  async pair(deviceName: string): Promise<boolean> {
+    const { link, relayBaseURL } = this.state.pair;
+    if (!link || !relayBaseURL || this.state.pair.status === 'waiting') return false;
+    const gen = ++this.pairGen;
+    this.set({ pair: { ...this.state.pair, status: 'waiting', error: null, startedAt: this.deps.now() } });
+    const res = await joinPairing(relayBaseURL, link, deviceName, {
+      fetch: this.deps.fetch,
+      setTimeout: this.deps.setTimeout,
+      clearTimeout: this.deps.clearTimeout,
+    });
+    if (gen !== this.pairGen) return false; // cancelled meanwhile
+    if (!res.ok) {
+      this.set({ pair: { ...this.state.pair, status: 'error', error: res, startedAt: null } });
+      return false;
+    }
+    // Replace any previous pairing (and its socket) with the new one.
+    this.teardownSocket();
+    this.resetSessionState();
+    const paired: PairedDevice = {
+      sessionID: res.sessionID,
+      deviceID: res.deviceID,
+      deviceName: deviceName.trim() || 'Mobile Device',
+      relayBaseURL,
+      deviceSessionToken: res.deviceSessionToken,
+      wsURL: res.wsURL,
+      storedAt: new Date(this.deps.now()).toISOString(),
+    };
+    savePairedDevice(this.deps.storage, paired);
+    // the join token is single-use: forget the link
+    this.set({
+      paired,
+      terminal: null,
+      phase: 'connecting',
+      attempt: 0,
+      data: emptySyncData(),
+      pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
+    });
+    this.connect();
+    return true;
+  }
+
+  /** User-initiated "forget this desktop". */
+  forget(): void {
+    this.teardownSocket();
+    this.resetSessionState();
+    clearPairedDevice(this.deps.storage);
+    this.set({ paired: null, phase: 'unpaired', terminal: null, data: emptySyncData(), desktopConnected: null, canRespond: false });
+  }
+
+  // ---------- socket life ----------
+  private connect(): void {
+    const paired = this.state.paired;
+    if (!paired) return;
+    this.clearRetry();
+    this.teardownSocket();
+    const gen = ++this.socketGen;
+    let sock: SocketLike;
+    try {
+      sock = this.deps.createSocket(paired.wsURL);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = sock;
+    // canRespond keeps the last hello's value until the next auth_ok resets it (§2), so an approval
+    // tapped while reconnecting can still be queued; the desktop has the final say.
+    this.set({ phase: 'connecting', nextRetryAt: null, desktopConnected: null });
+    this.authTimer = this.deps.setTimeout(() => {
+      if (gen !== this.socketGen) return;
+      // neither open nor authenticated in time: treat as a transient failure
+      this.teardownSocket();
+      this.scheduleReconnect();
+    }, CONNECT_TIMEOUT_MS + AUTH_TIMEOUT_MS);
+    sock.onopen = () => {
+      if (gen !== this.socketGen) return;
+      const token = this.state.paired?.deviceSessionToken;
+      if (!token) return;
+      sock.send(JSON.stringify({ type: 'relay.auth', token }));
+      this.set({ phase: 'authenticating' });
+    };
+    sock.onmessage = (ev) => {
+      if (gen !== this.socketGen) return;
+      if (typeof ev.data === 'string') this.handleFrame(ev.data);
+    };
+    sock.onclose = (ev) => {
+      if (gen !== this.socketGen) return;
+      this.handleClose(ev.code, ev.reason ?? '');
+    };
+    sock.onerror = () => {
+      /* a close event follows */
+    };
+  }
+
+  private teardownSocket(): void {
+    this.socketGen++;
+    if (this.authTimer !== null) {
+      this.deps.clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    const s = this.socket;
+    this.socket = null;
+    if (s) {
+      s.onopen = s.onmessage = s.onclose = s.onerror = null;
+      try {
+        s.close(1000, 'client_closing');
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) {
+      this.deps.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.state.paired || this.state.terminal) return;
+    this.clearRetry();
+    const delay = backoffDelay(this.state.attempt, this.deps.random);
+    this.retryTimer = this.deps.setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+    this.set({ phase: 'reconnecting', attempt: this.state.attempt + 1, nextRetryAt: this.deps.now() + delay, desktopConnected: null });
+  }
+
+  private handleClose(code: number, reason: string): void {
+    this.socket = null;
+    if (this.authTimer !== null) {
+      this.deps.clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    if (code === POLICY_CLOSE_CODE) return this.terminate('session_expired');
+    if (TERMINAL_DISCONNECT_REASONS.has(reason)) return this.terminate(reason);
+    this.scheduleReconnect();
+  }
+
+  /** Terminal end of the pairing: stop reconnecting, clear credentials and caches (§10). */
+  terminate(reason: string): void {
+    this.clearRetry();
+    this.teardownSocket();
+    this.resetSessionState();
+    clearPairedDevice(this.deps.storage);
+    this.set({
+      paired: null,
+      phase: reason === 'device_revoked' ? 'revoked' : 'ended',
+      terminal: { reason, text: DISCONNECT_TEXT[reason] ?? 'The remote session ended.' },
+      desktopConnected: null,
+      canRespond: false,
+      nextRetryAt: null,
+      attempt: 0,
+      data: emptySyncData(),
+      notices: [],
+      pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
+    });
+  }
+
+  private resetSessionState(): void {
+    this.queue.clear();
+    this.pendingSnapshotReason = null;
+    if (this.snapshotTimer !== null) {
+      this.deps.clearTimeout(this.snapshotTimer);
+      this.snapshotTimer = null;
+    }
+    this.tracker.reset();
+    this.seqToThread.clear();
+    this.set({ outgoing: [], queueBytes: 0, lastSyncedAt: null, stale: false });
+  }
+
+  /** Page became visible again (§10): reconnect now if closed, else resync. */
+  onVisible(): void {
+    if (!this.state.paired || this.state.terminal) return;
+    if (this.state.phase === 'reconnecting' || !this.socket) {
+      this.connect();
+    } else if (this.state.phase === 'online') {
+      this.requestSnapshot('visibility_resume');
+    }
+  }
+
+  /** Browser regained network. */
+  onOnline(): void {
+    if (this.state.phase === 'reconnecting') this.connect();
+  }
+
+  /** Retry right now (button). */
+  retryNow(): void {
+    if (this.state.paired && !this.state.terminal) this.connect();
+  }
+
+  /** Periodic housekeeping (UI calls it every few seconds). */
+  tick(): void {
+    const now = this.deps.now();
+    const online = this.state.phase === 'online' && this.state.desktopConnected !== false;
+    const last = this.state.lastSyncedAt;
+    const stale = online && last !== null && now - last > STALE_AFTER_MS;
+    if (stale !== this.state.stale) this.set({ stale });
+    if (stale && now - this.lastStaleRequestAt > STALE_AFTER_MS) {
+      this.lastStaleRequestAt = now;
+      this.requestSnapshot('stale_sync');
+    }
+    const expired = this.state.outgoing.filter((o) => o.status === 'sent' && o.sentAt !== null && now - o.sentAt > UNACKED_TIMEOUT_MS);
+    if (expired.length > 0) {
+      const ids = new Set(expired.map((o) => o.commandID));
+      this.set({ outgoing: this.state.outgoing.filter((o) => !ids.has(o.commandID)) });
+      this.notify('warn', `No confirmation from the desktop for ${expired.length} command(s). Check the thread before resending.`);
+    }
+  }
+
+  // ---------- inbound ----------
+  handleFrame(text: string): void {
+    const f = parseFrame(text);
+    if (f.kind === 'invalid') return;
+    if (f.kind === 'control') return this.handleControl(f.msg as { type: string } & Record<string, unknown>);
+    this.handleEnvelope(f.env);
+  }
+
+  private handleControl(m: { type: string } & Record<string, unknown>): void {
+    switch (m.type) {
+      case 'auth_ok':
+        return this.handleAuthOk(m as unknown as RelayAuthOk);
+      case 'disconnect': {
+        const reason = typeof m.reason === 'string' ? m.reason : '';
+        if (TERMINAL_DISCONNECT_REASONS.has(reason)) return this.terminate(reason);
+        // transient: the relay closes the socket next; reconnect with backoff
+        this.teardownSocket();
+        this.scheduleReconnect();
+        return;
+      }
+      case 'relay.desktop_status':
+        return this.handleDesktopStatus((m as unknown as RelayDesktopStatus).desktopConnected === true);
+      case 'relay.error':
+        return this.handleRelayError(m as unknown as RelayError);
+      default:
+        return; // unknown control frames (and `{}` on auth timeout) are ignored
+    }
+  }
+
+  private handleAuthOk(m: RelayAuthOk): void {
+    const paired = this.state.paired;
+    if (!paired) return;
+    if (this.authTimer !== null) {
+      this.deps.clearTimeout(this.authTimer);
+      this.authTimer = null;
+    }
+    let next = paired;
+    if (typeof m.nextDeviceSessionToken === 'string' && m.nextDeviceSessionToken !== '') {
+      next = {
+        ...paired,
+        deviceSessionToken: m.nextDeviceSessionToken,
+        deviceID: typeof m.deviceID === 'string' && m.deviceID ? m.deviceID : paired.deviceID,
+        storedAt: new Date(this.deps.now()).toISOString(),
+      };
+      savePairedDevice(this.deps.storage, next);
+    }
+    // The desktop keeps its counter across our reconnects, but may have restarted while we were
+    // away (APP_SCHEMA §8.3 hazard): start tracking afresh on every authenticated socket.
+    this.tracker.reset();
+    const desktopConnected = typeof m.desktopConnected === 'boolean' ? m.desktopConnected : null;
+    this.set({
+      paired: next,
+      phase: 'online',
+      attempt: 0,
+      nextRetryAt: null,
+      desktopConnected,
+      canRespond: canRespondFrom(m),
+    });
+    if (desktopConnected !== false) {
+      this.flushQueue();
+      this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
+    } else {
+      this.pendingSnapshotReason = this.pendingSnapshotReason ?? 'initial_sync';
+    }
+  }
+
+  private handleDesktopStatus(connected: boolean): void {
+    const was = this.state.desktopConnected;
+    this.set({ desktopConnected: connected });
+    if (connected && was !== true) {
+      this.tracker.reset(); // a (re)started desktop may restart its seq counter
+      this.flushQueue();
+      this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
+    }
+  }
+
+  private handleRelayError(m: RelayError): void {
+    const code = typeof m.error === 'string' ? m.error : 'unknown';
+    switch (code) {
+      case 'desktop_offline':
+        this.set({ desktopConnected: false });
+        this.notify('warn', 'The desktop is offline. Queued messages are sent when it is back.');
+        return;
+      case 'replayed_command':
+        this.notify('warn', 'The relay refused a replayed command; resyncing.');
+        this.requestSnapshot('command_replay_rejected');
+        return;
+      case 'command_rate_limited':
+      case 'snapshot_rate_limited':
+        this.notify('warn', m.message || 'Too many requests. Slow down and retry shortly.');
+        return;
+      default:
+        this.notify('error', m.message || `Relay error: ${code}`);
+    }
+  }
+
+  private handleEnvelope(env: Envelope): void {
+    if (typeof env.schemaVersion === 'number' && env.schemaVersion !== SCHEMA_VERSION) return;
+    const paired = this.state.paired;
+    if (!paired) return;
+    if (typeof env.sessionID === 'string' && env.sessionID !== paired.sessionID) return;
+    const type = env.payload.type;
+    const seqOutcome = this.tracker.ingest(env.seq, type === 'snapshot');
+    switch (seqOutcome.action) {
+      case 'ignore':
+      case 'stale':
+      case 'await_snapshot':
+        return;
+      case 'gap':
+        this.requestSnapshot('gap_detected');
+        return;
+      case 'accept':
+      case 'untracked':
+        break;
+    }
+    this.set({ lastSyncedAt: this.deps.now(), stale: false });
+    const body = env.payload.payload as unknown;
+    switch (type) {
+      case 'hello':
+        this.set({
+          canRespond: canRespondFrom((body ?? {}) as object),
+          desktopName: typeof (body as { clientName?: unknown })?.clientName === 'string' ? (body as { clientName: string }).clientName : this.state.desktopName,
+        });
+        return;
+      case 'auth_ok':
+        if ((body as { canRespondToRuntimeRequests?: unknown })?.canRespondToRuntimeRequests === true) this.set({ canRespond: true });
+        return;
+      case 'snapshot': {
+        const snap = parseSnapshot(body);
+        if (!snap) return;
+        this.setData(applySnapshot(this.state.data, snap));
+        return;
+      }
+      case 'event': {
+        if (!body || typeof body !== 'object' || typeof (body as AppEvent).name !== 'string') return;
+        const r = applyEvent(this.state.data, body as AppEvent, this.deps.now);
+        if (r.data !== this.state.data) this.setData(r.data);
+        if (r.effect === 'request_snapshot') this.requestSnapshot('runtime_request_event');
+        return;
+      }
+      case 'command_ack': {
+        const ack = parseAck(body);
+        if (ack) this.handleAck(ack);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private handleAck(ack: NonNullable<ReturnType<typeof parseAck>>): void {
+    const mine = this.state.outgoing.find((o) => o.commandID === ack.commandID);
+    if (!mine) return; // acks are broadcast to every phone
+    this.set({ outgoing: this.state.outgoing.filter((o) => o.commandID !== ack.commandID) });
+    if (ack.status === 'accepted') return;
+    const text = ackReasonText(ack.reason);
+    this.notify('error', text);
+    const threadID = ack.threadID ?? this.seqToThread.get(ack.commandSeq) ?? mine.threadID ?? this.state.data.openThreadID;
+    if (threadID) {
+      this.setData(
+        addLocalMessage(this.state.data, {
+          id: `local-command-ack-reject-${ack.commandID || ack.commandSeq}`,
+          threadID,
+          role: 'system',
+          text: `Not delivered: ${text}${mine.text ? `\n“${mine.text.slice(0, 200)}”` : ''}`,
+          createdAt: new Date(this.deps.now()).toISOString(),
+        }),
+      );
+    }
+  }
+
+  // ---------- outbound ----------
+  private canSendNow(): boolean {
+    return this.state.phase === 'online' && this.socket !== null && this.socket.readyState === WS_OPEN && this.state.desktopConnected !== false;
+  }
+
+  requestSnapshot(reason: SnapshotReason, force = false): void {
+    const paired = this.state.paired;
+    if (!paired) return;
+    if (!this.canSendNow()) {
+      this.pendingSnapshotReason = this.pendingSnapshotReason ?? reason;
+      return;
+    }
+    const now = this.deps.now();
+    if (!force && now - this.lastSnapshotRequestAt < SNAPSHOT_REQUEST_MIN_INTERVAL_MS) {
+      // coalesce bursts into one trailing request
+      this.pendingSnapshotReason = this.pendingSnapshotReason ?? reason;
+      if (this.snapshotTimer === null) {
+        this.snapshotTimer = this.deps.setTimeout(() => {
+          this.snapshotTimer = null;
+          const r = this.pendingSnapshotReason;
+          this.pendingSnapshotReason = null;
+          if (r) this.requestSnapshot(r, true);
+        }, SNAPSHOT_REQUEST_MIN_INTERVAL_MS - (now - this.lastSnapshotRequestAt));
+      }
+      return;
+    }
+    this.pendingSnapshotReason = null;
+    this.lastSnapshotRequestAt = now;
+    this.socket!.send(JSON.stringify(makeSnapshotRequest(paired.sessionID, reason, this.tracker.lastSeen)));
+  }
+
+  private flushQueue(): void {
+    if (!this.canSendNow() || this.queue.length === 0) return;
+    const items = this.queue.drain();
+    const now = this.deps.now();
+    const sent = new Set<string>();
+    for (const q of items) {
+      this.socket!.send(q.data);
+      sent.add(q.commandID);
+    }
+    this.set({
+      queueBytes: 0,
+      outgoing: this.state.outgoing.map((o) => (sent.has(o.commandID) ? { ...o, status: 'sent', sentAt: now } : o)),
+    });
+  }
+
+  /** Drop everything still queued (user action). */
+  discardQueued(): void {
+    const n = this.queue.clear();
+    this.set({ queueBytes: 0, outgoing: this.state.outgoing.filter((o) => o.status !== 'queued') });
+    if (n > 0) this.notify('info', `Discarded ${n} queued command(s).`);
+  }
+
+  private newCommandID(seq: number): string {
+    // `cmd-<seq>` plus a short random part: two phones must not produce identical commands,
+    // which the desktop would de-duplicate by identity (APP_SCHEMA §5.2).
+    return `cmd-${seq}-${Math.floor(this.deps.random() * 36 ** 4).toString(36)}`;
+  }
+
+  /** Build, validate, then send now or queue. A refused command never consumes a seq (§10). */
+  sendCommand(name: CommandName, fields: Partial<Omit<Command, 'name' | 'commandID'>>): SendResult {
+    const paired = this.state.paired;
+    if (!paired || this.state.terminal) return { ok: false, error: 'This phone is not paired.' };
+    const sendNow = this.canSendNow();
+    if (!sendNow && !QUEUEABLE_COMMANDS.has(name)) return { ok: false, error: 'Not connected; this action needs a live connection.' };
+    const seq = this.nextOutgoingSeq;
+    const command = makeCommand(name, this.newCommandID(seq), fields);
+    const invalid = validateCommand(command);
+    if (invalid) return { ok: false, error: invalid };
+    const data = JSON.stringify(makeCommandEnvelope(paired.sessionID, seq, command, new Date(this.deps.now())));
+    const now = this.deps.now();
+    const entry: OutgoingCommand = {
+      commandID: command.commandID,
+      seq,
+      name,
+      threadID: command.threadID,
+      text: command.text,
+      runtimeRequestID: command.runtimeRequestID,
+      status: sendNow ? 'sent' : 'queued',
+      createdAt: now,
+      sentAt: sendNow ? now : null,
+    };
+    let dropped = 0;
+    if (sendNow) {
+      this.nextOutgoingSeq = seq + 1;
+      this.socket!.send(data);
+    } else {
+      const bytes = CommandQueue.sizeOf(data);
+      if (!this.queue.fits(bytes)) return { ok: false, error: 'Message is too large to queue while offline.' };
+      this.nextOutgoingSeq = seq + 1;
+      const r = this.queue.enqueue({ seq, commandID: command.commandID, name, threadID: command.threadID, data, bytes });
+      if (!r.ok) return { ok: false, error: 'Message is too large to queue while offline.' }; // unreachable after fits()
+      dropped = r.dropped.length;
+      if (dropped > 0) {
+        const gone = new Set(r.dropped.map((d) => d.commandID));
+        this.state = { ...this.state, outgoing: this.state.outgoing.filter((o) => !gone.has(o.commandID)) };
+        this.notify('warn', `Offline queue full: dropped ${dropped} oldest command(s).`);
+      }
+    }
+    if (command.threadID) {
+      this.seqToThread.set(seq, command.threadID);
+      if (this.seqToThread.size > 256) this.seqToThread.delete(this.seqToThread.keys().next().value as number);
+    }
+    this.set({ outgoing: [...this.state.outgoing, entry], queueBytes: this.queue.bytes });
+    return { ok: true, commandID: command.commandID, seq, queued: !sendNow, dropped };
+  }
+
+  sendMessage(threadID: string, text: string): SendResult {
+    return this.sendCommand('thread.send_message', { threadID, text });
+  }
+
+  respondToRuntimeRequest(req: RuntimeRequest, optionID: string, draft: ResponseDraft = {}): SendResult {
+    if (!this.state.canRespond) return { ok: false, error: 'Remote approvals are disabled on the desktop.' };
+    const built = buildRuntimeResponse(req, optionID, draft);
+    if (!built.ok) return { ok: false, error: built.error };
+    return this.sendCommand('runtime_request.respond', {
+      threadID: req.threadID ?? null,
+      runtimeRequestID: req.requestID,
+      runtimeRequestKind: req.kind,
+      runtimeRequestResponse: built.response,
+    });
+  }
+
+  // ---------- local UI selection ----------
+  openThread(threadID: string | null): void {
+    this.setData(openThread(this.state.data, threadID));
+    // Ask the desktop to select it too (it then syncs the longer history window); best effort.
+    if (threadID && this.canSendNow() && this.state.data.desktopSelectedThreadID !== threadID) {
+      this.sendCommand('thread.select', { threadID });
+    }
+  }
+
+  setProjectFilter(filter: string): void {
+    this.setData(setProjectFilter(this.state.data, filter));
+  }
+}
