@@ -3,6 +3,7 @@
 #include <unordered_map>
 
 #include "actors/actors.hpp"
+#include "actors/cluster.hpp"
 #include "actors/common.hpp"
 #include "actors/conn_handler.hpp"
 #include "protocol/time.hpp"
@@ -23,6 +24,11 @@ struct broker_state {
   caf::actor ip_limiter;
   int64_t spawned_at = 0;
   bool shutting_down = false;
+  // ---- multi-node (cluster.hpp): bus actor, store reader, forced-reload coalescing ----
+  caf::actor cluster, loader;
+  std::vector<auth_request> auth_waiting;  ///< token misses waiting for a forced reload
+  bool reload_inflight = false, reload_scheduled = false;
+  int64_t last_reload_ms = 0;
   static inline const char* name = "broker";
 };
 
@@ -99,7 +105,118 @@ caf::actor spawn_session(broker_ptr self, const context_ptr& ctx, const caf::act
                          const std::string& sid) {
   auto s = spawn_session(self, ctx, caf::actor_cast<caf::actor>(self), store, sid);
   self->state.sessions[sid] = s;
+  if (self->state.cluster) self->send(s, cluster_atom::value, self->state.cluster);
   return s;
+}
+
+/// Routes a WS auth by token to its session; false when the token is unknown locally.
+bool route_auth(broker_ptr self, const context_ptr& ctx, auth_request& a) {
+  auto& st = self->state;
+  if (auto d = st.desktop_index.find(a.token); d != st.desktop_index.end()) {
+    auto s = st.sessions.find(d->second);
+    if (s == st.sessions.end()) {
+      reject_auth(ctx, a, auth_failure::desktop_session_missing, true);
+      return true;
+    }
+    self->send(s->second, auth_atom::value, std::move(a), true, std::string{});
+    return true;
+  }
+  auto m = st.device_index.find(a.token);
+  if (m != st.device_index.end() &&
+      (m->second.expires_at_ms == 0 || m->second.expires_at_ms > now_of(ctx))) {
+    auto s = st.sessions.find(m->second.session_id);
+    if (s == st.sessions.end()) {
+      reject_auth(ctx, a, auth_failure::mobile_session_missing, true);
+      return true;
+    }
+    std::string device = m->second.device_id;
+    self->send(s->second, auth_atom::value, std::move(a), false, device);
+    return true;
+  }
+  return false;
+}
+
+/// Puts a persisted copy into the local registry (§4.5 merge rule, applied by the session).
+void adopt(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
+           persistence::session_record rec, uint64_t version) {
+  auto& st = self->state;
+  if (st.shutting_down || rec.session_id.empty()) return;
+  auto it = st.sessions.find(rec.session_id);
+  if (it != st.sessions.end()) {
+    self->send(it->second, merge_atom::value, std::move(rec), version);
+    return;
+  }
+  if (st.sessions.size() >= ctx->cfg.max_sessions) return;
+  auto s = spawn_session(self, ctx, store, rec.session_id);
+  self->send(s, restore_atom::value, std::move(rec), version);
+}
+
+void request_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& store);
+
+/// Forced reload (§4.5): load_all, merge, then retry the token misses it covers.
+void start_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& store) {
+  auto& st = self->state;
+  st.reload_inflight = true;
+  st.last_reload_ms = now_of(ctx);
+  auto covered = std::make_shared<std::vector<auth_request>>(std::move(st.auth_waiting));
+  st.auth_waiting.clear();
+  auto finish = [=](bool loaded) {
+    self->state.reload_inflight = false;
+    for (auto& a : *covered) {
+      if (self->state.shutting_down) {
+        reject_auth(ctx, a, auth_failure::relay_over_capacity, false);
+      } else if (!route_auth(self, ctx, a)) {
+        // Fail closed: while the store is unreachable an unknown token is not accepted, but
+        // the close is not a policy close, so clients retry instead of forgetting the session.
+        reject_auth(ctx, a, auth_failure::token_not_found, loaded);
+      }
+    }
+    if (!self->state.auth_waiting.empty()) request_reload(self, ctx, store);
+  };
+  self->request(st.loader, std::chrono::seconds(10), loadall_atom::value)
+      .then(
+          [=](load_all_ptr& r) {
+            bool ok = r && r->status == persistence::store_status::ok;
+            if (ok)
+              for (auto& vr : r->records) adopt(self, ctx, store, vr.record, vr.version);
+            finish(ok);
+          },
+          [=](caf::error&) { finish(false); });
+}
+
+void request_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& store) {
+  constexpr int64_t throttle_ms = 250;
+  auto& st = self->state;
+  if (st.reload_inflight || st.reload_scheduled) return;
+  int64_t wait = st.last_reload_ms + throttle_ms - now_of(ctx);
+  if (wait > 0) {
+    st.reload_scheduled = true;
+    self->delayed_send(self, std::chrono::milliseconds(wait), reload_atom::value);
+    return;
+  }
+  start_reload(self, ctx, store);
+}
+
+/// Answers an API call for a session this node does not hold (after the lazy load missed).
+void unknown_session_api(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
+                         api_call& c, uint64_t tombstone) {
+  auto& st = self->state;
+  if (c.req.r == proto::route::pair_stop) {
+    reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", c.req.session_id}});
+    return;
+  }
+  if (c.req.r != proto::route::pair_start) {
+    reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
+    return;
+  }
+  if (st.sessions.size() >= ctx->cfg.max_sessions) {
+    reply_error(c.responder, 503, "relay_at_capacity",
+                "Relay holds its maximum number of sessions. Retry later.");
+    return;
+  }
+  auto s = spawn_session(self, ctx, store, c.req.session_id);
+  if (tombstone > 0) self->send(s, version_atom::value, tombstone);
+  self->send(s, api_atom::value, std::move(c));
 }
 
 }  // namespace
@@ -137,21 +254,38 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         if (!precheck(ctx, c)) return;
         auto it = st.sessions.find(c.req.session_id);
         if (it == st.sessions.end()) {
-          if (c.req.r == proto::route::pair_stop) {
-            reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", c.req.session_id}});
-            return;
-          }
-          if (c.req.r != proto::route::pair_start) {
-            reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
-            return;
-          }
-          if (st.sessions.size() >= ctx->cfg.max_sessions) {
-            reply_error(c.responder, 503, "relay_at_capacity",
-                        "Relay holds its maximum number of sessions. Retry later.");
-            return;
-          }
-          auto s = spawn_session(self, ctx, store, c.req.session_id);
-          self->send(s, api_atom::value, std::move(c));
+          if (!st.loader) return unknown_session_api(self, ctx, store, c, 0);
+          // Lazy reload: the session may have been created or loaded by another node (or by
+          // this node before a restart). Ask the store before answering.
+          auto call = std::make_shared<api_call>(std::move(c));
+          self->request(st.loader, std::chrono::seconds(5), load_atom::value,
+                        call->req.session_id)
+              .then(
+                  [=](load_reply& r) {
+                    auto& st = self->state;
+                    auto again = st.sessions.find(call->req.session_id);
+                    if (again != st.sessions.end()) {
+                      self->send(again->second, api_atom::value, std::move(*call));
+                    } else if (r.status == persistence::store_status::ok) {
+                      adopt(self, ctx, store, std::move(r.record), r.version);
+                      auto s = st.sessions.find(call->req.session_id);
+                      if (s == st.sessions.end())
+                        return reply_error(call->responder, 503, "relay_at_capacity",
+                                           "Relay holds its maximum number of sessions. Retry "
+                                           "later.");
+                      self->send(s->second, api_atom::value, std::move(*call));
+                    } else if (r.status == persistence::store_status::unavailable &&
+                               call->req.r != proto::route::pair_start) {
+                      reply_error(call->responder, 503, "state_store_unavailable",
+                                  "Session state store is unreachable. Retry shortly.");
+                    } else {
+                      unknown_session_api(self, ctx, store, *call, r.version);
+                    }
+                  },
+                  [=](caf::error&) {
+                    reply_error(call->responder, 503, "state_store_unavailable",
+                                "Session state store is unreachable. Retry shortly.");
+                  });
           return;
         }
         self->send(it->second, api_atom::value, std::move(c));
@@ -159,24 +293,65 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
       [=](auth_atom, auth_request& a) {
         auto& st = self->state;
         if (st.shutting_down) return reject_auth(ctx, a, auth_failure::relay_over_capacity, false);
-        if (auto d = st.desktop_index.find(a.token); d != st.desktop_index.end()) {
-          auto s = st.sessions.find(d->second);
-          if (s == st.sessions.end())
-            return reject_auth(ctx, a, auth_failure::desktop_session_missing, true);
-          self->send(s->second, auth_atom::value, std::move(a), true, std::string{});
+        if (route_auth(self, ctx, a)) return;
+        // Forced reload (§4.5) before answering session_expired: the token may have been issued
+        // or rotated by another node or before a restart. Coalesced, at most one per 250 ms.
+        if (!st.loader || st.auth_waiting.size() >= 1024)
+          return reject_auth(ctx, a, auth_failure::token_not_found, true);
+        st.auth_waiting.push_back(std::move(a));
+        request_reload(self, ctx, store);
+      },
+      [=](reload_atom) {
+        self->state.reload_scheduled = false;
+        request_reload(self, ctx, store);
+      },
+      [=](cluster_atom, caf::actor cluster, caf::actor loader) {
+        self->state.cluster = std::move(cluster);
+        self->state.loader = std::move(loader);
+      },
+      // Inbound bus envelope (already verified by the cluster actor).
+      [=](bus_atom, persistence::bus_envelope& e) {
+        auto& st = self->state;
+        if (st.shutting_down) return;
+        if (e.target == target::kill_all) {
+          for (auto& [sid, s] : st.sessions)
+            self->send(s, close_atom::value, std::string("session_expired"), true);
+          ctx->log(log_level::warn, "broker", "kill switch (from peer): all sessions",
+                   ",\"source\":" + json_str(e.source_instance_id));
           return;
         }
-        auto m = st.device_index.find(a.token);
-        if (m != st.device_index.end() &&
-            (m->second.expires_at_ms == 0 || m->second.expires_at_ms > now_of(ctx))) {
-          auto s = st.sessions.find(m->second.session_id);
-          if (s == st.sessions.end())
-            return reject_auth(ctx, a, auth_failure::mobile_session_missing, true);
-          std::string device = m->second.device_id;
-          self->send(s->second, auth_atom::value, std::move(a), false, device);
+        if (e.target == target::session_refresh) {
+          if (!st.loader || !proto::is_opaque(e.session_id, proto::min_session_id_len)) return;
+          self->request(st.loader, std::chrono::seconds(5), load_atom::value, e.session_id)
+              .then(
+                  [=](load_reply& r) {
+                    if (r.status == persistence::store_status::ok)
+                      adopt(self, ctx, store, std::move(r.record), r.version);
+                  },
+                  [](caf::error&) {});
           return;
         }
-        reject_auth(ctx, a, auth_failure::token_not_found, true);
+        auto it = st.sessions.find(e.session_id);
+        if (it == st.sessions.end()) return;  // unknown locally: ignored (§5.4)
+        self->send(it->second, bus_atom::value, std::move(e));
+      },
+      [=](gone_atom, const std::string& instance) {
+        for (auto& [sid, s] : self->state.sessions) self->send(s, gone_atom::value, instance);
+      },
+      [=](members_atom) -> caf::result<std::string> {
+        auto& st = self->state;
+        if (st.cluster) {
+          auto rp = self->make_response_promise<std::string>();
+          self->request(st.cluster, std::chrono::seconds(3), members_atom::value)
+              .then([=](std::string& s) mutable { rp.deliver(std::move(s)); },
+                    [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+          return rp;
+        }
+        return proto::json{{"instanceID", ctx->instance_id},
+                           {"nodeName", ctx->cfg.node_name},
+                           {"busEnabled", false},
+                           {"members", proto::json::array()}}
+            .dump();
       },
       [=](index_atom, std::vector<index_op>& ops) {
         auto& st = self->state;
@@ -225,9 +400,33 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
                            sweep_atom::value);
       },
       // Kill switch for one session: its sockets are told `reason` and it is forgotten.
-      [=](kill_atom, const std::string& sid, const std::string& reason) -> bool {
+      [=](kill_atom, const std::string& sid, const std::string& reason) -> caf::result<bool> {
         auto& st = self->state;
         auto it = st.sessions.find(sid);
+        if (it == st.sessions.end() && st.loader) {
+          // Not held here: load it so that closing it deletes it and tells the peers.
+          auto rp = self->make_response_promise<bool>();
+          self->request(st.loader, std::chrono::seconds(5), load_atom::value, sid)
+              .then(
+                  [=](load_reply& r) mutable {
+                    if (r.status != persistence::store_status::ok) {
+                      rp.deliver(false);
+                      return;
+                    }
+                    adopt(self, ctx, store, std::move(r.record), r.version);
+                    auto s = self->state.sessions.find(sid);
+                    if (s == self->state.sessions.end()) {
+                      rp.deliver(false);
+                      return;
+                    }
+                    self->send(s->second, close_atom::value, reason, true);
+                    ctx->log(log_level::warn, "broker", "kill switch: session",
+                             sid_field(sid) + ",\"reason\":" + json_str(reason));
+                    rp.deliver(true);
+                  },
+                  [=](caf::error&) mutable { rp.deliver(false); });
+          return rp;
+        }
         if (it == st.sessions.end()) return false;
         self->send(it->second, close_atom::value, reason, true);
         ctx->log(log_level::warn, "broker", "kill switch: session",
@@ -239,6 +438,10 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         auto& st = self->state;
         uint64_t n = st.sessions.size();
         for (auto& [sid, s] : st.sessions) self->send(s, close_atom::value, reason, delete_records);
+        if (delete_records && st.cluster)  // cluster-wide: every peer closes its sessions too
+          self->send(st.cluster, publish_atom::value, true,
+                     make_envelope("", target::kill_all,
+                                   proto::json{{"type", "relay.kill_all"}, {"reason", reason}}.dump()));
         ctx->log(log_level::warn, "broker", "kill switch: all sessions",
                  ",\"reason\":" + json_str(reason) + ",\"sessions\":" + std::to_string(n));
         return n;

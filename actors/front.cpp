@@ -1,5 +1,6 @@
 #include "actors/front.hpp"
 
+#include "actors/cluster.hpp"
 #include "actors/common.hpp"
 #include "actors/conn_handler.hpp"
 #include "actors/messages.hpp"
@@ -42,7 +43,11 @@ proto::json health(const relay_context& ctx) {
                      {"deviceTokens", m.device_tokens.load()},
                      {"busSubscriptions", m.bus_subscriptions.load()},
                      {"crossInstanceBusEnabled", m.bus_enabled.load()},
+                     {"busConnected", m.bus_enabled.load() && m.bus_connected.load()},
                      {"redisPersistenceEnabled", m.redis_enabled.load()},
+                     {"redisConnected", m.redis_enabled.load() && m.redis_healthy.load()},
+                     {"instanceID", ctx.instance_id},
+                     {"nodeName", ctx.cfg.node_name},
                      {"now", proto::format_rfc3339_ms(proto::now_ms())}};
 }
 
@@ -85,6 +90,7 @@ void admin(const context_ptr& ctx, const front_refs& refs, gw::http_request& r,
       limit = std::min<uint64_t>(std::strtoull(r.target.c_str() + q + 6, nullptr, 10), 100000);
     return ask(describe_atom::value, limit);
   }
+  if (r.method == "GET" && r.path == "/admin/cluster") return ask(members_atom::value);
   if (r.method == "GET" && r.path == "/admin/config")
     return resp->respond(200, node::describe(ctx->cfg));
   if (r.method == "GET" && (r.path == "/admin/metrics" || r.path == "/metricsz"))

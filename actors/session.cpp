@@ -5,6 +5,7 @@
 #include <map>
 
 #include "actors/actors.hpp"
+#include "actors/cluster.hpp"
 #include "actors/common.hpp"
 #include "actors/conn_handler.hpp"
 #include "protocol/time.hpp"
@@ -32,6 +33,14 @@ struct pending_join {
   int64_t expires_at = 0;
 };
 
+/// A mobile auth waiting for the cross-node presence probe (§6.3 step 5).
+struct pending_probe {
+  uint64_t id = 0;
+  std::shared_ptr<auth_request> req;
+  std::string device_id, next;
+  std::vector<index_op> ops;
+};
+
 struct session_state {
   bool initialized = false;
   bool closed = false;
@@ -47,6 +56,12 @@ struct session_state {
   caf::actor limiter;
   int64_t spawned_at = 0;
   uint64_t to_mobiles = 0, to_desktop = 0;
+  // ---- multi-node (cluster.hpp) ----
+  caf::actor cluster;                   ///< empty without NATS
+  bool remote_desktop = false;          ///< a peer holds the desktop socket (learned via bus)
+  std::string remote_desktop_instance;  ///< ... and which peer
+  std::vector<pending_probe> probes;
+  uint64_t probe_seq = 0;
   static inline const char* name = "session";
 };
 
@@ -65,6 +80,58 @@ struct session_ops {
   int64_t now() { return now_of(ctx); }
 
   void touch() { st().rec.last_activity_at_ms = now(); }
+
+  // ---- multi-node hooks (no-ops without a bus) ----------------------------------------------
+  bool bus() { return static_cast<bool>(st().cluster); }
+  bool desktop_present() { return st().desktop || st().remote_desktop; }
+
+  void publish(bool control, const char* tgt, std::string payload,
+               std::optional<std::string> device = {}) {
+    if (bus())
+      self->send(st().cluster, publish_atom::value, control,
+                 make_envelope(sid(), tgt, std::move(payload), std::move(device)));
+  }
+
+  std::string refresh_payload() {
+    return proto::json{{"type", "relay.session_refresh"}, {"sessionID", sid()}}.dump();
+  }
+
+  /// Tells the cluster actor how many local sockets we hold (it (un)subscribes the subject).
+  void report_sockets() {
+    if (!bus()) return;
+    self->send(st().cluster, sockets_atom::value, sid(), static_cast<bool>(st().desktop),
+               static_cast<uint64_t>(st().mobiles.size()));
+    if (!st().desktop && st().mobiles.empty()) {  // unsubscribed: remote presence unknown
+      st().remote_desktop = false;
+      st().remote_desktop_instance.clear();
+    }
+  }
+
+  /// Remote presence changes (desktop_status from a peer, probe answer, member gone).
+  void set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles) {
+    if (st().desktop) return;  // the local socket is authoritative
+    bool before = st().remote_desktop;
+    st().remote_desktop = v;
+    st().remote_desktop_instance = v ? instance : std::string();
+    if (before == v) return;
+    for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, v);
+    if (tell_mobiles) {
+      auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), v));
+      for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+    }
+  }
+
+  /// Persists, then (once the write is done) tells peers to reload and runs `then`.
+  void persist_then(std::function<void()> then) {
+    ++st().version;
+    auto done = [=] {
+      publish(true, target::session_refresh, refresh_payload());
+      if (then) then();
+    };
+    self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
+                  store_write{st().rec, st().version, false})
+        .then([=](int) { done(); }, [=](caf::error&) { done(); });
+  }
 
   void index(std::vector<index_op> ops) {
     if (!ops.empty()) self->send(broker, index_atom::value, std::move(ops));
@@ -127,7 +194,7 @@ struct session_ops {
 
   void spawn_device(const std::string& device_id) {
     auto a = rc::actors::spawn_device(self, ctx, caf::actor_cast<caf::actor>(self), st().limiter,
-                                      sid(), device_id, static_cast<bool>(st().desktop));
+                                      sid(), device_id, desktop_present());
     st().device_actors[device_id] = a;
   }
 
@@ -146,7 +213,10 @@ struct session_ops {
   }
 
   void device_count_to_desktop() {
-    send_text(st().desktop, proto::msg_device_count(sid(), st().mobiles.size()));
+    if (st().desktop)
+      send_text(st().desktop, proto::msg_device_count(sid(), st().mobiles.size()));
+    else
+      publish(false, target::desktop, proto::msg_device_count(sid(), st().mobiles.size()));
   }
 
   /// Removes a registered mobile socket (without touching its device record).
@@ -162,6 +232,7 @@ struct session_ops {
     if (auto d = st().device_actors.find(slot.device_id); d != st().device_actors.end())
       self->send(d->second, detach_atom::value, conn_id);
     if (reason) slot.peer->disconnect(reason);
+    report_sockets();
   }
 
   void remove_desktop(const char* reason) {
@@ -172,6 +243,7 @@ struct session_ops {
     ctx->metrics.active_websockets.fetch_sub(1);
     ctx->metrics.sessions_with_desktop.fetch_sub(1);
     if (reason) peer->disconnect(reason);
+    report_sockets();
   }
 
   void desktop_lost() {
@@ -179,6 +251,7 @@ struct session_ops {
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), false));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
     for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, false);
+    if (!st().closed) publish(false, target::mobile, *status);
   }
 
   void slow_consumer(const std::shared_ptr<gw::ws_peer>& peer) {
@@ -200,7 +273,12 @@ struct session_ops {
     if (delete_record && st().initialized) {
       ++st().version;
       self->send(store, save_atom::value, store_write{st().rec, st().version, true});
+      // Peers close their copies too (never on shutdown drain: state survives restarts).
+      publish(false, target::desktop, proto::msg_disconnect(reason));
+      publish(false, target::mobile, proto::msg_disconnect(reason));
     }
+    for (auto& p : st().probes) reject(*p.req, auth_failure::mobile_session_missing, true);
+    st().probes.clear();
     for (auto& [id, a] : st().device_actors) self->send_exit(a, caf::exit_reason::user_shutdown);
     st().device_actors.clear();
     if (st().limiter) self->send_exit(st().limiter, caf::exit_reason::user_shutdown);
@@ -213,6 +291,8 @@ struct session_ops {
 
   /// pair/start on an existing session with the same token (or no participants): reset.
   void reset_for_replacement() {
+    publish(false, target::desktop, proto::msg_disconnect("replaced_by_new_pair_start"));
+    publish(false, target::mobile, proto::msg_disconnect("replaced_by_new_pair_start"));
     std::vector<std::string> conns;
     for (auto& [cid, slot] : st().mobiles) conns.push_back(cid);
     for (auto& cid : conns) remove_mobile(cid, "replaced_by_new_pair_start");
@@ -301,12 +381,13 @@ struct session_ops {
     r.devices.clear();
     st().initialized = true;
     index(all_token_ops(true));
-    persist();
     ctx->metrics.pair_start_successes.fetch_add(1);
     ctx->log(log_level::info, "session", "session_started", sid_field(sid()));
-    reply_json(
-        c.responder, 200,
-        {{"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}});
+    // Answer once the record is written, so any node (or this one after a crash) knows it.
+    auto resp = c.responder;
+    proto::json body{
+        {"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}};
+    persist_then([resp, body] { reply_json(resp, 200, body); });
   }
 
   void pair_join(api_call& c) {
@@ -331,7 +412,9 @@ struct session_ops {
                       std::to_string(ctx->cfg.max_devices_per_session) + " connected devices.");
     const char* offline =
         "Desktop is not connected to relay. Re-open Remote Control on desktop and retry.";
-    if (!st().desktop) return fail(409, "desktop_not_connected", offline);
+    // With a bus the desktop may be on another node: the request is broadcast and the join
+    // waits the full timeout if nobody holds the desktop (RELAY_PROTOCOL §4.2).
+    if (!st().desktop && !bus()) return fail(409, "desktop_not_connected", offline);
     if (st().pending) {
       ctx->log(log_level::info, "session", "pair_join_failure",
                ",\"code\":\"pair_request_in_progress\",\"status\":409" + sid_field(sid()));
@@ -354,7 +437,9 @@ struct session_ops {
     p.expires_at = n + timeout;
     auto msg = std::make_shared<const std::string>(
         proto::msg_pair_request(sid(), p.request_id, p.device_name, c.client_ip, n, p.expires_at));
-    if (!st().desktop->send(msg)) {
+    if (!st().desktop) {
+      publish(false, target::desktop, *msg);
+    } else if (!st().desktop->send(msg)) {
       slow_consumer(st().desktop);
       remove_desktop(nullptr);
       desktop_lost();
@@ -390,14 +475,18 @@ struct session_ops {
     touch();
     spawn_device(id);
     index(device_token_ops(id, d, true));
-    persist();
     ctx->metrics.pair_join_successes.fetch_add(1);
     ctx->log(log_level::info, "session", "device_paired", sid_field(sid()));
-    finish_join(200, {{"accepted", true},
-                      {"sessionID", sid()},
-                      {"deviceID", id},
-                      {"deviceSessionToken", d.current_session_token},
-                      {"wsURL", r.relay_web_socket_url}});
+    // The token must be usable on every node at once: answer after the write (§4.2 notes).
+    proto::json body{{"accepted", true},
+                     {"sessionID", sid()},
+                     {"deviceID", id},
+                     {"deviceSessionToken", d.current_session_token},
+                     {"wsURL", r.relay_web_socket_url}};
+    uint64_t join_id = st().pending->id;
+    persist_then([this, body, join_id] {
+      if (st().pending && st().pending->id == join_id) finish_join(200, body);
+    });
   }
 
   void api(api_call& c) {
@@ -416,7 +505,7 @@ struct session_ops {
         r.join_token_expires_at_ms = *proto::parse_rfc3339(q.join_expires_at);
         r.join_token_used_at_ms.reset();
         touch();
-        persist();
+        persist_then(nullptr);  // peers reload the new join token (§5.7 quirk fixed)
         ctx->metrics.pair_refresh_successes.fetch_add(1);
         reply_json(c.responder, 200,
                    {{"accepted", true}, {"sessionID", sid()}, {"wsURL", r.relay_web_socket_url}});
@@ -440,9 +529,10 @@ struct session_ops {
         index(device_token_ops(q.device_id, it->second, false));
         r.devices.erase(it);
         kill_device(q.device_id);
+        publish(false, target::mobile, proto::msg_disconnect("device_revoked"), q.device_id);
         device_count_to_desktop();
         touch();
-        persist();
+        persist_then(nullptr);
         ctx->log(log_level::info, "session", "device_revoked", sid_field(sid()));
         reply_json(c.responder, 200,
                    {{"accepted", true}, {"sessionID", sid()}, {"deviceID", q.device_id}});
@@ -496,6 +586,10 @@ struct session_ops {
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
     for (auto& [id, act] : st().device_actors) self->send(act, presence_atom::value, true);
+    st().remote_desktop = false;
+    st().remote_desktop_instance.clear();
+    report_sockets();
+    publish(false, target::mobile, *status);
     persist();
   }
 
@@ -571,12 +665,169 @@ struct session_ops {
                 rollback(device_id, before, next);
                 return reject(*req, auth_failure::token_rotation_persist_failed, false);
               }
-              finish_mobile_auth(*req, device_id, next, ops);
+              after_rotation(req, device_id, next, ops);
             },
             [=](caf::error&) mutable {
               rollback(device_id, before, next);
               reject(*req, auth_failure::token_rotation_persist_failed, false);
             });
+  }
+
+  /// Rotation persisted: peers reload the tokens; presence is resolved (probe) before auth_ok.
+  void after_rotation(std::shared_ptr<auth_request> req, const std::string& device_id,
+                      const std::string& next, std::vector<index_op> ops) {
+    publish(true, target::session_refresh, refresh_payload());
+    if (st().desktop || st().remote_desktop || !bus())
+      return finish_mobile_auth(*req, device_id, next, ops);
+    pending_probe p{++st().probe_seq, std::move(req), device_id, next, std::move(ops)};
+    publish(true, target::probe,
+            proto::json{{"type", "relay.desktop_status_probe"},
+                        {"sessionID", sid()},
+                        {"requestingInstanceID", ctx->instance_id}}
+                .dump());
+    self->delayed_send(self, std::chrono::milliseconds(150), probe_atom::value, p.id);
+    st().probes.push_back(std::move(p));
+  }
+
+  /// Completes the waiting mobile auths (all, or only probe `id`).
+  void finish_probes(std::optional<uint64_t> id) {
+    auto& v = st().probes;
+    std::vector<pending_probe> done;
+    for (auto it = v.begin(); it != v.end();) {
+      if (!id || it->id == *id) {
+        done.push_back(std::move(*it));
+        it = v.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& p : done) finish_mobile_auth(*p.req, p.device_id, p.next, p.ops);
+  }
+
+  /// Envelope from a peer (already verified): CONFIG_REFERENCE §5.4 and the control kinds.
+  void from_bus(const persistence::bus_envelope& e) {
+    if (!st().initialized || st().closed) return;
+    auto j = proto::json::parse(e.payload, nullptr, false);
+    std::string type = j.is_object() ? j.value("type", std::string()) : std::string();
+    if (e.target == target::pair_decision) {
+      std::string rid = j.is_object() ? j.value("requestID", std::string()) : std::string();
+      bool approved = j.is_object() && j.value("approved", false);
+      if (!st().pending || !proto::constant_time_equal(rid, st().pending->request_id)) return;
+      if (approved)
+        approve();
+      else
+        fail_join(403, "pair_request_denied", "Desktop denied this pairing request.");
+      return;
+    }
+    if (e.target == target::probe) {
+      if (!st().desktop) return;
+      std::string who = j.is_object() ? j.value("requestingInstanceID", std::string()) : "";
+      publish(true, target::probe_response,
+              proto::json{{"type", "relay.desktop_status_response"},
+                          {"sessionID", sid()},
+                          {"requestingInstanceID", who},
+                          {"desktopConnected", true}}
+                  .dump());
+      return;
+    }
+    if (e.target == target::probe_response) {
+      if (!j.is_object() || j.value("requestingInstanceID", std::string()) != ctx->instance_id)
+        return;
+      if (j.value("desktopConnected", false))
+        set_remote_desktop(true, e.source_instance_id, false);
+      finish_probes(std::nullopt);
+      return;
+    }
+    touch();
+    if (type == "disconnect") {
+      std::string reason = j.value("reason", std::string("session_expired"));
+      if (e.target == target::mobile && e.target_device_id) return revoke_local(*e.target_device_id);
+      return close(reason, false);
+    }
+    auto text = std::make_shared<const std::string>(e.payload);
+    if (e.target == target::desktop) {
+      if (!st().desktop) return;
+      if (st().desktop->send(text)) {
+        ++st().to_desktop;
+        return;
+      }
+      auto peer = st().desktop;
+      remove_desktop(nullptr);
+      slow_consumer(peer);
+      desktop_lost();
+      persist();
+      return;
+    }
+    if (e.target != target::mobile) return;
+    if (type == "relay.desktop_status" && j.contains("desktopConnected") &&
+        j["desktopConnected"].is_boolean())
+      set_remote_desktop(j["desktopConnected"].get<bool>(), e.source_instance_id, false);
+    std::vector<std::string> slow;
+    for (auto& [cid, slot] : st().mobiles) {
+      if (!slot.peer->send(text))
+        slow.push_back(cid);
+      else
+        ++st().to_mobiles;
+    }
+    for (auto& cid : slow) {
+      auto peer = st().mobiles[cid].peer;
+      remove_mobile(cid, nullptr);
+      slow_consumer(peer);
+      device_count_to_desktop();
+    }
+  }
+
+  /// Targeted revoke from a peer (§5.4): drop the device, its socket, buckets and tokens.
+  void revoke_local(const std::string& device_id) {
+    auto it = st().rec.devices.find(device_id);
+    if (it == st().rec.devices.end()) return;
+    if (auto conn = st().device_conn.find(device_id); conn != st().device_conn.end())
+      remove_mobile(conn->second, "device_revoked");
+    index(device_token_ops(device_id, it->second, false));
+    st().rec.devices.erase(it);
+    kill_device(device_id);
+    if (st().desktop) device_count_to_desktop();
+  }
+
+  /// Persisted copy from a reload (§4.5, improved): adopt it when it is newer than ours. With
+  /// local sockets the devices' token records are still merged, so a phone whose token was
+  /// rotated on another node authenticates here; devices with a live local socket are kept.
+  void merge(persistence::session_record& rec, uint64_t version) {
+    if (st().closed) return;
+    if (!st().initialized) {
+      restore(rec, version);
+      return;
+    }
+    if (version <= st().version) return;
+    index(all_token_ops(false));
+    std::vector<std::string> gone;
+    for (auto& [id, d] : st().rec.devices)
+      if (!rec.devices.count(id)) gone.push_back(id);
+    for (auto& id : gone) {
+      if (st().device_conn.count(id))
+        rec.devices[id] = st().rec.devices[id];  // live here: keep it
+      else
+        kill_device(id);
+    }
+    int64_t activity = std::max(st().rec.last_activity_at_ms, rec.last_activity_at_ms);
+    st().rec = std::move(rec);
+    st().rec.last_activity_at_ms = activity;
+    st().version = version;
+    for (auto& [id, d] : st().rec.devices)
+      if (!st().device_actors.count(id)) spawn_device(id);
+    std::vector<index_op> idx;
+    for (auto& [id, d] : st().rec.devices) prune_retired(d, id, idx);
+    auto add = all_token_ops(true);
+    idx.insert(idx.end(), add.begin(), add.end());
+    index(std::move(idx));
+  }
+
+  void restore(persistence::session_record& rec, uint64_t version) {
+    st().rec = std::move(rec);
+    st().version = std::max(st().version, version);
+    st().initialized = true;
+    for (auto& [id, d] : st().rec.devices) spawn_device(id);
+    index(all_token_ops(true));
   }
 
   void rollback(const std::string& device_id, const persistence::device_record& before,
@@ -603,7 +854,8 @@ struct session_ops {
     self->send(dev, attach_atom::value, a.conn_id, a.peer);
     accepted(a, false, dev, device_id);
     send_text(a.peer, proto::msg_auth_ok_mobile(sid(), device_id, next, st().mobiles.size(),
-                                                static_cast<bool>(st().desktop)));
+                                                desktop_present()));
+    report_sockets();
     device_count_to_desktop();
   }
 };
@@ -623,12 +875,20 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
   return {
       [=](api_atom, api_call& c) { ops->api(c); },
       [=](restore_atom, persistence::session_record& rec, uint64_t version) {
+        ops->restore(rec, version);
+      },
+      // ---- multi-node (cluster.hpp) ----
+      [=](cluster_atom, caf::actor cluster) { self->state.cluster = std::move(cluster); },
+      [=](version_atom, uint64_t v) { self->state.version = std::max(self->state.version, v); },
+      [=](merge_atom, persistence::session_record& rec, uint64_t version) {
+        ops->merge(rec, version);
+      },
+      [=](bus_atom, persistence::bus_envelope& e) { ops->from_bus(e); },
+      [=](probe_atom, uint64_t id) { ops->finish_probes(id); },
+      [=](gone_atom, const std::string& instance) {
         auto& st = self->state;
-        st.rec = std::move(rec);
-        st.version = version;
-        st.initialized = true;
-        for (auto& [id, d] : st.rec.devices) ops->spawn_device(id);
-        ops->index(ops->all_token_ops(true));
+        if (st.remote_desktop && st.remote_desktop_instance == instance)
+          ops->set_remote_desktop(false, {}, true);
       },
       [=](auth_atom, auth_request& a, bool desktop, const std::string& device_id) {
         if (desktop)
@@ -655,10 +915,14 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
           ops->slow_consumer(peer);
           ops->device_count_to_desktop();
         }
+        ops->publish(false, target::mobile, *m.text);  // phones on other nodes
       },
       [=](todesk_atom, std::shared_ptr<const std::string>& text) {
         auto& st = self->state;
-        if (!st.desktop) return;
+        if (!st.desktop) {
+          if (st.remote_desktop) ops->publish(false, target::desktop, *text);
+          return;
+        }
         if (st.desktop->send(std::move(text))) {
           ++st.to_desktop;
           return;
@@ -675,7 +939,16 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         if (conn_id != st.desktop_conn) return;
         if (!has_request_id) return;
         ops->send_text(st.desktop, proto::msg_pair_result(ops->sid(), request_id, approved));
-        if (!st.pending || !proto::constant_time_equal(request_id, st.pending->request_id)) return;
+        if (!st.pending || !proto::constant_time_equal(request_id, st.pending->request_id)) {
+          // The join may wait on another node (§5.5 pair_decision; no pair_result from peers).
+          ops->publish(true, target::pair_decision,
+                       proto::json{{"type", "relay.pair_decision"},
+                                   {"sessionID", ops->sid()},
+                                   {"requestID", request_id},
+                                   {"approved", approved}}
+                           .dump());
+          return;
+        }
         if (approved)
           ops->approve();
         else
@@ -711,12 +984,27 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
           ops->persist();
         }
         if (st.desktop || !st.mobiles.empty() || !st.rec.devices.empty()) return;
+        if (st.remote_desktop) return;  // alive on another node (§5.7 quirk fixed)
         int64_t idle_ms =
             static_cast<int64_t>(std::max<uint64_t>(st.rec.idle_timeout_seconds, 60)) * 1000;
+        const char* why = nullptr;
         if (n - st.rec.last_activity_at_ms >= idle_ms)
-          ops->close("idle_timeout", true);
+          why = "idle_timeout";
         else if (n - st.rec.created_at_ms >= static_cast<int64_t>(ctx->cfg.session_retention_ms))
-          ops->close("retention_expired", true);
+          why = "retention_expired";
+        if (!why) return;
+        if (!st.cluster) return ops->close(why, true);
+        // With a bus: a session whose sockets live on another node is only forgotten here
+        // (no delete from the store, no disconnect broadcast).
+        std::string reason = why;
+        self->request(st.cluster, std::chrono::seconds(2), held_atom::value, ops->sid())
+            .then(
+                [=](bool elsewhere) {
+                  auto& s = self->state;
+                  if (s.desktop || !s.mobiles.empty() || !s.rec.devices.empty()) return;
+                  ops->close(elsewhere ? "unloaded" : reason, !elsewhere);
+                },
+                [](caf::error&) {});
       },
       [=](close_atom, const std::string& reason, bool delete_record) {
         ops->close(reason, delete_record);

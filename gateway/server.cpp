@@ -141,7 +141,9 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(30),
                                                    websocket::stream_base::none(), false});
-    ws_.read_message_max(srv_.opts.max_ws_message_bytes + 1);
+    // Read frames up to twice the limit so an oversize message gets `message_too_large`
+    // (bounded); beyond that the transport fails and the socket just drops.
+    ws_.read_message_max(srv_.opts.max_ws_message_bytes * 2 + 4096);
     ws_.auto_fragment(false);
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
       last_inbound_ = clock_type::now();
@@ -501,7 +503,9 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void read_header() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
-    parser_->body_limit(srv_.opts.max_json_bytes);
+    // Beast rejects a Content-Length above body_limit while parsing the header; keep the header
+    // phase permissive (bounded) so the API can answer 415/413 properly, then tighten it.
+    parser_->body_limit(std::max<std::size_t>(srv_.opts.max_json_bytes, 1024 * 1024));
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
     http::async_read_header(
         stream_, buffer_, *parser_,
@@ -535,14 +539,29 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         return send_simple(405, "", "", keep_alive_, origin_, has_origin_);
       auto ct = req.find(http::field::content_type);
       if (ct == req.end() || !proto::is_json_content_type(std::string(ct->value())))
-        return send_simple(415, "Expected request with `Content-Type: application/json`",
-                           "text/plain", false, origin_, has_origin_);
+        return reject_after_body(415, "Expected request with `Content-Type: application/json`");
       if (auto len = parser_->content_length(); len && *len > srv_.opts.max_json_bytes)
-        return send_simple(413, "Failed to buffer the request body: length limit exceeded",
-                           "text/plain", false, origin_, has_origin_);
+        return reject_after_body(413, "Failed to buffer the request body: length limit exceeded");
     }
+    parser_->body_limit(srv_.opts.max_json_bytes);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_body, this->shared_from_this()));
+  }
+
+  /// Answers a framework rejection after draining a bounded body, so that the client reads the
+  /// response instead of a connection reset. Larger bodies get the response and a close.
+  void reject_after_body(int status, std::string text) {
+    constexpr std::size_t drain_limit = 1024 * 1024;
+    auto len = parser_->content_length();
+    if ((len && *len > drain_limit) || (!len && !parser_->chunked()))
+      return send_simple(status, std::move(text), "text/plain; charset=utf-8", false, origin_, has_origin_);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this(), status, text = std::move(text)](beast::error_code ec,
+                                                                                      std::size_t) mutable {
+                       bool ka = !ec && self->keep_alive_;
+                       self->send_simple(status, std::move(text), "text/plain; charset=utf-8", ka, self->origin_,
+                                         self->has_origin_);
+                     });
   }
 
   void on_upgrade_body(beast::error_code ec, std::size_t) {

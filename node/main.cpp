@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "actors/actors.hpp"
+#include "actors/cluster.hpp"
 #include "actors/common.hpp"
 #include "actors/front.hpp"
 #include "caf/all.hpp"
@@ -88,6 +89,17 @@ int main(int argc, char** argv) {
   auto broker = actors::spawn_broker(sys, ctx, store_actor);
   auto limiter = actors::spawn_ip_limiter(sys, ctx, broker);
   caf::anon_send(broker, actors::attach_atom::value, limiter);
+  // Multi-node: a read-only store connection for lazy/forced reloads (Redis only; a memory
+  // store has nothing another node or an earlier run could have written) and the NATS bus.
+  caf::actor loader, cluster;
+  if (ctx->metrics.redis_enabled.load()) {
+    persistence::redis_store_options lo;
+    lo.url = *persistence::parse_redis_url(cfg.redis_url).value;
+    lo.key_prefix = cfg.redis_key_prefix;
+    loader = actors::spawn_loader(sys, ctx, std::make_shared<persistence::redis_store>(lo));
+  }
+  if (!cfg.nats_url.empty()) cluster = actors::spawn_cluster(sys, ctx, broker);
+  if (loader || cluster) caf::anon_send(broker, actors::cluster_atom::value, cluster, loader);
   std::size_t restored = 0;
   for (auto& vr : initial.records) {
     caf::anon_send(broker, actors::restore_atom::value, std::move(vr.record), vr.version);
@@ -122,6 +134,8 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(store_actor, caf::exit_reason::user_shutdown);
+    if (cluster) caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
+    if (loader) caf::anon_send_exit(loader, caf::exit_reason::user_shutdown);
     return 1;
   }
   ctx->log(actors::log_level::info, "node", "listening",
@@ -146,6 +160,10 @@ int main(int argc, char** argv) {
       caf::scoped_actor self{sys};
       self->request(broker, std::chrono::seconds(3), actors::shutdown_atom::value)
           .receive([](uint64_t) {}, [](caf::error&) {});
+      // Leave the cluster (peers drop us at once); no session disconnects are published.
+      if (cluster)
+        self->request(cluster, std::chrono::seconds(2), actors::leave_atom::value)
+            .receive([](bool) {}, [](caf::error&) {});
     }
     // Give the disconnect frames time to flush (sessions close asynchronously).
     for (int i = 0; i < 40 && ctx->metrics.active_websockets.load() > 0; ++i)
@@ -158,6 +176,8 @@ int main(int argc, char** argv) {
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(store_actor, caf::exit_reason::user_shutdown);
+  if (cluster) caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
+  if (loader) caf::anon_send_exit(loader, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   ctx->log(actors::log_level::info, "node", "stopped");
   return 0;

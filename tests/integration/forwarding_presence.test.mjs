@@ -122,6 +122,19 @@ describe('desktop presence and forwarding', () => {
     await fx.phone.expectNothing(250);
   });
 
+  test('§9.2 ordering: 200 desktop frames and 100 phone commands arrive in order', T, async () => {
+    const fx = await pairedFixture(h.relay);
+    for (let i = 1; i <= 200; i++) fx.desktop.send(`{"type":"event","seq":${i}}`);
+    for (let i = 1; i <= 200; i++) assert.equal(await fx.phone.nextRaw(2000), `{"type":"event","seq":${i}}`);
+    for (let i = 1; i <= 100; i++) fx.phone.send(command(fx.creds.sessionID, i, threadSelect(`t-${i}`)));
+    for (let i = 1; i <= 100; i++) {
+      const got = await fx.desktop.next(2000);
+      assert.equal(got.seq, i);
+      assert.equal(got.payload.payload.threadID, `t-${i}`);
+    }
+    await fx.phone.expectNothing(100);
+  });
+
   test('§9.2 desktop broadcast reaches every mobile socket of the session', T, async () => {
     const fx = await pairedFixture(h.relay);
     await pairRefresh(h.relay, fx.creds);

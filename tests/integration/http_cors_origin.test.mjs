@@ -1,9 +1,11 @@
 // RELAY_PROTOCOL §3 (routes, body framework errors, origin policy, CORS) + SCENARIOS 4, 7-9, 26.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import { openAndAuth } from './lib/ws.mjs';
 import { useRelay, T } from './lib/setup.mjs';
 import { assertError, assertFrameworkError, MSG } from './lib/http.mjs';
-import { newCreds, startBody, pairStart, b64url, isoIn, PWA_ORIGIN, EVIL_ORIGIN } from './lib/fixture.mjs';
+import { newCreds, startBody, pairStart, connectDesktop, joinAndApprove, b64url, isoIn, PWA_ORIGIN, EVIL_ORIGIN } from './lib/fixture.mjs';
 
 const POSTS = ['/pair/start', '/pair/join', '/pair/refresh', '/pair/stop', '/devices/list', '/devices/revoke'];
 const VARY = ['origin', 'access-control-request-method', 'access-control-request-headers'];
@@ -57,6 +59,13 @@ describe('routes and framework errors', () => {
     assertFrameworkError(r2, 415);
   });
 
+  test('§3.2 application/json with a charset parameter is accepted', T, async () => {
+    const r = await h.relay.request('POST', '/pair/start', {
+      body: JSON.stringify(startBody(newCreds())), headers: { 'Content-Type': 'application/json; charset=utf-8' },
+    });
+    assert.equal(r.status, 200, r.text);
+  });
+
   test('§3.2 application/*+json is accepted as JSON', T, async () => {
     const r = await h.relay.request('POST', '/pair/start', {
       body: JSON.stringify(startBody(newCreds())), headers: { 'Content-Type': 'application/vnd.codex+json' },
@@ -82,6 +91,30 @@ describe('routes and framework errors', () => {
     assertFrameworkError(await h.relay.post('/pair/stop', { sessionID: c.sessionID, desktopSessionToken: c.desktopSessionToken, bogus: true }), 422);
     assertFrameworkError(await h.relay.post('/devices/list', { sessionID: c.sessionID }), 422);
     assertFrameworkError(await h.relay.post('/devices/revoke', { sessionID: c.sessionID, desktopSessionToken: c.desktopSessionToken }), 422);
+  });
+
+  test('§3 HTTP/1.1 keep-alive: several requests on one connection', T, async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const ports = new Set();
+      for (let i = 0; i < 5; i++) {
+        const res = await new Promise((resolve, reject) => {
+          const body = JSON.stringify(startBody(newCreds()));
+          const req = http.request({ host: '127.0.0.1', port: h.relay.port, method: i % 2 ? 'GET' : 'POST', path: i % 2 ? '/healthz' : '/pair/start', agent,
+            headers: i % 2 ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (r) => {
+            const local = r.socket.localPort;
+            let t = ''; r.on('data', (d) => { t += d; }); r.on('end', () => resolve({ status: r.statusCode, text: t, local }));
+          });
+          req.setTimeout(5000, () => req.destroy(new Error('keep-alive request timed out')));
+          req.on('error', reject);
+          if (!(i % 2)) req.write(body);
+          req.end();
+        });
+        assert.equal(res.status, 200, res.text);
+        ports.add(res.local);
+      }
+      assert.equal(ports.size, 1, 'all requests should reuse one TCP connection');
+    } finally { agent.destroy(); }
   });
 
   test('S7 pair/start with an extra field → 422', T, async () => {
@@ -238,6 +271,17 @@ describe('origin policy and CORS (ALLOWED_ORIGINS=http://localhost:4173)', () =>
 describe('ALLOWED_ORIGINS=*', () => {
   const h = useRelay({ ALLOWED_ORIGINS: '*' });
 
+  test('CONFIG §2 "*" also admits mobile sockets without an Origin header', T, async () => {
+    const c = newCreds();
+    await pairStart(h.relay, c);
+    const { ws: desktop } = await connectDesktop(h.relay, c.desktopSessionToken);
+    const { join } = await joinAndApprove(h.relay, c, desktop);
+    assert.equal(join.status, 200, join.text);
+    const { ws, first } = await openAndAuth(h.relay.wsURL, join.body.deviceSessionToken, { label: 'no-origin-phone' });
+    assert.equal(first?.type, 'auth_ok', `${JSON.stringify(first)} close=${JSON.stringify(ws.closeInfo)}`);
+    assert.equal(first.role, 'mobile');
+  });
+
   test('§3.5 allow-list "*" → Access-Control-Allow-Origin: * and any Origin accepted', T, async () => {
     const r = await h.relay.post('/pair/start', startBody(newCreds()), { origin: EVIL_ORIGIN });
     assert.equal(r.status, 200, r.text);
@@ -245,6 +289,19 @@ describe('ALLOWED_ORIGINS=*', () => {
     const p = await preflight(h.relay, '/pair/join', EVIL_ORIGIN);
     assert.equal(p.status, 200);
     assert.equal(p.headers['access-control-allow-origin'], '*');
+  });
+});
+
+describe('ALLOWED_ORIGINS entries are normalised (https://app.example:443/ , http://localhost:4173)', () => {
+  const h = useRelay({ ALLOWED_ORIGINS: 'https://app.example:443/ , http://localhost:4173' });
+
+  test('CONFIG §2 allow-list entries reduced to their origin (default port and path dropped, trimmed)', T, async () => {
+    const r = await h.relay.post('/pair/start', startBody(newCreds()), { origin: 'https://app.example' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
+    const r2 = await h.relay.post('/pair/start', startBody(newCreds()), { origin: 'http://localhost:4173' });
+    assert.equal(r2.status, 200, r2.text);
+    assertError(await h.relay.post('/pair/start', startBody(newCreds()), { origin: 'https://app.example:8443' }), 403, 'origin_not_allowed', MSG.origin);
   });
 });
 

@@ -46,6 +46,21 @@ describe('heartbeats (WS_HEARTBEAT_INTERVAL_MS=1000, WS_HEARTBEAT_TIMEOUT_MS=200
   });
 });
 
+describe('heartbeats: client pings', () => {
+  const h = useRelay({ WS_HEARTBEAT_INTERVAL_MS: '1000', WS_HEARTBEAT_TIMEOUT_MS: '2000' });
+
+  test('§11 inbound Ping frames count as liveness and are answered with a Pong carrying the same payload', { timeout: 15000 }, async () => {
+    const c = newCreds();
+    await pairStart(h.relay, c);
+    const { ws } = await connectDesktop(h.relay, c.desktopSessionToken, { autoPong: false, label: 'pinging-desktop' });
+    for (let i = 0; i < 9; i++) { ws.ping(Buffer.from(`p${i}`)); await sleep(500); }
+    assert.ok(ws.isOpen, 'desktop sending pings every 500 ms must not time out');
+    assert.equal(ws.queue.length, 0, JSON.stringify(ws.queue));
+    assert.ok(ws.pongs.length >= 8, `pongs received: ${ws.pongs.length}`);
+    assert.equal(ws.pongs[0].data.toString(), 'p0');
+  });
+});
+
 describe('slow consumer (MAX_SOCKET_OUTBOUND_QUEUE=8)', () => {
   const h = useRelay({ MAX_SOCKET_OUTBOUND_QUEUE: '8', MAX_WS_MESSAGES_PER_MINUTE: '1000000' });
 
@@ -72,6 +87,38 @@ describe('slow consumer (MAX_SOCKET_OUTBOUND_QUEUE=8)', () => {
     // the device is still trusted: it may reconnect and request a snapshot
     const p2 = await connectPhone(h.relay, fx.rotatedToken);
     assert.equal(p2.authOk.role, 'mobile');
+  });
+});
+
+describe('sweeper (SESSION_RETENTION_MS=100; sweep period fixed at 30 s)', () => {
+  const h = useRelay({ SESSION_RETENTION_MS: '100' });
+
+  test('§12.4 device-less, socket-less session is closed after SESSION_RETENTION_MS; sessions with a socket or trusted device are kept', { timeout: 45000 }, async () => {
+    const t0 = Date.now();
+    const lonely = newCreds();
+    await pairStart(h.relay, lonely);
+    const withSocket = newCreds();
+    await pairStart(h.relay, withSocket);
+    const { ws: desktop } = await connectDesktop(h.relay, withSocket.desktopSessionToken);
+    const trusted = await pairedFixture(h.relay);
+    trusted.phone.close(); trusted.desktop.close();
+    const refresh = (c) => h.relay.post('/pair/refresh', {
+      sessionID: c.sessionID, joinToken: c.joinToken, desktopSessionToken: c.desktopSessionToken, joinTokenExpiresAt: new Date(Date.now() + 60000).toISOString(),
+    });
+    // the sweep runs every 30 s: poll until the lonely session is gone (≤ ~31 s + slack)
+    let gone = false;
+    while (Date.now() - t0 < 38000) {
+      const r = await h.relay.post('/devices/list', { sessionID: lonely.sessionID, desktopSessionToken: lonely.desktopSessionToken });
+      if (r.status === 404) { gone = true; break; }
+      assert.equal(r.status, 200, r.text);
+      await sleep(500);
+    }
+    assert.ok(gone, 'session without sockets and devices was not swept within 38 s');
+    assert.equal((await refresh(withSocket)).status, 200, 'session with a desktop socket must survive the sweep');
+    assert.ok(desktop.isOpen);
+    assert.equal((await refresh(trusted.creds)).status, 200, 'session with a trusted device must survive the sweep');
+    const d = await connectDesktop(h.relay, trusted.creds.desktopSessionToken, { label: 'trusted-desktop' });
+    assert.equal(d.authOk.sessionID, trusted.creds.sessionID);
   });
 });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { useRelay, T } from './lib/setup.mjs';
 import { assertError, MSG } from './lib/http.mjs';
 import {
-  newCreds, pairStart, pairRefresh, connectDesktop, startJoin, joinAndApprove, pairedFixture,
+  newCreds, pairStart, pairRefresh, connectDesktop, connectPhone, startJoin, joinAndApprove, pairedFixture,
   b64url, isoIn, PWA_ORIGIN, RFC3339_UTC_RE,
 } from './lib/fixture.mjs';
 import { openAndAuth } from './lib/ws.mjs';
@@ -200,6 +200,17 @@ describe('stop / refresh / devices', () => {
     assert.equal((await h.relay.post('/devices/revoke', desktopBody(c, { deviceID: b64url(12), bogus: 1 }))).status, 422);
     assert.equal((await h.relay.post('/pair/stop', desktopBody(c, { bogus: 1 }))).status, 422);
     assert.equal((await h.relay.post('/pair/stop', desktopBody(c, url))).status, 200);
+  });
+
+  test('§4.5 lastSeenAt is updated at each successful mobile WS auth (joinedAt unchanged)', T, async () => {
+    const fx = await pairedFixture(h.relay);
+    const l1 = (await h.relay.post('/devices/list', desktopBody(fx.creds))).body.devices[0];
+    await new Promise((r) => setTimeout(r, 30));
+    await connectPhone(h.relay, fx.rotatedToken, { label: 'phone-again' });
+    const l2 = (await h.relay.post('/devices/list', desktopBody(fx.creds))).body.devices[0];
+    assert.equal(l2.joinedAt, l1.joinedAt);
+    assert.ok(Date.parse(l2.lastSeenAt) > Date.parse(l1.lastSeenAt), `${l1.lastSeenAt} → ${l2.lastSeenAt}`);
+    assert.equal(l2.connected, true);
   });
 
   test('§4.5 devices sorted by joinedAt; connected reflects live sockets', T, async () => {

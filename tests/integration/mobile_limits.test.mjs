@@ -103,4 +103,12 @@ describe('MAX_WS_MESSAGES_PER_MINUTE=2 (command limits raised)', () => {
     const rest = (await fx.desktop.drain(250)).map((t) => JSON.parse(t)).filter((m) => m.type !== 'relay.device_count');
     assert.deepEqual(rest, [], 'third command must not be forwarded');
   });
+
+  test('§9.1 binary / ping frames are not counted against MAX_WS_MESSAGES_PER_MINUTE', T, async () => {
+    const fx = await pairedFixture(h.relay);
+    const sid = fx.creds.sessionID;
+    for (let i = 0; i < 5; i++) { fx.phone.sendBinary(Buffer.from([i])); fx.phone.ping(); }
+    await forwardedOk(fx, command(sid, 1, threadSelect()));
+    await forwardedOk(fx, command(sid, 2, threadSelect()));
+  });
 });

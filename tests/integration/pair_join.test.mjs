@@ -293,3 +293,29 @@ describe('/pair/join backpressure (MAX_PENDING_JOIN_WAITERS=1)', () => {
 });
 
 void isoIn; void joinBody;
+
+describe('/pair/join timeout bounded by the join-token expiry (default PAIR_APPROVAL_TIMEOUT_MS=45000)', () => {
+  const h = useRelay();
+
+  test('§4.2 timeout = min(PAIR_APPROVAL_TIMEOUT_MS, joinExpiry − now) when that is above 5 s', T, async () => {
+    const c = newCreds({ ttlMs: 8000 });
+    const { desktop } = await sessionWithDesktop(h.relay, c);
+    const joinP = startJoin(h.relay, c);
+    const req = await desktop.nextOfType('relay.pair_request', 3000);
+    const span = Date.parse(req.expiresAt) - Date.parse(req.requestedAt);
+    assert.ok(span > 7000 && span <= 8000, `expiresAt - requestedAt = ${span} ms, expected ~8000 (join expiry)`);
+    assert.ok(Math.abs(Date.parse(req.expiresAt) - Date.parse(c.joinTokenExpiresAt)) < 300, `${req.expiresAt} vs ${c.joinTokenExpiresAt}`);
+    desktop.send({ type: 'relay.pair_decision', requestID: req.requestID, approved: false });
+    assert.equal((await joinP).status, 403);
+  });
+
+  test('§4.2 default timeout is PAIR_APPROVAL_TIMEOUT_MS (45 s) when the join token lives longer', T, async () => {
+    const { creds, desktop } = await sessionWithDesktop(h.relay);
+    const joinP = startJoin(h.relay, creds);
+    const req = await desktop.nextOfType('relay.pair_request', 3000);
+    const span = Date.parse(req.expiresAt) - Date.parse(req.requestedAt);
+    assert.ok(span >= 44900 && span <= 45100, `expiresAt - requestedAt = ${span} ms, expected ~45000`);
+    desktop.send({ type: 'relay.pair_decision', requestID: req.requestID, approved: false });
+    assert.equal((await joinP).status, 403);
+  });
+});

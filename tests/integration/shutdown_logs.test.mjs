@@ -30,6 +30,20 @@ test('§12.6 SIGTERM → connected sockets receive disconnect server_shutdown; p
   }
 });
 
+test('§12.6 SIGINT also drains (server_shutdown) and exits 0', { timeout: 20000 }, async () => {
+  const relay = await startRelay({ ...ROOMY });
+  relays.push(relay);
+  const c = newCreds();
+  await pairStart(relay, c);
+  const { ws } = await connectDesktop(relay, c.desktopSessionToken);
+  process.kill(relay.pid, 'SIGINT');
+  const res = await Promise.race([relay.exited, new Promise((r) => setTimeout(() => r(null), 8000))]);
+  assert.ok(res, 'relay did not exit within 8 s after SIGINT');
+  assert.equal(res.code, 0, `exit code ${res.code} signal ${res.signal}`);
+  await ws.waitClose(3000);
+  assert.deepEqual((await ws.drain(0)).map((t) => JSON.parse(t)), [{ type: 'disconnect', reason: 'server_shutdown' }]);
+});
+
 test('§2 logs never contain issued tokens (join, desktop, device incl. rotated ones)', { timeout: 30000 }, async () => {
   const relay = await startRelay({ ...ROOMY, RUST_LOG: 'trace', LOG_LEVEL: 'debug', TOKEN_ROTATION_GRACE_MS: '200' });
   relays.push(relay);
@@ -68,6 +82,10 @@ test('§2 logs never contain issued tokens (join, desktop, device incl. rotated 
   await (await openAndAuth(relay.wsURL, unknownWs)).ws.waitClose(3000);
   await new Promise((r) => setTimeout(r, 300));
   await (await openAndAuth(relay.wsURL, join.body.deviceSessionToken, { origin: PWA_ORIGIN })).ws.waitClose(3000);
+  // legacy query-token URL (disabled by default): the URL must not be logged verbatim
+  const legacy = await WsClient.connect(`${relay.wsURL}?token=${c.desktopSessionToken}`, { label: 'legacy' });
+  legacy.send({ type: 'relay.auth', token: c.desktopSessionToken });
+  await legacy.next(2000);
   // mobile origin rejection, revoke, stop
   const evil = await WsClient.connect(relay.wsURL, { origin: 'https://evil.example' });
   evil.send({ type: 'relay.auth', token: second.join.body.deviceSessionToken });

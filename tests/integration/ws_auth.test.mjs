@@ -339,3 +339,17 @@ describe('MAX_ACTIVE_WEBSOCKET_CONNECTIONS=1', () => {
     await expectSessionExpired(h.relay, b64url(32));
   });
 });
+
+describe('ALLOW_LEGACY_QUERY_TOKEN_AUTH=true', () => {
+  const h = useRelay({ ALLOW_LEGACY_QUERY_TOKEN_AUTH: 'true' });
+
+  test('§5 legacy /ws?token=… authenticates without a relay.auth frame', T, async () => {
+    const c = newCreds();
+    await pairStart(h.relay, c);
+    const ws = await WsClient.connect(`${h.relay.wsURL}?token=${c.desktopSessionToken}`, { label: 'legacy-desktop' });
+    assert.deepEqual(await ws.next(2000), { type: 'auth_ok', role: 'desktop', sessionID: c.sessionID, connectedDeviceCount: 0, desktopConnected: true });
+    const stale = await WsClient.connect(`${h.relay.wsURL}?token=${b64url(32)}`, { label: 'legacy-stale' });
+    assert.deepEqual(await stale.next(2000), { type: 'disconnect', reason: 'session_expired' });
+    assert.equal((await stale.waitClose(3000)).code, 1008);
+  });
+});

@@ -57,6 +57,9 @@ function spawnRelay(overrides) {
     proc.on('close', (code, signal) => {
       state.exited = true; state.code = code; state.signal = signal;
       live.delete(proc);
+      if (state.listening && !state.stopping) {
+        console.error(`[relay pid ${proc.pid} exited unexpectedly: code=${code} signal=${signal}]\n${state.out.slice(-3000)}`);
+      }
       resolve({ code, signal });
     });
     proc.on('error', (err) => {
@@ -100,6 +103,7 @@ export async function startRelay(overrides = {}, { startTimeoutMs = 10000 } = {}
       `relay did not report "msg":"listening" within ${startTimeoutMs} ms ` +
       `(exited=${state.exited} code=${state.code} signal=${state.signal}). Output:\n${state.out.slice(-4000)}`);
   }
+  state.listening = true;
   const relay = {
     port,
     proc,
@@ -123,7 +127,9 @@ export async function startRelay(overrides = {}, { startTimeoutMs = 10000 } = {}
       return r.body;
     },
     /** SIGTERM, wait up to graceMs, then SIGKILL. Resolves with {code, signal}. */
+    get stopping() { return state.stopping; },
     async stop(graceMs = 5000) {
+      state.stopping = true;
       if (state.exited) return { code: state.code, signal: state.signal };
       try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
       const res = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), graceMs))]);
@@ -133,6 +139,7 @@ export async function startRelay(overrides = {}, { startTimeoutMs = 10000 } = {}
       return { code: null, signal: 'SIGKILL', timedOut: true };
     },
     async kill() {
+      state.stopping = true;
       if (state.exited) return;
       try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ }
       await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);

@@ -13,7 +13,15 @@ export const ROOMY = Object.freeze({ MAX_PAIR_REQUESTS_PER_MINUTE: '100000' });
 export function useRelay(env = {}, opts = {}) {
   const holder = { relay: null };
   before(async () => { holder.relay = await startRelay({ ...ROOMY, ...env }, opts); });
-  afterEach(() => { WsClient.terminateAll(); });
+  afterEach(() => {
+    WsClient.terminateAll();
+    const r = holder.relay;
+    if (r && r.exitState.exited && !r.stopping) {
+      const st = r.exitState;
+      holder.relay = null;
+      throw new Error(`relay (pid ${r.pid}) died unexpectedly: code=${st.code} signal=${st.signal}. Log tail:\n${r.logs().slice(-3000)}`);
+    }
+  });
   after(async () => {
     WsClient.terminateAll();
     if (holder.relay) await holder.relay.stop();

@@ -23,6 +23,8 @@ export class WsClient {
       this._wake();
     });
     ws.on('ping', (data) => { this.pings.push({ at: Date.now(), data: Buffer.from(data) }); });
+    this.pongs = [];
+    ws.on('pong', (data) => { this.pongs.push({ at: Date.now(), data: Buffer.from(data) }); });
     ws.on('error', (err) => { this.error = err; });
     ws.on('close', (code, reason) => {
       this.closeInfo = { code, reason: reason.toString('utf8'), at: Date.now() };
@@ -58,6 +60,8 @@ export class WsClient {
   send(msg) {
     this.ws.send(typeof msg === 'string' || Buffer.isBuffer(msg) ? msg : JSON.stringify(msg));
   }
+
+  ping(payload = Buffer.alloc(0)) { this.ws.ping(payload); }
 
   sendBinary(buf) { this.ws.send(buf, { binary: true }); }
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine: installs what is missing, builds, then runs
+#   * relay-node on :8787 (embedded in-memory state; also serves the built PWA),
+#   * the PWA on :4173 (the join link's default base),
+#   * a demo desktop-bridge in the foreground that prints the join link and its QR code.
+# Ctrl-C (or `q` / `s` in the bridge) stops everything.
+#   RC_PUBLIC_HOST=192.168.1.20 scripts/run.sh   # reachable from a phone on the LAN
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PUBLIC_HOST=${RC_PUBLIC_HOST:-localhost}
+RELAY_PORT=${RC_RELAY_PORT:-8787}
+PWA_PORT=4173
+RUN_DIR=${RC_RUN_DIR:-$PWD/.run}
+mkdir -p "$RUN_DIR"
+
+bash scripts/bootstrap.sh
+(cd pwa && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build --silent >/dev/null)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRC_EXCLUDE= >/dev/null
+cmake --build build --target relay-node desktop-bridge
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+bind_host=127.0.0.1
+[ "$PUBLIC_HOST" != localhost ] && bind_host=0.0.0.0
+HOST=$bind_host PORT=$RELAY_PORT PUBLIC_BASE_URL="http://$PUBLIC_HOST:$RELAY_PORT" STATIC_DIR="$PWD/pwa/dist" \
+  ALLOWED_ORIGINS="http://$PUBLIC_HOST:$PWA_PORT,http://localhost:$PWA_PORT,http://127.0.0.1:$PWA_PORT,http://$PUBLIC_HOST:$RELAY_PORT" \
+  build/bin/relay-node 2>"$RUN_DIR/relay.log" &
+pids+=($!)
+(cd pwa && PWA_HOST=$bind_host npm start --silent >"$RUN_DIR/pwa.log" 2>&1) &
+pids+=($!)
+for _ in $(seq 1 50); do
+  curl -fs "http://127.0.0.1:$RELAY_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "relay:  http://$PUBLIC_HOST:$RELAY_PORT  (log: $RUN_DIR/relay.log)"
+echo "pwa:    http://$PUBLIC_HOST:$PWA_PORT  (log: $RUN_DIR/pwa.log)"
+build/bin/desktop-bridge --relay "ws://$PUBLIC_HOST:$RELAY_PORT/ws" --join-url "http://$PUBLIC_HOST:$PWA_PORT/" \
+  --runtime demo --state-file "$RUN_DIR/bridge-session.json" "$@"

@@ -1,0 +1,87 @@
+// Mock OpenAI Responses-API model server for the codex runtime test (loopback, random port).
+// Codex POSTs <base_url>/responses with the whole conversation in `input` (stateless) and reads an
+// SSE stream. Behaviour, keyed on the LAST user message / tool output in the request:
+//  * user text containing "run the shell command" → an `exec_command` function call that asks
+//    for escalated permissions (so `on-request` / `untrusted` policies raise an approval);
+//  * a request whose last input item is a function_call_output → a text reply quoting it;
+//  * anything else → a streamed text reply "Mock reply: <user text>".
+// Usage as a module: `const m = await startMockModel(); m.port; m.requests; await m.close()`.
+// Standalone: `node mock-model.mjs` prints {"port":N} on stdout.
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+export const SHELL_TRIGGER = 'run the shell command';
+export const SHELL_MARKER = 'rc-codex-approval-ok';
+
+function textOf(item) {
+  if (!item) return '';
+  if (typeof item.content === 'string') return item.content;
+  if (Array.isArray(item.content)) return item.content.map((c) => c.text || '').join('');
+  if (typeof item.output === 'string') return item.output;
+  if (item.output && typeof item.output === 'object') return JSON.stringify(item.output);
+  return '';
+}
+
+export async function startMockModel({ deltaDelayMs = 20 } = {}) {
+  const requests = [];
+  const sockets = new Set();
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; if (body.length > 32 * 1024 * 1024) req.destroy(); });
+    req.on('end', async () => {
+      if (req.method !== 'POST' || !req.url.endsWith('/responses')) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{"error":{"message":"not found"}}');
+        return;
+      }
+      let j = {};
+      try { j = JSON.parse(body); } catch { /* keep empty */ }
+      const input = Array.isArray(j.input) ? j.input : [];
+      const last = input[input.length - 1] || {};
+      const lastUser = [...input].reverse().find((i) => i.role === 'user' && i.type !== 'function_call_output');
+      const userText = textOf(lastUser);
+      requests.push({ url: req.url, lastType: last.type || last.role, userText: userText.slice(-200) });
+      const id = `resp_${++n}`;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let closed = false;
+      res.on('close', () => { closed = true; });
+      const send = (type, data) => { if (!closed) res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`); };
+      const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 };
+      send('response.created', { response: { id } });
+      if (last.type !== 'function_call_output' && userText.includes(SHELL_TRIGGER)) {
+        const args = { cmd: `echo ${SHELL_MARKER}`, sandbox_permissions: 'require_escalated', justification: 'The test asks for an approval.' };
+        send('response.output_item.done', { output_index: 0, item: { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify(args) } });
+        send('response.completed', { response: { id, usage } });
+        res.end();
+        return;
+      }
+      const reply = last.type === 'function_call_output'
+        ? `The command finished. Output was: ${textOf(last).includes(SHELL_MARKER) ? SHELL_MARKER : 'missing'}`
+        : `Mock reply: ${userText.trim()}`;
+      const msgId = `msg_${n}`;
+      send('response.output_item.added', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [] } });
+      const words = reply.split(/(?<= )/);
+      for (const w of words) {
+        if (closed) return;
+        send('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: w });
+        if (deltaDelayMs) await new Promise((r) => setTimeout(r, deltaDelayMs));
+      }
+      send('response.output_item.done', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [{ type: 'output_text', text: reply, annotations: [] }] } });
+      send('response.completed', { response: { id, usage } });
+      res.end();
+    });
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: server.address().port,
+    requests,
+    close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const m = await startMockModel();
+  console.log(JSON.stringify({ port: m.port }));
+}
