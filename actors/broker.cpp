@@ -141,6 +141,17 @@ void adopt(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
            persistence::session_record rec, uint64_t version) {
   auto& st = self->state;
   if (st.shutting_down || rec.session_id.empty()) return;
+  // Index the persisted tokens now, so that auths retried right after this reload find them
+  // (the session re-sends its own, authoritative index operations when it merges).
+  int64_t n = now_of(ctx);
+  st.desktop_index[rec.desktop_session_token] = rec.session_id;
+  for (const auto& [id, d] : rec.devices) {
+    st.device_index[d.current_session_token] = device_index_entry{rec.session_id, id, 0};
+    for (const auto& r : d.retired_session_tokens)
+      if (r.expires_at_ms > n)
+        st.device_index[r.token] = device_index_entry{rec.session_id, id, r.expires_at_ms};
+  }
+  set_token_gauge(self, ctx);
   auto it = st.sessions.find(rec.session_id);
   if (it != st.sessions.end()) {
     self->send(it->second, merge_atom::value, std::move(rec), version);
@@ -258,8 +269,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
           // Lazy reload: the session may have been created or loaded by another node (or by
           // this node before a restart). Ask the store before answering.
           auto call = std::make_shared<api_call>(std::move(c));
-          self->request(st.loader, std::chrono::seconds(5), load_atom::value,
-                        call->req.session_id)
+          self->request(st.loader, std::chrono::seconds(5), load_atom::value, call->req.session_id)
               .then(
                   [=](load_reply& r) {
                     auto& st = self->state;
@@ -439,9 +449,10 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         uint64_t n = st.sessions.size();
         for (auto& [sid, s] : st.sessions) self->send(s, close_atom::value, reason, delete_records);
         if (delete_records && st.cluster)  // cluster-wide: every peer closes its sessions too
-          self->send(st.cluster, publish_atom::value, true,
-                     make_envelope("", target::kill_all,
-                                   proto::json{{"type", "relay.kill_all"}, {"reason", reason}}.dump()));
+          self->send(
+              st.cluster, publish_atom::value, true,
+              make_envelope("", target::kill_all,
+                            proto::json{{"type", "relay.kill_all"}, {"reason", reason}}.dump()));
         ctx->log(log_level::warn, "broker", "kill switch: all sessions",
                  ",\"reason\":" + json_str(reason) + ",\"sessions\":" + std::to_string(n));
         return n;

@@ -124,6 +124,7 @@ struct cluster_ops {
                  ",\"subject\":" + json_str(subject) + ",\"error\":" + json_str(s.error));
     }
     for (auto& [sid, h] : st().held) subscribe_session(sid, h);
+    gauge();
     st().bus->flush(std::chrono::milliseconds(1000));
     ctx->metrics.bus_connected.store(st().bus->connected());
     st().connected_since = now_of(ctx);
@@ -168,31 +169,31 @@ struct cluster_ops {
                         {"desktop", h.desktop},
                         {"mobiles", h.mobiles}});
       }
-    return proto::json{
-        {"instanceID", ctx->instance_id},
-        {"nodeName", ctx->cfg.node_name},
-        {"address", ctx->cfg.public_base_url},
-        {"wsURL", ctx->cfg.default_ws_url()},
-        {"startedAt", proto::format_rfc3339_ms(ctx->started_at_ms)},
-        {"sessions", m.sessions.load()},
-        {"sockets", m.active_websockets.load()},
-        {"load",
-         {{"sessions", m.sessions.load()},
-          {"activeWebSockets", m.active_websockets.load()},
-          {"openSockets", ctx->io ? ctx->io->ws_open.load() : 0},
-          {"pendingJoinWaiters", m.pending_join_waiters.load()},
-          {"sessionsWithSockets", st().held.size()}}},
-        {"busConnected", m.bus_connected.load()},
-        {"redisEnabled", m.redis_enabled.load()},
-        {"redisHealthy", m.redis_healthy.load()},
-        {"shuttingDown", m.shutting_down.load()},
-        {"held", held},
-        {"heldTruncated", st().held.size() > max_held_in_heartbeat}};
+    return proto::json{{"instanceID", ctx->instance_id},
+                       {"nodeName", ctx->cfg.node_name},
+                       {"address", ctx->cfg.public_base_url},
+                       {"wsURL", ctx->cfg.default_ws_url()},
+                       {"startedAt", proto::format_rfc3339_ms(ctx->started_at_ms)},
+                       {"sessions", m.sessions.load()},
+                       {"sockets", m.active_websockets.load()},
+                       {"load",
+                        {{"sessions", m.sessions.load()},
+                         {"activeWebSockets", m.active_websockets.load()},
+                         {"openSockets", ctx->io ? ctx->io->ws_open.load() : 0},
+                         {"pendingJoinWaiters", m.pending_join_waiters.load()},
+                         {"sessionsWithSockets", st().held.size()}}},
+                       {"busConnected", m.bus_connected.load()},
+                       {"redisEnabled", m.redis_enabled.load()},
+                       {"redisHealthy", m.redis_healthy.load()},
+                       {"shuttingDown", m.shutting_down.load()},
+                       {"held", held},
+                       {"heldTruncated", st().held.size() > max_held_in_heartbeat}};
   }
 
   void heartbeat_publish() {
     if (!st().bus || st().leaving) return;
-    publish(members_subject(), make_envelope("", target::heartbeat, local_info(true, false).dump()));
+    publish(members_subject(),
+            make_envelope("", target::heartbeat, local_info(true, false).dump()));
   }
 
   void expire_members() {
@@ -201,8 +202,8 @@ struct cluster_ops {
       if (n - it->second.last_seen_ms > member_timeout_ms) {
         std::string id = it->first;
         ctx->log(log_level::warn, "cluster", "member missed heartbeats; removed",
-                 ",\"instanceID\":" + json_str(id) + ",\"nodeName\":" +
-                     json_str(it->second.info.value("nodeName", std::string())));
+                 ",\"instanceID\":" + json_str(id) +
+                     ",\"nodeName\":" + json_str(it->second.info.value("nodeName", std::string())));
         it = st().members.erase(it);
         self->send(broker, gone_atom::value, id);
       } else {
@@ -247,9 +248,8 @@ struct cluster_ops {
       auto c = ++st().dropped[persistence::to_string(r.verdict)];
       if ((c & (c - 1)) == 0)  // 1, 2, 4, 8, ...: bounded log volume under a flood
         ctx->log(log_level::warn, "cluster", "bus envelope dropped",
-                 ",\"verdict\":" + json_str(persistence::to_string(r.verdict)) +
-                     ",\"subject\":" + json_str(subject.substr(0, 200)) +
-                     ",\"count\":" + std::to_string(c));
+                 ",\"verdict\":" + json_str(persistence::to_string(r.verdict)) + ",\"subject\":" +
+                     json_str(subject.substr(0, 200)) + ",\"count\":" + std::to_string(c));
       return;
     }
     auto& e = r.envelope;
@@ -318,8 +318,7 @@ caf::behavior cluster_impl(cluster_ptr self, context_ptr ctx, caf::actor broker)
   return {
       [=](connect_atom) { ops->connect(); },
       [=](publish_atom, bool control, persistence::bus_envelope& e) {
-        std::string subject =
-            control ? ops->control_subject() : ops->session_subject(e.session_id);
+        std::string subject = control ? ops->control_subject() : ops->session_subject(e.session_id);
         ops->publish(subject, std::move(e));
       },
       [=](sockets_atom, const std::string& sid, bool desktop, uint64_t mobiles) {
@@ -340,6 +339,7 @@ caf::behavior cluster_impl(cluster_ptr self, context_ptr ctx, caf::actor broker)
         ops->inbound(subject, data);
       },
       [=](busstate_atom, bool up) {
+        if (self->state.leaving) return;  // our own close
         ctx->metrics.bus_connected.store(up);
         ctx->log(up ? log_level::info : log_level::warn, "cluster",
                  up ? "NATS reconnected; subscriptions restored" : "NATS connection lost");

@@ -18,23 +18,23 @@
 namespace rc::actors {
 
 // ---- atoms (own names; max 10 characters) -------------------------------------------------
-using bus_atom = caf::atom_constant<caf::atom("bus")>;             // inbound envelope
-using publish_atom = caf::atom_constant<caf::atom("publish")>;     // outbound envelope
-using sockets_atom = caf::atom_constant<caf::atom("sockets")>;     // local socket census
-using inbound_atom = caf::atom_constant<caf::atom("inbound")>;     // raw bytes from NATS
-using busstate_atom = caf::atom_constant<caf::atom("busstate")>;   // connection event
+using bus_atom = caf::atom_constant<caf::atom("bus")>;            // inbound envelope
+using publish_atom = caf::atom_constant<caf::atom("publish")>;    // outbound envelope
+using sockets_atom = caf::atom_constant<caf::atom("sockets")>;    // local socket census
+using inbound_atom = caf::atom_constant<caf::atom("inbound")>;    // raw bytes from NATS
+using busstate_atom = caf::atom_constant<caf::atom("busstate")>;  // connection event
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
-using members_atom = caf::atom_constant<caf::atom("members")>;     // admin view
-using held_atom = caf::atom_constant<caf::atom("held")>;           // sockets held elsewhere?
-using gone_atom = caf::atom_constant<caf::atom("membergone")>;     // member left / expired
-using load_atom = caf::atom_constant<caf::atom("load")>;           // loader: one session
-using reload_atom = caf::atom_constant<caf::atom("reload")>;       // broker: forced reload
-using merge_atom = caf::atom_constant<caf::atom("merge")>;         // session: persisted copy
-using probe_atom = caf::atom_constant<caf::atom("probe")>;         // presence probe timer
-using cluster_atom = caf::atom_constant<caf::atom("cluster")>;     // attach cluster/loader
-using version_atom = caf::atom_constant<caf::atom("version")>;     // raise write counter
-using connect_atom = caf::atom_constant<caf::atom("connect")>;     // (re)connect attempt
-using leave_atom = caf::atom_constant<caf::atom("leave")>;         // graceful leave
+using members_atom = caf::atom_constant<caf::atom("members")>;  // admin view
+using held_atom = caf::atom_constant<caf::atom("held")>;        // sockets held elsewhere?
+using gone_atom = caf::atom_constant<caf::atom("membergone")>;  // member left / expired
+using load_atom = caf::atom_constant<caf::atom("load")>;        // loader: one session
+using reload_atom = caf::atom_constant<caf::atom("reload")>;    // broker: forced reload
+using merge_atom = caf::atom_constant<caf::atom("merge")>;      // session: persisted copy
+using probe_atom = caf::atom_constant<caf::atom("probe")>;      // presence probe timer
+using cluster_atom = caf::atom_constant<caf::atom("cluster")>;  // attach cluster/loader
+using version_atom = caf::atom_constant<caf::atom("version")>;  // raise write counter
+using connect_atom = caf::atom_constant<caf::atom("connect")>;  // (re)connect attempt
+using leave_atom = caf::atom_constant<caf::atom("leave")>;      // graceful leave
 using killall_bus_atom = caf::atom_constant<caf::atom("killallbus")>;
 
 /// Envelope targets of control messages (§5.5) and of our own extensions.

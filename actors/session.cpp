@@ -248,9 +248,10 @@ struct session_ops {
 
   void desktop_lost() {
     fail_join(409, "desktop_not_connected", desktop_gone_msg);
+    // Device actors learn first: a phone that reacts to the status must hit the offline gate.
+    for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, false);
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), false));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
-    for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, false);
     if (!st().closed) publish(false, target::mobile, *status);
   }
 
@@ -581,11 +582,11 @@ struct session_ops {
     st().desktop = a.peer;
     st().desktop_conn = a.conn_id;
     touch();
+    for (auto& [id, act] : st().device_actors) self->send(act, presence_atom::value, true);
     accepted(a, true, caf::actor{}, {});
     send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
-    for (auto& [id, act] : st().device_actors) self->send(act, presence_atom::value, true);
     st().remote_desktop = false;
     st().remote_desktop_instance.clear();
     report_sockets();
@@ -733,15 +734,15 @@ struct session_ops {
     if (e.target == target::probe_response) {
       if (!j.is_object() || j.value("requestingInstanceID", std::string()) != ctx->instance_id)
         return;
-      if (j.value("desktopConnected", false))
-        set_remote_desktop(true, e.source_instance_id, false);
+      if (j.value("desktopConnected", false)) set_remote_desktop(true, e.source_instance_id, false);
       finish_probes(std::nullopt);
       return;
     }
     touch();
     if (type == "disconnect") {
       std::string reason = j.value("reason", std::string("session_expired"));
-      if (e.target == target::mobile && e.target_device_id) return revoke_local(*e.target_device_id);
+      if (e.target == target::mobile && e.target_device_id)
+        return revoke_local(*e.target_device_id);
       return close(reason, false);
     }
     auto text = std::make_shared<const std::string>(e.payload);

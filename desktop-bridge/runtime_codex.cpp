@@ -143,7 +143,6 @@ class codex_runtime final : public runtime {
       sink_ = std::move(sink);
     }
     emit(ev_project{{project_id_, basename_of(opts_.cwd) + " (codex)"}});
-    add_draft();
     if (!opts_.config_error.empty()) {
       emit(ev_status{false, "codex: " + opts_.config_error});
       return;
@@ -186,18 +185,15 @@ class codex_runtime final : public runtime {
     t.retry_noted = false;
     emit(ev_turn{t.id, true});
     const std::string id = t.id, text = req.text;
-    if (t.codex_id.empty()) {
-      json p = thread_params();
-      send_request("thread/start", p, [this, id, text](const json* res, const json* err) {
-        auto* th = find_thread(id);
-        if (!th) return;
-        std::string cid = res ? str_of(res->value("thread", json::object()), "id") : "";
-        if (err || cid.empty())
-          return fail_turn(*th, "Could not start a Codex thread: " + rpc_error(err));
-        bind_codex_thread(*th, cid, text);
-        send_turn(*th, text);
-      });
-    } else if (!t.loaded) {
+    if (t.draft) {
+      // The draft becomes a real conversation: title it and offer a fresh draft.
+      t.draft = false;
+      t.title = one_line(text, 60);
+      if (t.title.empty()) t.title = "Codex thread";
+      emit(ev_thread{{t.id, project_id_, t.title, false, false}});
+      add_draft(false);
+    }
+    if (!t.loaded) {
       json p = thread_params();
       p["threadId"] = t.codex_id;
       p["excludeTurns"] = true;
@@ -274,10 +270,11 @@ class codex_runtime final : public runtime {
 
  private:
   struct thread_state {
-    std::string id;        // bridge thread ID
-    std::string codex_id;  // empty = draft (no codex thread yet)
+    std::string id;  // bridge thread ID
+    std::string codex_id;
     std::string title;
     bool loaded = false;  // started/resumed in the current app-server process
+    bool draft = false;   // "New conversation": no message yet
     bool running = false;
     bool interrupt_requested = false;
     bool retry_noted = false;
@@ -319,23 +316,32 @@ class codex_runtime final : public runtime {
     return it == by_codex_.end() ? nullptr : find_thread(it->second);
   }
 
-  void add_draft() {
-    thread_state t;
-    t.id = make_uuid();
-    t.title = "New conversation";
-    draft_id_ = t.id;
-    emit(ev_thread{{t.id, project_id_, t.title, false, false}});
-    threads_[t.id] = std::move(t);
+  // Drafts are real (not yet materialised) codex threads, so a bridge thread ID is always the
+  // codex thread ID (upper-cased) and stays valid across bridge restarts once used.
+  static std::string bridge_id_for(const std::string& cid) {
+    return compact_id(cid) ? upper(cid) : stable_uuid("codex-thread:" + cid);
   }
 
-  void bind_codex_thread(thread_state& t, const std::string& cid, const std::string& first_text) {
-    t.codex_id = cid;
-    t.loaded = true;
-    by_codex_[cid] = t.id;
-    t.title = one_line(first_text, 60);
-    if (t.title.empty()) t.title = "Codex thread";
-    emit(ev_thread{{t.id, project_id_, t.title, false, false}});
-    if (draft_id_ == t.id) add_draft();
+  void add_draft(bool select) {
+    send_request("thread/start", thread_params(), [this, select](const json* res, const json* err) {
+      std::string cid = res ? str_of(res->value("thread", json::object()), "id") : "";
+      if (err || cid.empty()) {
+        std::cerr << "desktop-bridge: codex thread/start failed: " << rpc_error(err) << "\n";
+        if (select) announce_ready();
+        return;
+      }
+      thread_state t;
+      t.id = bridge_id_for(cid);
+      t.codex_id = cid;
+      t.loaded = true;
+      t.draft = true;
+      t.title = "New conversation";
+      by_codex_[cid] = t.id;
+      emit(ev_thread{{t.id, project_id_, t.title, false, false}});
+      if (select) emit(ev_selection{project_id_, t.id});
+      threads_[t.id] = std::move(t);
+      if (select) announce_ready();
+    });
   }
 
   json thread_params() const {
@@ -750,7 +756,12 @@ class codex_runtime final : public runtime {
 
   // Waits up to `ms` for the child; SIGKILLs the group after that. Returns the wait status.
   int reap_child(int ms) {
-    int status = 0;
+    int status = exit_status_;
+    if (reaped_) {
+      ::kill(-pid_, SIGKILL);  // the group may outlive a wrapper (npm's codex.js spawns codex)
+      pid_ = -1;
+      return status;
+    }
     auto deadline = clock_type::now() + std::chrono::milliseconds(ms);
     for (;;) {
       pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -800,7 +811,7 @@ class codex_runtime final : public runtime {
             auto cid = str_of(th, "id");
             if (cid.empty() || by_codex_.count(cid)) continue;
             thread_state t;
-            t.id = compact_id(cid) ? upper(cid) : stable_uuid("codex-thread:" + cid);
+            t.id = bridge_id_for(cid);
             t.codex_id = cid;
             auto title = th.contains("name") && th["name"].is_string() ? str_of(th, "name") : "";
             if (title.empty()) title = str_of(th, "preview");
@@ -818,7 +829,10 @@ class codex_runtime final : public runtime {
     });
   }
 
-  void go_ready() {
+  // After initialize (+ thread/list): create the first draft, then report online.
+  void go_ready() { add_draft(true); }
+
+  void announce_ready() {
     ready_ = true;
     emit(ev_status{true, "codex app-server ready" +
                              (user_agent_.empty() ? "" : " (" + user_agent_ + ")") + " in " +
@@ -889,6 +903,13 @@ class codex_runtime final : public runtime {
           in_i = n;
           fds[n++] = {in_fd_, POLLOUT, 0};
         }
+      }
+      // The direct child may die while a grandchild keeps the pipes open (npm's codex.js wrapper
+      // spawns the native binary), so watch the PID as well as stdout EOF.
+      if (::waitpid(pid_, &exit_status_, WNOHANG) == pid_) {
+        reaped_ = true;
+        why = "exited";
+        break;
       }
       int rc = ::poll(fds, static_cast<nfds_t>(n), 250);
       if (rc < 0 && errno != EINTR) {
@@ -999,7 +1020,7 @@ class codex_runtime final : public runtime {
   }
 
   codex_options opts_;
-  std::string project_id_, draft_id_, user_agent_;
+  std::string project_id_, user_agent_;
   std::mutex mx_, emit_mx_;
   event_sink sink_;
   std::thread io_;
@@ -1007,6 +1028,8 @@ class codex_runtime final : public runtime {
   pid_t pid_ = -1;
   int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
   bool started_ = false, stopping_ = false, ready_ = false, initialized_ = false;
+  bool reaped_ = false;  // pid_ already waited for (status in exit_status_)
+  int exit_status_ = 0;
   std::string fatal_;
   std::string outq_;
   uint64_t next_rpc_ = 1;

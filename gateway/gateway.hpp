@@ -89,7 +89,8 @@ struct options {
   std::string host = "0.0.0.0";
   uint16_t port = 8787;
   std::string admin_host = "127.0.0.1";
-  uint16_t admin_port = 0;  ///< 0 = admin listener disabled
+  bool admin_enabled = false;
+  uint16_t admin_port = 0;  ///< 0 = ephemeral
   std::size_t io_threads = 1;
   std::size_t max_json_bytes = 65536;
   std::size_t max_ws_message_bytes = 65536;

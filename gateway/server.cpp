@@ -554,13 +554,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     constexpr std::size_t drain_limit = 1024 * 1024;
     auto len = parser_->content_length();
     if ((len && *len > drain_limit) || (!len && !parser_->chunked()))
-      return send_simple(status, std::move(text), "text/plain; charset=utf-8", false, origin_, has_origin_);
+      return send_simple(status, std::move(text), "text/plain; charset=utf-8", false, origin_,
+                         has_origin_);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = this->shared_from_this(), status, text = std::move(text)](beast::error_code ec,
-                                                                                      std::size_t) mutable {
+                     [self = this->shared_from_this(), status, text = std::move(text)](
+                         beast::error_code ec, std::size_t) mutable {
                        bool ka = !ec && self->keep_alive_;
-                       self->send_simple(status, std::move(text), "text/plain; charset=utf-8", ka, self->origin_,
-                                         self->has_origin_);
+                       self->send_simple(status, std::move(text), "text/plain; charset=utf-8", ka,
+                                         self->origin_, self->has_origin_);
                      });
   }
 
@@ -775,13 +776,11 @@ std::string server::bind() {
   };
   if (auto e = open(I.acceptor, I.opts.host, I.opts.port, I.bound_port, "HOST/PORT"); !e.empty())
     return e;
-  if (I.opts.admin_port != 0 || !I.opts.admin_host.empty()) {
-    if (I.opts.admin_port != 0)
-      if (auto e = open(I.admin_acceptor, I.opts.admin_host, I.opts.admin_port, I.bound_admin_port,
-                        "ADMIN_HOST/ADMIN_PORT");
-          !e.empty())
-        return e;
-  }
+  if (I.opts.admin_enabled)
+    if (auto e = open(I.admin_acceptor, I.opts.admin_host, I.opts.admin_port, I.bound_admin_port,
+                      "ADMIN_HOST/ADMIN_PORT");
+        !e.empty())
+      return e;
   return {};
 }
 

@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   o.host = cfg.host;
   o.port = cfg.port;
   o.admin_host = cfg.admin_host;
-  o.admin_port = cfg.admin_token.empty() ? 0 : cfg.admin_port;
+  o.admin_enabled = !cfg.admin_token.empty();
+  o.admin_port = cfg.admin_port;
   o.io_threads = cfg.io_threads;
   o.max_json_bytes = cfg.max_json_bytes;
   o.max_ws_message_bytes = cfg.max_ws_message_bytes;

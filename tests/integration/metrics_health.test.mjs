@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useRelay, T } from './lib/setup.mjs';
 import { WsClient, openAndAuth } from './lib/ws.mjs';
-import { pairedFixture, b64url, RFC3339_UTC_RE } from './lib/fixture.mjs';
+import { pairedFixture, pairStart, pairRefresh, newCreds, startBody, b64url, RFC3339_UTC_RE } from './lib/fixture.mjs';
 import { sleep } from './lib/relay.mjs';
 
 const HEALTH_FIELDS = ['ok', 'sessions', 'activeWebSockets', 'pendingJoinWaiters', 'deviceTokens',
@@ -117,6 +117,38 @@ describe('one paired fixture with TOKEN_ROTATION_GRACE_MS=0', () => {
     const after2 = await h.relay.metrics();
     assert.equal(after2.pairJoinRequests, after.pairJoinRequests, 'framework 422 must not be counted');
   });
+
+  test('§4.8 pair/start and pair/refresh counters: requests, successes, failures = requests − successes', T, async () => {
+    const m0 = await h.relay.metrics();
+    const c = newCreds();
+    await pairStart(h.relay, c);
+    assert.equal((await h.relay.post('/pair/start', startBody(newCreds(), { sessionID: 'short' }))).status, 400);
+    assert.equal((await h.relay.post('/pair/start', startBody(newCreds(), { unknownField: 1 }))).status, 422);
+    await pairRefresh(h.relay, c);
+    assert.equal((await h.relay.post('/pair/refresh', {
+      sessionID: b64url(16), joinToken: b64url(32), desktopSessionToken: b64url(32), joinTokenExpiresAt: new Date(Date.now() + 60000).toISOString(),
+    })).status, 404);
+    const m1 = await h.relay.metrics();
+    const d = (k) => m1[k] - m0[k];
+    assert.deepEqual(
+      [d('pairStartRequests'), d('pairStartSuccesses'), d('pairStartFailures'), d('pairRefreshRequests'), d('pairRefreshSuccesses'), d('pairRefreshFailures')],
+      [2, 1, 1, 2, 1, 1], JSON.stringify(m1));
+  });
+
+  test('§4.8 wsAuthAttempts counted at socket start; a socket still authenticating counts as a failure', T, async () => {
+    const m0 = await h.relay.metrics();
+    const ws = await WsClient.connect(h.relay.wsURL, { label: 'silent' });
+    let m1;
+    for (let i = 0; i < 20; i++) {
+      m1 = await h.relay.metrics();
+      if (m1.wsAuthAttempts > m0.wsAuthAttempts) break;
+      await sleep(25);
+    }
+    assert.equal(m1.wsAuthAttempts, m0.wsAuthAttempts + 1);
+    assert.equal(m1.wsAuthFailures, m0.wsAuthFailures + 1, 'attempts − successes includes sockets still authenticating');
+    assert.equal(m1.wsAuthSuccesses, m0.wsAuthSuccesses);
+    ws.terminate();
+  });
 });
 
-void WsClient;
+

@@ -36,7 +36,7 @@ test('§12.6 SIGINT also drains (server_shutdown) and exits 0', { timeout: 20000
   const c = newCreds();
   await pairStart(relay, c);
   const { ws } = await connectDesktop(relay, c.desktopSessionToken);
-  process.kill(relay.pid, 'SIGINT');
+  relay.signal('SIGINT');
   const res = await Promise.race([relay.exited, new Promise((r) => setTimeout(() => r(null), 8000))]);
   assert.ok(res, 'relay did not exit within 8 s after SIGINT');
   assert.equal(res.code, 0, `exit code ${res.code} signal ${res.signal}`);

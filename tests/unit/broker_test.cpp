@@ -177,7 +177,7 @@ CAF_TEST(sweep closes an idle session without devices) {
   sweep();
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.sessions_closed.load(), 1u);
-  CAF_CHECK(mem->load(ids.sid).status == persistence::store_status::not_found);
+  CAF_CHECK(stored_absent(ids.sid));
   CAF_CHECK_EQUAL(connect(ids.desk).peer->policy_rejects, 1);
 }
 
@@ -229,13 +229,18 @@ CAF_TEST(sweep prunes expired grace tokens) {
   advance(29999);
   sweep();
   CAF_CHECK_EQUAL(describe().at("deviceTokens").get<int>(), 2);
-  CAF_CHECK_EQUAL(
-      mem->load(ids.sid).record->devices.at(dev.device_id).retired_session_tokens.size(), 1u);
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK_EQUAL(rec_.devices.at(dev.device_id).retired_session_tokens.size(), 1u);
+  }
   advance(1);
   sweep();
   CAF_CHECK_EQUAL(describe().at("deviceTokens").get<int>(), 1);
   CAF_CHECK_EQUAL(ctx->metrics.device_tokens.load(), 1);
-  CAF_CHECK(mem->load(ids.sid).record->devices.at(dev.device_id).retired_session_tokens.empty());
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.at(dev.device_id).retired_session_tokens.empty());
+  }
   CAF_CHECK_EQUAL(connect(dev.token).peer->policy_rejects, 1);
   CAF_CHECK(m.peer->disconnects.empty());
 }
@@ -272,7 +277,7 @@ CAF_TEST(kill one session) {
   CAF_CHECK_EQUAL(ma.peer->last_disconnect(), "session_expired");
   CAF_CHECK(db.peer->disconnects.empty());
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
-  CAF_CHECK(mem->load(a.sid).status == persistence::store_status::not_found);
+  CAF_CHECK(stored_absent(a.sid));
   CAF_CHECK(mem->load(b.sid).record.has_value());
   CAF_CHECK_EQUAL(connect(a.desk).peer->policy_rejects, 1);
   CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 1);

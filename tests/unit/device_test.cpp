@@ -39,7 +39,7 @@ struct device_fixture : base_fixture {
     device = handles->first;
     limiter = handles->second;
     CAF_REQUIRE(device);
-    self->send(device, attach_atom::value, conn, peer);
+    self->send(device, attach_atom::value, conn, std::shared_ptr<gw::ws_peer>(peer));
     run();
   }
 
@@ -84,7 +84,7 @@ CAF_TEST(desktop offline is checked before any validation and consumes nothing) 
   CAF_CHECK(to_desktop->empty());
   CAF_CHECK_EQUAL(ctx->metrics.command_buckets.load(), 0);  // no budget consumed
   // Non-gated garbage is validated normally even while offline.
-  mobile("not json");
+  mobile(std::string("not json"));
   CAF_CHECK_EQUAL(last_error(), "invalid_payload");
   presence(true);
   mobile(relay_fixture::command(sid, 1));  // seq 1 was never consumed
@@ -94,13 +94,13 @@ CAF_TEST(desktop offline is checked before any validation and consumes nothing) 
 
 CAF_TEST(invalid payloads) {
   presence(true);
-  mobile("{not json");
+  mobile(std::string("{not json"));
   CAF_CHECK_EQUAL(last_error(), "invalid_payload");
   CAF_CHECK_EQUAL(str_of(errors().back(), "message"), "Payload must be valid JSON.");
-  mobile("[1,2,3]");
+  mobile(std::string("[1,2,3]"));
   CAF_CHECK_EQUAL(last_error(), "invalid_payload");
   CAF_CHECK_EQUAL(str_of(errors().back(), "message"), "Payload must be a JSON object.");
-  mobile("\"just a string\"");
+  mobile(std::string("\"just a string\""));
   CAF_CHECK_EQUAL(str_of(errors().back(), "message"), "Payload must be a JSON object.");
   // relay.error frames carry no sessionID (§7.2).
   CAF_CHECK_EQUAL(str_of(errors().back(), "sessionID"), "<absent>");
@@ -135,7 +135,8 @@ CAF_TEST(replayed and out of order commands) {
   mobile(relay_fixture::command(sid, 0));  // seq 0 is always rejected
   CAF_CHECK_EQUAL(last_error(), "replayed_command");
   // A reconnect (new attach) starts a fresh counter.
-  self->send(device, attach_atom::value, std::string("CONN-0002"), peer);
+  self->send(device, attach_atom::value, std::string("CONN-0002"),
+               std::shared_ptr<gw::ws_peer>(peer));
   run();
   conn = "CONN-0002";
   mobile(relay_fixture::command(sid, 1));

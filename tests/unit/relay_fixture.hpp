@@ -179,6 +179,16 @@ struct base_fixture : test_coordinator_fixture<> {
 
   int64_t now() const { return clock->load(); }
 
+  /// The record persisted in the memory store (empty record + failed check when absent).
+  persistence::session_record stored(const std::string& sid) {
+    auto r = mem->load(sid);
+    CAF_CHECK(r.record.has_value());
+    return r.record ? *r.record : persistence::session_record{};
+  }
+  bool stored_absent(const std::string& sid) {
+    return mem->load(sid).status == persistence::store_status::not_found;
+  }
+
   std::size_t drain() { return consume_messages(); }
 
   /// Moves the relay wall clock and CAF's virtual clock by `ms`, then drains mailboxes.

@@ -46,14 +46,20 @@ CAF_TEST(pair start returns the documented json shape) {
   body["idleTimeoutSeconds"] = 5;
   auto r2 = api(route::pair_start, body);
   CAF_CHECK_EQUAL(str_of(r2->j(), "wsURL"), "ws://localhost:9000/ws");
-  CAF_CHECK_EQUAL(mem->load(b.sid).record->idle_timeout_seconds, 60u);
+  {
+    auto rec_ = stored(b.sid);
+    CAF_CHECK_EQUAL(rec_.idle_timeout_seconds, 60u);
+  }
   session_ids c;
   body = start_body(c);
   body["relayWebSocketURL"] = "https://not-a-ws-url/";
   body["idleTimeoutSeconds"] = 10000000;
   auto r3 = api(route::pair_start, body);
   CAF_CHECK_EQUAL(str_of(r3->j(), "wsURL"), "wss://relay.example/ws");
-  CAF_CHECK_EQUAL(mem->load(c.sid).record->idle_timeout_seconds, 86400u);
+  {
+    auto rec_ = stored(c.sid);
+    CAF_CHECK_EQUAL(rec_.idle_timeout_seconds, 86400u);
+  }
 }
 
 CAF_TEST(pair start prechecks) {
@@ -171,7 +177,10 @@ CAF_TEST(replace with the same token disconnects old sockets) {
   // The desktop token is still valid for the replacement session.
   auto d2 = connect(ids.desk);
   CAF_CHECK_EQUAL(d2.peer->count("auth_ok"), 1u);
-  CAF_CHECK(mem->load(ids.sid).record->devices.empty());
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.empty());
+  }
   CAF_CHECK_EQUAL(ctx->metrics.sessions.load(), 1);
 }
 
@@ -187,7 +196,10 @@ CAF_TEST(different token while active is refused) {
                   "sessionID is already active for another desktopSessionToken. Stop the active "
                   "session or use a new sessionID.");
   CAF_CHECK(d.peer->disconnects.empty());
-  CAF_CHECK_EQUAL(mem->load(ids.sid).record->desktop_session_token, ids.desk);
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK_EQUAL(rec_.desktop_session_token, ids.desk);
+  }
   // Without participants, a different token replaces the session.
   close_socket(d);
   auto r2 = api(route::pair_start, start_body(other));
@@ -275,7 +287,10 @@ CAF_TEST(pairing denial) {
   CAF_CHECK_EQUAL(str_of(join->j(), "message"), "Desktop denied this pairing request.");
   CAF_CHECK_EQUAL(str_of(d.peer->of_type("relay.pair_result").at(0), "approved"), "false");
   CAF_CHECK_EQUAL(ctx->metrics.pending_join_waiters.load(), 0);
-  CAF_CHECK(mem->load(ids.sid).record->devices.empty());
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.empty());
+  }
   // The join token is not consumed by a denial: a new join creates a new request.
   auto join2 = api(route::pair_join, join_body(ids));
   CAF_CHECK_EQUAL(join2->calls, 0);
@@ -298,7 +313,10 @@ CAF_TEST(pairing timeout) {
   send_text(d, json{{"type", "relay.pair_decision"}, {"requestID", rid}, {"approved", true}}.dump());
   CAF_CHECK_EQUAL(join->calls, 1);
   CAF_CHECK_EQUAL(d.peer->count("relay.pair_result"), 1u);
-  CAF_CHECK(mem->load(ids.sid).record->devices.empty());
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.empty());
+  }
 }
 
 CAF_TEST(pairing timeout is at least five seconds and expiry wins at approval) {
@@ -472,7 +490,10 @@ CAF_TEST(token rotation with zero grace invalidates immediately) {
   auto dev = pair_device(ids, d);
   auto m1 = connect(dev.token);
   auto t1 = str_of(m1.peer->of_type("auth_ok").at(0), "nextDeviceSessionToken");
-  CAF_CHECK(mem->load(ids.sid).record->devices.at(dev.device_id).retired_session_tokens.empty());
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.at(dev.device_id).retired_session_tokens.empty());
+  }
   auto again = connect(dev.token);
   CAF_CHECK_EQUAL(again.peer->policy_rejects, 1);
   CAF_CHECK_EQUAL(failures(ctx, auth_failure::token_not_found), 1u);
@@ -495,8 +516,10 @@ CAF_TEST(mobile origin is checked) {
   connect(dev.token, evil);
   CAF_CHECK_EQUAL(evil->drops, 1);
   // The token was not rotated by the refused attempts.
-  CAF_CHECK_EQUAL(mem->load(ids.sid).record->devices.at(dev.device_id).current_session_token,
-                  dev.token);
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK_EQUAL(rec_.devices.at(dev.device_id).current_session_token, dev.token);
+  }
 }
 
 CAF_TEST(device cap at auth counts live sockets) {
@@ -517,8 +540,10 @@ CAF_TEST(device cap at auth counts live sockets) {
   CAF_CHECK(mb.peer->disconnects.empty());
   CAF_CHECK_EQUAL(failures(ctx, auth_failure::device_cap_reached), 1u);
   // Rejected before rotation: b's token is unchanged and works once a slot frees up.
-  CAF_CHECK_EQUAL(mem->load(ids.sid).record->devices.at(b.device_id).current_session_token,
-                  b.token);
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK_EQUAL(rec_.devices.at(b.device_id).current_session_token, b.token);
+  }
   close_socket(ma);
   CAF_CHECK_EQUAL(connect(b.token).peer->count("auth_ok"), 1u);
 }
@@ -545,12 +570,15 @@ CAF_TEST(revoke and stop) {
                   "0");
   CAF_CHECK_EQUAL(connect(rotated).peer->policy_rejects, 1);
   CAF_CHECK_EQUAL(connect(dev.token).peer->policy_rejects, 1);  // grace token removed too
-  CAF_CHECK(mem->load(ids.sid).record->devices.empty());
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.empty());
+  }
   // Stop: every socket told stopped_by_desktop; record deleted; tokens dead.
   auto s = api(route::pair_stop, desk_body(ids));
   CAF_CHECK_EQUAL(s->status, 200);
   CAF_CHECK_EQUAL(d.peer->last_disconnect(), "stopped_by_desktop");
-  CAF_CHECK(mem->load(ids.sid).status == persistence::store_status::not_found);
+  CAF_CHECK(stored_absent(ids.sid));
   CAF_CHECK_EQUAL(connect(ids.desk).peer->policy_rejects, 1);
   CAF_CHECK_EQUAL(api(route::pair_join, join_body(ids))->status, 404);
   CAF_CHECK_EQUAL(ctx->metrics.sessions.load(), 0);

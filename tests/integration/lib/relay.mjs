@@ -128,6 +128,8 @@ export async function startRelay(overrides = {}, { startTimeoutMs = 10000 } = {}
     },
     /** SIGTERM, wait up to graceMs, then SIGKILL. Resolves with {code, signal}. */
     get stopping() { return state.stopping; },
+    /** Send a signal as part of an intended shutdown (no "exited unexpectedly" report). */
+    signal(sig) { state.stopping = true; try { process.kill(proc.pid, sig); } catch { /* gone */ } },
     async stop(graceMs = 5000) {
       state.stopping = true;
       if (state.exited) return { code: state.code, signal: state.signal };
