@@ -1011,6 +1011,8 @@ class codex_runtime final : public runtime {
     if (stopping) return;
     std::string msg = why == "exited" ? "codex app-server exited (" + describe_status(status) + ")"
                                       : why + "; codex app-server stopped";
+    // The stderr tail, without a Rust backtrace (noise in a status line).
+    if (auto bt = err_tail.find("Stack backtrace:"); bt != std::string::npos) err_tail.resize(bt);
     auto tail =
         one_line(err_tail.size() > 600 ? err_tail.substr(err_tail.size() - 600) : err_tail, 600);
     if (!tail.empty()) msg += ": " + tail;
