@@ -1,5 +1,7 @@
 #include "actors/conn_handler.hpp"
 
+#include <algorithm>
+
 #include "actors/common.hpp"
 #include "protocol/tokens.hpp"
 
@@ -125,6 +127,16 @@ void conn_handler::route(std::string&& text) {
     }
   }
   ctx_->metrics.messages_desktop_to_mobile.fetch_add(1, std::memory_order_relaxed);
+  if (routes_) {  // zero actor hops: straight onto each phone's bounded queue
+    auto frame = std::make_shared<const std::string>(std::move(text));
+    for (const auto& r : *routes_) {
+      if (r.peer->send(frame)) continue;
+      if (std::find(failed_.begin(), failed_.end(), r.conn_id) != failed_.end()) continue;
+      failed_.push_back(r.conn_id);
+      caf::anon_send(session_, slow_atom::value, r.conn_id);
+    }
+    return;
+  }
   caf::anon_send(
       session_, dframe_atom::value,
       desktop_msg{conn_id_, std::move(p), std::make_shared<const std::string>(std::move(text))});

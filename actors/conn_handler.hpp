@@ -9,6 +9,13 @@
 
 namespace rc::actors {
 
+/// A mobile socket of the session, as seen by the desktop's connection (zero-hop routing).
+struct mobile_route {
+  std::string conn_id;
+  std::shared_ptr<gw::ws_peer> peer;
+};
+using route_table = std::vector<mobile_route>;
+
 class conn_handler final : public gw::ws_handler,
                            public std::enable_shared_from_this<conn_handler> {
  public:
@@ -22,6 +29,12 @@ class conn_handler final : public gw::ws_handler,
   /// Called on the strand (via ws_peer::post) once a session accepted this socket.
   void authed(bool desktop, caf::actor session, caf::actor device, std::string session_id,
               std::string device_id);
+  /// Called on the strand by the session: the mobiles to forward desktop frames to directly
+  /// (nullptr = send every frame through the session actor).
+  void set_routes(std::shared_ptr<const route_table> routes) {
+    routes_ = std::move(routes);
+    failed_.clear();
+  }
   /// Called on the strand when authentication failed (the peer is being closed).
   void rejected() { phase_ = phase::closed; }
 
@@ -44,6 +57,8 @@ class conn_handler final : public gw::ws_handler,
   caf::actor session_, device_;
   std::string session_id_, device_id_;
   std::deque<std::string> early_;
+  std::shared_ptr<const route_table> routes_;
+  std::vector<std::string> failed_;  ///< mobiles of routes_ that refused a frame (reported once)
 };
 
 /// Rejects an authenticating socket: counts the reason, logs it (never the token) and closes

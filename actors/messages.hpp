@@ -46,6 +46,7 @@ using restore_atom = caf::atom_constant<caf::atom("restore")>;
 using control_atom = caf::atom_constant<caf::atom("control")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using rotated_atom = caf::atom_constant<caf::atom("rotated")>;
+using slow_atom = caf::atom_constant<caf::atom("slow")>;
 
 class conn_handler;
 

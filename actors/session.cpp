@@ -48,6 +48,7 @@ struct session_state {
   uint64_t version = 0;
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
+  std::weak_ptr<conn_handler> desktop_handler;  ///< receives the zero-hop mobile route table
   std::map<std::string, mobile_slot> mobiles;       // conn id → slot
   std::map<std::string, caf::actor> device_actors;  // device id → actor
   std::map<std::string, std::string> device_conn;   // device id → conn id
@@ -98,6 +99,7 @@ struct session_ops {
 
   /// Tells the cluster actor how many local sockets we hold (it (un)subscribes the subject).
   void report_sockets() {
+    push_routes();
     if (!bus()) return;
     self->send(st().cluster, sockets_atom::value, sid(), static_cast<bool>(st().desktop),
                static_cast<uint64_t>(st().mobiles.size()));
@@ -193,6 +195,8 @@ struct session_ops {
   }
 
   void spawn_device(const std::string& device_id) {
+    // The limiter is only needed once the session has a device (idle sessions stay small).
+    if (!st().limiter) st().limiter = spawn_session_limiter(self, ctx, sid());
     auto a = rc::actors::spawn_device(self, ctx, caf::actor_cast<caf::actor>(self), st().limiter,
                                       sid(), device_id, desktop_present());
     st().device_actors[device_id] = a;
@@ -203,13 +207,33 @@ struct session_ops {
     if (it == st().device_actors.end()) return;
     self->send_exit(it->second, caf::exit_reason::user_shutdown);
     st().device_actors.erase(it);
-    self->send(st().limiter, drop_atom::value, device_id);
+    if (st().limiter) self->send(st().limiter, drop_atom::value, device_id);
   }
 
   void update_mobile_gauge(std::size_t before) {
     std::size_t after = st().mobiles.size();
     if (before == 0 && after > 0) ctx->metrics.sessions_with_mobile.fetch_add(1);
     if (before > 0 && after == 0) ctx->metrics.sessions_with_mobile.fetch_sub(1);
+  }
+
+  /// Zero-hop hot path: the desktop's connection gets the current mobile sockets and forwards
+  /// frames to them itself, on its own strand. Only without a bus (a cluster needs the
+  /// session to publish to other nodes) and only for the registered desktop socket.
+  void push_routes() {
+    if (!st().desktop || bus()) return;
+    auto table = std::make_shared<route_table>();
+    table->reserve(st().mobiles.size());
+    for (auto& [cid, slot] : st().mobiles) table->push_back(mobile_route{cid, slot.peer});
+    auto h = st().desktop_handler;
+    st().desktop->post([h, table] {
+      if (auto hh = h.lock()) hh->set_routes(table);
+    });
+  }
+
+  static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer, std::weak_ptr<conn_handler> h) {
+    peer->post([h] {
+      if (auto hh = h.lock()) hh->set_routes(nullptr);
+    });
   }
 
   void device_count_to_desktop() {
@@ -240,6 +264,7 @@ struct session_ops {
     auto peer = std::move(st().desktop);
     st().desktop.reset();
     st().desktop_conn.clear();
+    clear_routes(peer, st().desktop_handler);
     ctx->metrics.active_websockets.fetch_sub(1);
     ctx->metrics.sessions_with_desktop.fetch_sub(1);
     if (reason) peer->disconnect(reason);
@@ -574,6 +599,7 @@ struct session_ops {
       // Replace the old socket; its later close must not clear the new slot (§16.3 fix).
       auto old = std::move(st().desktop);
       st().desktop.reset();
+      clear_routes(old, st().desktop_handler);
       old->disconnect("desktop_reconnected");
     } else {
       ctx->metrics.active_websockets.fetch_add(1);
@@ -581,6 +607,7 @@ struct session_ops {
     }
     st().desktop = a.peer;
     st().desktop_conn = a.conn_id;
+    st().desktop_handler = a.handler;
     touch();
     for (auto& [id, act] : st().device_actors) self->send(act, presence_atom::value, true);
     accepted(a, true, caf::actor{}, {});
@@ -867,7 +894,6 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
                            std::string session_id) {
   self->state.spawned_at = now_of(ctx);
   self->state.rec.session_id = session_id;
-  self->state.limiter = spawn_session_limiter(self, ctx, session_id);
   ctx->metrics.sessions.fetch_add(1);
   self->attach_functor([ctx] { ctx->metrics.sessions.fetch_sub(1); });
   // Children (devices, limiter) are stopped on purpose; their exits never stop the session.
@@ -917,6 +943,16 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
           ops->device_count_to_desktop();
         }
         ops->publish(false, target::mobile, *m.text);  // phones on other nodes
+      },
+      // A mobile socket refused a frame on the zero-hop path: it is a slow consumer.
+      [=](slow_atom, const std::string& conn_id) {
+        auto& st = self->state;
+        auto it = st.mobiles.find(conn_id);
+        if (it == st.mobiles.end()) return;
+        auto peer = it->second.peer;
+        ops->remove_mobile(conn_id, nullptr);
+        ops->slow_consumer(peer);
+        ops->device_count_to_desktop();
       },
       [=](todesk_atom, std::shared_ptr<const std::string>& text) {
         auto& st = self->state;

@@ -296,7 +296,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     }
     std::string text(static_cast<const char*>(buffer_.data().data()), bytes);
     buffer_.consume(bytes);
-    if (buffer_.capacity() > 16384) buffer_.shrink_to_fit();
+    if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();  // idle sockets keep little memory
     if (authenticated_) {
       auto now = clock_type::now();
       if (now >= window_end_) {

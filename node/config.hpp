@@ -52,7 +52,7 @@ struct relay_config {
   std::string tls_key_file;              ///< TLS_KEY_FILE
   std::string static_dir;                ///< STATIC_DIR: serve the built PWA
   uint64_t io_threads = 1;               ///< IO_THREADS
-  uint64_t actor_threads = 2;            ///< ACTOR_THREADS
+  uint64_t actor_threads = 1;            ///< ACTOR_THREADS
   std::string log_level = "info";        ///< LOG_LEVEL: debug|info|warn|error
   std::string node_name;                 ///< NODE_NAME (cluster membership; default host:port)
 

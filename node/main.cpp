@@ -83,7 +83,11 @@ int main(int argc, char** argv) {
   if (initial.status != persistence::store_status::ok)
     ctx->log(actors::log_level::warn, "node", "state store unreachable at start; starting empty",
              ",\"error\":" + actors::json_str(initial.error));
-  auto store_actor = sys.spawn<caf::detached>(actors::store_impl, ctx, store);
+  // Redis I/O blocks: its actor gets a thread of its own. The in-memory store never blocks, so it
+  // runs on the shared workers (no thread hand-off on every write).
+  auto store_actor = ctx->metrics.redis_enabled.load()
+                         ? sys.spawn<caf::detached>(actors::store_impl, ctx, store)
+                         : sys.spawn(actors::store_impl, ctx, store);
 
   // ---- actors ----
   auto broker = actors::spawn_broker(sys, ctx, store_actor);

@@ -52,7 +52,7 @@ CAF_TEST(a session that ends is removed) {
   CAF_CHECK_EQUAL(d.at("desktopTokens").get<int>(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.sessions.load(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.sessions_closed.load(), 1u);
-  CAF_CHECK_EQUAL(api(route::pair_join, join_body(ids))->error(), "session_not_found");
+  CAF_CHECK_EQUAL(val(api(route::pair_join, join_body(ids))->error()), "session_not_found");
   // A new pair/start for the same ID gets a fresh session actor.
   auto s2 = start_session(ids);
   CAF_CHECK_NOT_EQUAL(s, s2);
@@ -80,26 +80,26 @@ CAF_TEST(abnormal end cleans the token index) {
   CAF_CHECK_EQUAL(ctx->metrics.device_tokens.load(), 1);
   CAF_CHECK_EQUAL(ctx->metrics.sessions.load(), 1);
   // The dead session's tokens are unknown now (not "session missing").
-  CAF_CHECK_EQUAL(connect(ids.desk).peer->policy_rejects, 1);
-  CAF_CHECK_EQUAL(connect(dev.token).peer->policy_rejects, 1);
+  CAF_CHECK_EQUAL(val(connect(ids.desk).peer->policy_rejects), 1);
+  CAF_CHECK_EQUAL(val(connect(dev.token).peer->policy_rejects), 1);
   CAF_CHECK_EQUAL(failures(auth_failure::token_not_found), 2u);
   CAF_CHECK_EQUAL(failures(auth_failure::desktop_session_missing), 0u);
   CAF_CHECK_EQUAL(failures(auth_failure::mobile_session_missing), 0u);
   // The other session is untouched (SCENARIOS 54).
-  CAF_CHECK_EQUAL(connect(odev.token).peer->count("auth_ok"), 1u);
-  CAF_CHECK_EQUAL(connect(other.desk).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(odev.token).peer->count("auth_ok")), 1u);
+  CAF_CHECK_EQUAL(val(connect(other.desk).peer->count("auth_ok")), 1u);
   // And the crashed ID can be started again.
-  CAF_CHECK_EQUAL(api(route::pair_start, start_body(ids))->status, 200);
+  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(ids))->status), 200);
 }
 
 CAF_TEST(session capacity) {
   ctx->cfg.max_sessions = 1;
   session_ids a, b;
-  CAF_CHECK_EQUAL(api(route::pair_start, start_body(a))->status, 200);
+  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(a))->status), 200);
   auto r = api(route::pair_start, start_body(b));
   CAF_CHECK_EQUAL(r->status, 503);
   CAF_CHECK_EQUAL(r->error(), "relay_at_capacity");
-  CAF_CHECK_EQUAL(api(route::pair_start, start_body(a))->status, 200);  // replacement is fine
+  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(a))->status), 200);  // replacement is fine
 }
 
 CAF_TEST(restore rebuilds the token index) {
@@ -149,9 +149,9 @@ CAF_TEST(restore rebuilds the token index) {
   CAF_REQUIRE_EQUAL(ok.size(), 1u);
   CAF_CHECK_EQUAL(str_of(ok[0], "deviceID"), "DEVICE-restored-1");
   // The expired grace token is not accepted.
-  CAF_CHECK_EQUAL(connect(expired).peer->policy_rejects, 1);
+  CAF_CHECK_EQUAL(val(connect(expired).peer->policy_rejects), 1);
   // Device cap at auth counts live sockets (cap 2, three trusted devices).
-  CAF_CHECK_EQUAL(connect(dev2.current_session_token).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(dev2.current_session_token).peer->count("auth_ok")), 1u);
   auto third = connect(dev3.current_session_token);
   CAF_CHECK_EQUAL(third.peer->count("auth_ok"), 0u);
   CAF_CHECK_EQUAL(third.peer->drops, 1);
@@ -169,7 +169,7 @@ CAF_TEST(sweep closes an idle session without devices) {
   session_ids ids;
   auto body = start_body(ids);
   body["idleTimeoutSeconds"] = 60;
-  CAF_REQUIRE_EQUAL(api(route::pair_start, body)->status, 200);
+  CAF_REQUIRE_EQUAL(val(api(route::pair_start, body)->status), 200);
   advance(59999);
   sweep();
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
@@ -178,7 +178,7 @@ CAF_TEST(sweep closes an idle session without devices) {
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.sessions_closed.load(), 1u);
   CAF_CHECK(stored_absent(ids.sid));
-  CAF_CHECK_EQUAL(connect(ids.desk).peer->policy_rejects, 1);
+  CAF_CHECK_EQUAL(val(connect(ids.desk).peer->policy_rejects), 1);
 }
 
 CAF_TEST(sweep closes a session past retention) {
@@ -204,7 +204,7 @@ CAF_TEST(sweep keeps an idle session with a trusted device) {
   advance(3600000);
   sweep();
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
-  CAF_CHECK_EQUAL(connect(ids.desk).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(ids.desk).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST(sweep keeps a session with a connected desktop) {
@@ -241,7 +241,7 @@ CAF_TEST(sweep prunes expired grace tokens) {
     auto rec_ = stored(ids.sid);
     CAF_CHECK(rec_.devices.at(dev.device_id).retired_session_tokens.empty());
   }
-  CAF_CHECK_EQUAL(connect(dev.token).peer->policy_rejects, 1);
+  CAF_CHECK_EQUAL(val(connect(dev.token).peer->policy_rejects), 1);
   CAF_CHECK(m.peer->disconnects.empty());
 }
 
@@ -279,7 +279,7 @@ CAF_TEST(kill one session) {
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
   CAF_CHECK(stored_absent(a.sid));
   CAF_CHECK(mem->load(b.sid).record.has_value());
-  CAF_CHECK_EQUAL(connect(a.desk).peer->policy_rejects, 1);
+  CAF_CHECK_EQUAL(val(connect(a.desk).peer->policy_rejects), 1);
   CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 1);
   CAF_CHECK(!ask<bool>(kill_atom::value, a.sid, std::string("session_expired")));
   CAF_CHECK(!ask<bool>(kill_atom::value, std::string("SESSION-never-existed"),
@@ -316,7 +316,7 @@ CAF_TEST(killall) {
   CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 0);
   // The relay keeps serving.
   session_ids c;
-  CAF_CHECK_EQUAL(api(route::pair_start, start_body(c))->status, 200);
+  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(c))->status), 200);
 }
 
 CAF_TEST(shutdown uses server_shutdown and keeps records) {

@@ -11,6 +11,13 @@
 using namespace rc_test;
 using rc::proto::route;
 
+// BUG 3 (sanitizer builds only, so not reproduced here): session.cpp calls
+// remove_mobile(st().device_conn[device_id], ...) (same-device reconnect) and
+// remove_mobile(conn->second, ...) (devices/revoke) with a reference into device_conn, and
+// remove_mobile erases that entry before sending detach with it: heap-use-after-free. It makes
+// relay_unit fail under -DRC_SANITIZE=ON in "token rotation with grace", "token rotation with
+// zero grace invalidates immediately" and "revoke and stop" until fixed (copy the id first).
+
 CAF_TEST_FIXTURE_SCOPE(known_bugs, relay_fixture)
 
 // BUG 1: a session actor that ends abnormally leaves its sockets open and its gauges counted.
@@ -24,7 +31,7 @@ CAF_TEST(abnormal session end releases sockets and gauges) {
   auto d = connect(ids.desk);
   auto dev = pair_device(ids, d);
   auto m = connect(dev.token);
-  CAF_CHECK_EQUAL(api(route::pair_join, join_body(ids))->error(), "join_token_already_used");
+  CAF_CHECK_EQUAL(val(api(route::pair_join, join_body(ids))->error()), "join_token_already_used");
   api(route::pair_refresh, json{{"sessionID", ids.sid},
                                 {"joinToken", ids.join},
                                 {"desktopSessionToken", ids.desk},

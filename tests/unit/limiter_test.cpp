@@ -100,8 +100,8 @@ CAF_TEST(per ip limiter answers 429 after the budget) {
   ctx->cfg.max_pair_requests_per_minute = 2;
   session_ids ids;
   json stop = desk_body(ids);  // unknown session: pair/stop answers 200
-  CAF_CHECK_EQUAL(api(proto::route::pair_stop, stop, "10.0.0.1")->status, 200);
-  CAF_CHECK_EQUAL(api(proto::route::pair_stop, stop, "10.0.0.1")->status, 200);
+  CAF_CHECK_EQUAL(val(api(proto::route::pair_stop, stop, "10.0.0.1")->status), 200);
+  CAF_CHECK_EQUAL(val(api(proto::route::pair_stop, stop, "10.0.0.1")->status), 200);
   auto third = api(proto::route::pair_stop, stop, "10.0.0.1");
   CAF_CHECK_EQUAL(third->status, 429);
   CAF_CHECK_EQUAL(third->error(), "rate_limited");
@@ -110,10 +110,10 @@ CAF_TEST(per ip limiter answers 429 after the budget) {
   auto join = api(proto::route::pair_join, join_body(ids), "10.0.0.1");
   CAF_CHECK_EQUAL(join->status, 429);
   CAF_CHECK_EQUAL(str_of(join->j(), "message"), "Too many pairing attempts. Try again in a minute.");
-  CAF_CHECK_EQUAL(api(proto::route::pair_stop, stop, "10.0.0.2")->status, 200);  // other IP
+  CAF_CHECK_EQUAL(val(api(proto::route::pair_stop, stop, "10.0.0.2")->status), 200);  // other IP
   CAF_CHECK_EQUAL(ctx->metrics.ip_buckets.load(), 2);
   advance(60000);
-  CAF_CHECK_EQUAL(api(proto::route::pair_stop, stop, "10.0.0.1")->status, 200);
+  CAF_CHECK_EQUAL(val(api(proto::route::pair_stop, stop, "10.0.0.1")->status), 200);
   // Sweep prunes expired buckets.
   advance(60000);
   self->send(broker, sweep_atom::value);

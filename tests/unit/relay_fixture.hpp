@@ -127,6 +127,13 @@ struct fake_responder final : gw::http_responder {
   }
 };
 
+/// Copies a value out of a temporary (CAF_CHECK_EQUAL binds `auto&&` to its argument, which
+/// would dangle for members reached through a temporary shared_ptr).
+template <class T>
+std::decay_t<T> val(T&& x) {
+  return std::forward<T>(x);
+}
+
 inline std::string str_of(const json& j, const char* key) {
   if (!j.is_object()) return "<not an object>";
   auto it = j.find(key);

@@ -74,7 +74,7 @@ CAF_TEST(pair start prechecks) {
   CAF_CHECK_EQUAL(r->status, 400);
   CAF_CHECK_EQUAL(r->error(), "expired_join_token");
   auto now_exp = start_body(ids, 0);  // expiry == now is not in the future
-  CAF_CHECK_EQUAL(api(route::pair_start, now_exp)->error(), "expired_join_token");
+  CAF_CHECK_EQUAL(val(api(route::pair_start, now_exp)->error()), "expired_join_token");
   auto garbage = start_body(ids);
   garbage["joinTokenExpiresAt"] = "tomorrow";
   r = api(route::pair_start, garbage);
@@ -83,8 +83,8 @@ CAF_TEST(pair start prechecks) {
                   "joinTokenExpiresAt must be a valid RFC3339 timestamp.");
   CAF_CHECK_EQUAL(ctx->metrics.sessions.load(), 0);
   // Unknown session: join/refresh/list → 404, stop → 200.
-  CAF_CHECK_EQUAL(api(route::pair_join, join_body(ids))->status, 404);
-  CAF_CHECK_EQUAL(api(route::devices_list, desk_body(ids))->error(), "session_not_found");
+  CAF_CHECK_EQUAL(val(api(route::pair_join, join_body(ids))->status), 404);
+  CAF_CHECK_EQUAL(val(api(route::devices_list, desk_body(ids))->error()), "session_not_found");
   auto stop = api(route::pair_stop, desk_body(ids));
   CAF_CHECK_EQUAL(stop->status, 200);
   CAF_CHECK_EQUAL(str_of(stop->j(), "sessionID"), ids.sid);
@@ -206,7 +206,7 @@ CAF_TEST(different token while active is refused) {
   CAF_CHECK_EQUAL(r2->status, 200);
   auto old = auth_direct(ids.desk);
   CAF_CHECK_EQUAL(old->policy_rejects, 1);
-  CAF_CHECK_EQUAL(connect(other.desk).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(other.desk).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
@@ -223,7 +223,7 @@ CAF_TEST(join without desktop is refused) {
                   "Desktop is not connected to relay. Re-open Remote Control on desktop and retry.");
   auto wrong = join_body(ids);
   wrong["joinToken"] = proto::random_token(proto::token_bytes);
-  CAF_CHECK_EQUAL(api(route::pair_join, wrong)->error(), "invalid_join_token");
+  CAF_CHECK_EQUAL(val(api(route::pair_join, wrong)->error()), "invalid_join_token");
 }
 
 CAF_TEST(pairing approval) {
@@ -498,7 +498,7 @@ CAF_TEST(token rotation with zero grace invalidates immediately) {
   CAF_CHECK_EQUAL(again.peer->policy_rejects, 1);
   CAF_CHECK_EQUAL(failures(ctx, auth_failure::token_not_found), 1u);
   CAF_CHECK(m1.peer->disconnects.empty());  // the live socket is unaffected
-  CAF_CHECK_EQUAL(connect(t1).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(t1).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST(mobile origin is checked) {
@@ -545,7 +545,7 @@ CAF_TEST(device cap at auth counts live sockets) {
     CAF_CHECK_EQUAL(rec_.devices.at(b.device_id).current_session_token, b.token);
   }
   close_socket(ma);
-  CAF_CHECK_EQUAL(connect(b.token).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(b.token).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST(revoke and stop) {
@@ -556,20 +556,20 @@ CAF_TEST(revoke and stop) {
   auto rotated = str_of(m.peer->of_type("auth_ok").at(0), "nextDeviceSessionToken");
   auto bad = desk_body(ids);
   bad["deviceID"] = "UNKNOWN-device-id";
-  CAF_CHECK_EQUAL(api(route::devices_revoke, bad)->error(), "device_not_found");
+  CAF_CHECK_EQUAL(val(api(route::devices_revoke, bad)->error()), "device_not_found");
   auto rv = desk_body(ids);
   rv["deviceID"] = dev.device_id;
   auto wrong = rv;
   wrong["desktopSessionToken"] = proto::random_token(proto::token_bytes);
-  CAF_CHECK_EQUAL(api(route::devices_revoke, wrong)->error(), "invalid_desktop_session_token");
+  CAF_CHECK_EQUAL(val(api(route::devices_revoke, wrong)->error()), "invalid_desktop_session_token");
   auto r = api(route::devices_revoke, rv);
   CAF_CHECK_EQUAL(r->status, 200);
   CAF_CHECK_EQUAL(str_of(r->j(), "deviceID"), dev.device_id);
   CAF_CHECK_EQUAL(m.peer->last_disconnect(), "device_revoked");
   CAF_CHECK_EQUAL(str_of(d.peer->of_type("relay.device_count").back(), "connectedDeviceCount"),
                   "0");
-  CAF_CHECK_EQUAL(connect(rotated).peer->policy_rejects, 1);
-  CAF_CHECK_EQUAL(connect(dev.token).peer->policy_rejects, 1);  // grace token removed too
+  CAF_CHECK_EQUAL(val(connect(rotated).peer->policy_rejects), 1);
+  CAF_CHECK_EQUAL(val(connect(dev.token).peer->policy_rejects), 1);  // grace token removed too
   {
     auto rec_ = stored(ids.sid);
     CAF_CHECK(rec_.devices.empty());
@@ -579,8 +579,8 @@ CAF_TEST(revoke and stop) {
   CAF_CHECK_EQUAL(s->status, 200);
   CAF_CHECK_EQUAL(d.peer->last_disconnect(), "stopped_by_desktop");
   CAF_CHECK(stored_absent(ids.sid));
-  CAF_CHECK_EQUAL(connect(ids.desk).peer->policy_rejects, 1);
-  CAF_CHECK_EQUAL(api(route::pair_join, join_body(ids))->status, 404);
+  CAF_CHECK_EQUAL(val(connect(ids.desk).peer->policy_rejects), 1);
+  CAF_CHECK_EQUAL(val(api(route::pair_join, join_body(ids))->status), 404);
   CAF_CHECK_EQUAL(ctx->metrics.sessions.load(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.device_tokens.load(), 0);
@@ -619,7 +619,7 @@ CAF_TEST(slow mobile consumer is disconnected) {
   CAF_CHECK_EQUAL(mp->failed_sends, 1);
   // The device stays trusted and can reconnect.
   auto t1 = str_of(mp->of_type("auth_ok").at(0), "nextDeviceSessionToken");
-  CAF_CHECK_EQUAL(connect(t1).peer->count("auth_ok"), 1u);
+  CAF_CHECK_EQUAL(val(connect(t1).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST(slow desktop consumer is disconnected) {
