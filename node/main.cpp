@@ -61,6 +61,12 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config sys_cfg;
   sys_cfg.set("scheduler.max-threads", static_cast<size_t>(cfg.actor_threads));
+  // Idle workers: spin briefly, then sleep instead of polling every 50 µs for ~25 ms after each
+  // burst (CAF's default), which dominated relay CPU at low message rates.
+  sys_cfg.set("work-stealing.aggressive-poll-attempts", size_t{50});
+  sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{20});
+  sys_cfg.set("work-stealing.moderate-sleep-duration", caf::timespan{std::chrono::microseconds(200)});
+  sys_cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(50)});
   caf::actor_system sys{sys_cfg};
 
   // ---- persistence ----
