@@ -246,7 +246,19 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         for (auto d = st.device_index.begin(); d != st.device_index.end();)
           d = d->second.session_id == sid ? st.device_index.erase(d) : std::next(d);
         set_token_gauge(self, ctx);
-        ctx->log(log_level::error, "broker", "session actor ended unexpectedly", sid_field(sid));
+        ctx->log(log_level::error, "broker",
+                 "session actor ended unexpectedly; restarting it from the store", sid_field(sid));
+        // Supervision: restart the session from its persisted record (sockets were told to
+        // reconnect by the dying session's cleanup).
+        self->request(store, std::chrono::seconds(5), restore_atom::value, sid)
+            .then(
+                [=](persistence::session_record& rec, uint64_t version) {
+                  if (self->state.sessions.count(rec.session_id) || self->state.shutting_down)
+                    return;
+                  auto s = spawn_session(self, ctx, store, rec.session_id);
+                  self->send(s, restore_atom::value, std::move(rec), version);
+                },
+                [=](caf::error&) {});
         break;
       }
     }
@@ -388,13 +400,15 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         auto s = spawn_session(self, ctx, store, rec.session_id);
         self->send(s, restore_atom::value, std::move(rec), version);
       },
-      [=](closed_atom, const std::string& sid) {
+      // A session closed itself; it quits once we answer (see session close()).
+      [=](closed_atom, const std::string& sid) -> bool {
         auto& st = self->state;
         auto it = st.sessions.find(sid);
         if (it != st.sessions.end() && it->second.address() == self->current_sender()) {
           self->demonitor(it->second);
           st.sessions.erase(it);
         }
+        return true;
       },
       [=](sweep_atom) {
         auto& st = self->state;

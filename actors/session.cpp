@@ -48,7 +48,7 @@ struct session_state {
   uint64_t version = 0;
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
-  std::weak_ptr<conn_handler> desktop_handler;  ///< receives the zero-hop mobile route table
+  std::weak_ptr<conn_handler> desktop_handler;      ///< receives the zero-hop mobile route table
   std::map<std::string, mobile_slot> mobiles;       // conn id → slot
   std::map<std::string, caf::actor> device_actors;  // device id → actor
   std::map<std::string, std::string> device_conn;   // device id → conn id
@@ -63,7 +63,33 @@ struct session_state {
   std::string remote_desktop_instance;  ///< ... and which peer
   std::vector<pending_probe> probes;
   uint64_t probe_seq = 0;
+  context_ptr ctx;  ///< for the emergency cleanup below
   static inline const char* name = "session";
+
+  /// Runs however the actor ends. After a normal close() there is nothing left; after an
+  /// abnormal end (exception, kill) the sockets are told to reconnect and every gauge the
+  /// session held is released, so admission counts never leak. The broker restarts the
+  /// session from the store.
+  ~session_state() {
+    if (closed || !ctx) return;
+    auto& m = ctx->metrics;
+    for (auto& [cid, slot] : mobiles) {
+      slot.peer->disconnect("server_shutdown");
+      m.active_websockets.fetch_sub(1);
+    }
+    if (!mobiles.empty()) m.sessions_with_mobile.fetch_sub(1);
+    if (desktop) {
+      desktop->disconnect("server_shutdown");
+      m.active_websockets.fetch_sub(1);
+      m.sessions_with_desktop.fetch_sub(1);
+    }
+    if (pending) {
+      m.pending_join_waiters.fetch_sub(1);
+      pending->responder->respond(
+          409,
+          R"({"error":"desktop_not_connected","message":"Desktop disconnected before pairing could be approved."})");
+    }
+  }
 };
 
 using session_ptr = caf::stateful_actor<session_state>*;
@@ -230,7 +256,8 @@ struct session_ops {
     });
   }
 
-  static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer, std::weak_ptr<conn_handler> h) {
+  static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer,
+                           std::weak_ptr<conn_handler> h) {
     peer->post([h] {
       if (auto hh = h.lock()) hh->set_routes(nullptr);
     });
@@ -244,7 +271,7 @@ struct session_ops {
   }
 
   /// Removes a registered mobile socket (without touching its device record).
-  void remove_mobile(const std::string& conn_id, const char* reason) {
+  void remove_mobile(std::string conn_id, const char* reason) {  // by value: callers pass map keys
     auto it = st().mobiles.find(conn_id);
     if (it == st().mobiles.end()) return;
     std::size_t before = st().mobiles.size();
@@ -311,8 +338,12 @@ struct session_ops {
     ctx->metrics.sessions_closed.fetch_add(1);
     ctx->log(log_level::info, "session", "session_closed",
              sid_field(sid()) + ",\"reason\":" + json_str(reason));
-    self->send(broker, closed_atom::value, sid());
-    self->quit(caf::exit_reason::user_shutdown);
+    // Stay as a tombstone until the broker has forgotten us: everything it forwarded before
+    // that (FIFO) is answered as for an unknown session instead of being lost.
+    self->request(broker, caf::infinite, closed_atom::value, sid())
+        .then(
+            [this_self = self](bool) { this_self->quit(caf::exit_reason::user_shutdown); },
+            [this_self = self](caf::error&) { this_self->quit(caf::exit_reason::user_shutdown); });
   }
 
   /// pair/start on an existing session with the same token (or no participants): reset.
@@ -517,6 +548,14 @@ struct session_ops {
 
   void api(api_call& c) {
     auto& q = c.req;
+    if (st().closed) {  // tombstone: answer as the broker would for an unknown session
+      if (q.r == proto::route::pair_stop)
+        return reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", q.session_id}});
+      if (q.r == proto::route::pair_start)
+        return reply_error(c.responder, 503, "session_closing",
+                           "Session is closing. Retry shortly.");
+      return reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
+    }
     if (q.r == proto::route::pair_start) return pair_start(c);
     if (!st().initialized)
       return reply_error(c.responder, 404, "session_not_found", "Remote session not found.");
@@ -893,6 +932,7 @@ struct session_ops {
 caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker, caf::actor store,
                            std::string session_id) {
   self->state.spawned_at = now_of(ctx);
+  self->state.ctx = ctx;
   self->state.rec.session_id = session_id;
   ctx->metrics.sessions.fetch_add(1);
   self->attach_functor([ctx] { ctx->metrics.sessions.fetch_sub(1); });

@@ -28,6 +28,14 @@ caf::behavior store_impl(caf::event_based_actor* /*self*/, context_ptr ctx,
       [=](save_atom, store_write& w) { write(w); },
       // Write whose outcome the caller needs (mobile token rotation must be durable).
       [=](save_atom, rotated_atom, store_write& w) -> int { return write(w); },
+      // Load one session (supervisor restart).
+      [=](restore_atom,
+          const std::string& sid) -> caf::result<persistence::session_record, uint64_t> {
+        auto r = store->load(sid);
+        if (r.status != persistence::store_status::ok || !r.record)
+          return caf::make_error(caf::sec::unexpected_message);
+        return {std::move(*r.record), r.version};
+      },
   };
 }
 

@@ -24,9 +24,8 @@ struct device_fixture : base_fixture {
   device_fixture() {
     auto out = to_desktop;
     sink = sys.spawn([out](caf::event_based_actor*) -> caf::behavior {
-      return {[out](todesk_atom, std::shared_ptr<const std::string>& text) {
-        out->push_back(*text);
-      }};
+      return {
+          [out](todesk_atom, std::shared_ptr<const std::string>& text) { out->push_back(*text); }};
     });
     extra.push_back(sink);
     auto c = ctx;
@@ -136,7 +135,7 @@ CAF_TEST(replayed and out of order commands) {
   CAF_CHECK_EQUAL(last_error(), "replayed_command");
   // A reconnect (new attach) starts a fresh counter.
   self->send(device, attach_atom::value, std::string("CONN-0002"),
-               std::shared_ptr<gw::ws_peer>(peer));
+             std::shared_ptr<gw::ws_peer>(peer));
   run();
   conn = "CONN-0002";
   mobile(relay_fixture::command(sid, 1));

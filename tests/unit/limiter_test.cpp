@@ -109,7 +109,8 @@ CAF_TEST(per ip limiter answers 429 after the budget) {
                   "Too many relay management requests. Try again in a minute.");
   auto join = api(proto::route::pair_join, join_body(ids), "10.0.0.1");
   CAF_CHECK_EQUAL(join->status, 429);
-  CAF_CHECK_EQUAL(str_of(join->j(), "message"), "Too many pairing attempts. Try again in a minute.");
+  CAF_CHECK_EQUAL(str_of(join->j(), "message"),
+                  "Too many pairing attempts. Try again in a minute.");
   CAF_CHECK_EQUAL(val(api(proto::route::pair_stop, stop, "10.0.0.2")->status), 200);  // other IP
   CAF_CHECK_EQUAL(ctx->metrics.ip_buckets.load(), 2);
   advance(60000);

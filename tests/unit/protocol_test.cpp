@@ -6,8 +6,8 @@
 
 #include <random>
 
-#include "relay_fixture.hpp"
 #include "protocol/url.hpp"
+#include "relay_fixture.hpp"
 
 using namespace rc_test;
 using rc::proto::validate_command_envelope;
@@ -106,8 +106,8 @@ CAF_TEST(rfc3339 round trip) {
   CAF_CHECK_EQUAL(proto::format_rfc3339_ms(t0_ms), "2026-01-01T00:00:00+00:00");
   CAF_CHECK_EQUAL(proto::format_rfc3339_ms(t0_ms + 123), "2026-01-01T00:00:00.123+00:00");
   CAF_CHECK_EQUAL(proto::format_rfc3339_seconds_z(t0_ms + 999), "2026-01-01T00:00:00Z");
-  for (int64_t ms : {int64_t{0}, t0_ms, t0_ms + 1, t0_ms + 999, int64_t{951782400000} /*2000-02-29*/,
-                     int64_t{4102444799999}}) {
+  for (int64_t ms : {int64_t{0}, t0_ms, t0_ms + 1, t0_ms + 999,
+                     int64_t{951782400000} /*2000-02-29*/, int64_t{4102444799999}}) {
     auto s = proto::format_rfc3339_ms(ms);
     auto back = proto::parse_rfc3339(s);
     CAF_REQUIRE(back.has_value());
@@ -166,12 +166,12 @@ CAF_TEST(url normalisation) {
 
 CAF_TEST(api request schema is strict) {
   proto::framework_error fe{0, ""};
-  auto ok = proto::parse_api_request(
-      proto::route::pair_join, R"({"sessionID":"s","joinToken":"j","deviceName":null})", fe);
+  auto ok = proto::parse_api_request(proto::route::pair_join,
+                                     R"({"sessionID":"s","joinToken":"j","deviceName":null})", fe);
   CAF_REQUIRE(ok.has_value());
   CAF_CHECK(!ok->device_name.has_value());
-  CAF_CHECK(!proto::parse_api_request(proto::route::pair_join,
-                                      R"({"sessionID":"s","joinToken":"j","schemaVersion":2})", fe));
+  CAF_CHECK(!proto::parse_api_request(
+      proto::route::pair_join, R"({"sessionID":"s","joinToken":"j","schemaVersion":2})", fe));
   CAF_CHECK_EQUAL(fe.status, 422);  // join has no schemaVersion field (§4.2)
   CAF_CHECK(!proto::parse_api_request(proto::route::pair_start, R"({"sessionID":1})", fe));
   CAF_CHECK_EQUAL(fe.status, 422);
@@ -274,8 +274,8 @@ CAF_TEST(command envelope rules) {
   CAF_CHECK_EQUAL(full_check(big).message, "Message text exceeds 16384 bytes.");
   // The PWA sends all eight keys with null for unused ones.
   auto pwa = good;
-  for (auto k : {"projectID", "text", "runtimeRequestID", "runtimeRequestKind",
-                 "runtimeRequestResponse"})
+  for (auto k :
+       {"projectID", "text", "runtimeRequestID", "runtimeRequestKind", "runtimeRequestResponse"})
     pwa["payload"]["payload"][k] = nullptr;
   CAF_CHECK(full_check(pwa).ok());
 }
@@ -389,8 +389,8 @@ CAF_TEST(scan top level on tricky inputs) {
   CAF_CHECK(!scan_top_level(R"({"sessionID":"a","sessionID":"b"})", d));
 
   // Non-objects and malformed text.
-  for (const char* bad : {"", "   ", "[]", "\"str\"", "42", "null", "{", R"({"a":1)",
-                          R"({"a" 1})", R"({"a":1}x)", R"({"a":1,})", "{\"a\":\"\x01\"}"}) {
+  for (const char* bad : {"", "   ", "[]", "\"str\"", "42", "null", "{", R"({"a":1)", R"({"a" 1})",
+                          R"({"a":1}x)", R"({"a":1,})", "{\"a\":\"\x01\"}"}) {
     top_level_fields b;
     CAF_CHECK(!scan_top_level(bad, b));
   }

@@ -102,9 +102,7 @@ struct fake_peer final : gw::ws_peer {
     return out;
   }
   std::size_t count(const std::string& type) const { return of_type(type).size(); }
-  json last() const {
-    return frames.empty() ? json() : json::parse(frames.back(), nullptr, false);
-  }
+  json last() const { return frames.empty() ? json() : json::parse(frames.back(), nullptr, false); }
   std::string last_disconnect() const { return disconnects.empty() ? "" : disconnects.back(); }
 };
 
@@ -345,7 +343,8 @@ struct relay_fixture : base_fixture {
     auto join = api(proto::route::pair_join, join_body(ids, name));
     CAF_REQUIRE_EQUAL(join->calls, 0);
     CAF_REQUIRE_EQUAL(desktop.peer->count("relay.pair_request"), before + 1);
-    auto rid = desktop.peer->of_type("relay.pair_request").back().at("requestID").get<std::string>();
+    auto rid =
+        desktop.peer->of_type("relay.pair_request").back().at("requestID").get<std::string>();
     send_text(desktop, json{{"type", "relay.pair_decision"},
                             {"sessionID", ids.sid},
                             {"requestID", rid},
@@ -367,7 +366,8 @@ struct relay_fixture : base_fixture {
   }
 
   /// A valid schema-v2 command envelope.
-  static json command(const std::string& sid, uint64_t seq, const std::string& name = "thread.select",
+  static json command(const std::string& sid, uint64_t seq,
+                      const std::string& name = "thread.select",
                       const std::string& cmd_id = "cmd-1") {
     json body{{"name", name}, {"commandID", cmd_id}};
     if (name == "thread.select" || name == "thread.send_message") body["threadID"] = "T1";

@@ -219,8 +219,9 @@ CAF_TEST(join without desktop is refused) {
   auto r = api(route::pair_join, join_body(ids));
   CAF_CHECK_EQUAL(r->status, 409);
   CAF_CHECK_EQUAL(r->error(), "desktop_not_connected");
-  CAF_CHECK_EQUAL(str_of(r->j(), "message"),
-                  "Desktop is not connected to relay. Re-open Remote Control on desktop and retry.");
+  CAF_CHECK_EQUAL(
+      str_of(r->j(), "message"),
+      "Desktop is not connected to relay. Re-open Remote Control on desktop and retry.");
   auto wrong = join_body(ids);
   wrong["joinToken"] = proto::random_token(proto::token_bytes);
   CAF_CHECK_EQUAL(val(api(route::pair_join, wrong)->error()), "invalid_join_token");
@@ -242,7 +243,8 @@ CAF_TEST(pairing approval) {
   CAF_CHECK_EQUAL(str_of(pr, "requesterIP"), "203.0.113.9");
   CAF_CHECK_EQUAL(str_of(pr, "requestedAt"), "2026-01-01T00:00:00+00:00");
   CAF_CHECK_EQUAL(str_of(pr, "expiresAt"), "2026-01-01T00:00:45+00:00");
-  send_text(d, json{{"type", "relay.pair_decision"}, {"requestID", rid}, {"approved", true}}.dump());
+  send_text(d,
+            json{{"type", "relay.pair_decision"}, {"requestID", rid}, {"approved", true}}.dump());
   CAF_REQUIRE_EQUAL(join->calls, 1);
   CAF_CHECK_EQUAL(join->status, 200);
   auto j = join->j();
@@ -262,7 +264,8 @@ CAF_TEST(pairing approval) {
   CAF_CHECK(rec->join_token_used_at_ms.has_value());
   CAF_REQUIRE_EQUAL(rec->devices.size(), 1u);
   CAF_CHECK_EQUAL(rec->devices.begin()->second.name, "Bikram iPhone");
-  CAF_CHECK_EQUAL(rec->devices.begin()->second.current_session_token, str_of(j, "deviceSessionToken"));
+  CAF_CHECK_EQUAL(rec->devices.begin()->second.current_session_token,
+                  str_of(j, "deviceSessionToken"));
   // The join token is now used.
   auto again = api(route::pair_join, join_body(ids));
   CAF_CHECK_EQUAL(again->status, 409);
@@ -280,8 +283,8 @@ CAF_TEST(pairing denial) {
   auto join = api(route::pair_join, join_body(ids));
   auto rid = str_of(d.peer->of_type("relay.pair_request").at(0), "requestID");
   // approved omitted = denied.
-  send_text(d, json{{"type", "relay.pair_decision"}, {"sessionID", ids.sid}, {"requestID", rid}}
-                   .dump());
+  send_text(
+      d, json{{"type", "relay.pair_decision"}, {"sessionID", ids.sid}, {"requestID", rid}}.dump());
   CAF_CHECK_EQUAL(join->status, 403);
   CAF_CHECK_EQUAL(join->error(), "pair_request_denied");
   CAF_CHECK_EQUAL(str_of(join->j(), "message"), "Desktop denied this pairing request.");
@@ -310,7 +313,8 @@ CAF_TEST(pairing timeout) {
   CAF_CHECK_EQUAL(ctx->metrics.pending_join_waiters.load(), 0);
   // A late approval only gets the pair_result echo.
   auto rid = str_of(d.peer->of_type("relay.pair_request").at(0), "requestID");
-  send_text(d, json{{"type", "relay.pair_decision"}, {"requestID", rid}, {"approved", true}}.dump());
+  send_text(d,
+            json{{"type", "relay.pair_decision"}, {"requestID", rid}, {"approved", true}}.dump());
   CAF_CHECK_EQUAL(join->calls, 1);
   CAF_CHECK_EQUAL(d.peer->count("relay.pair_result"), 1u);
   {
@@ -381,9 +385,9 @@ CAF_TEST(pair result echo for unknown request ids) {
   auto join = api(route::pair_join, join_body(ids));
   CAF_REQUIRE_EQUAL(d.peer->count("relay.pair_request"), 2u);
   auto mobile_frames = m.peer->frames.size();
-  send_text(d, json{{"type", "relay.pair_decision"}, {"requestID", "no-such-request"},
-                    {"approved", true}}
-                   .dump());
+  send_text(
+      d, json{{"type", "relay.pair_decision"}, {"requestID", "no-such-request"}, {"approved", true}}
+             .dump());
   auto res = d.peer->of_type("relay.pair_result");
   CAF_REQUIRE_EQUAL(res.size(), 2u);  // first from pair_device
   CAF_CHECK_EQUAL(str_of(res[1], "requestID"), "no-such-request");
@@ -395,8 +399,10 @@ CAF_TEST(pair result echo for unknown request ids) {
   CAF_CHECK_EQUAL(d.peer->count("relay.pair_result"), 2u);
   CAF_CHECK_EQUAL(m.peer->frames.size(), mobile_frames);
   // Decision naming another session: silently ignored.
-  send_text(d, json{{"type", "relay.pair_decision"}, {"sessionID", "SESSION-other-000000"},
-                    {"requestID", "x"}, {"approved", true}}
+  send_text(d, json{{"type", "relay.pair_decision"},
+                    {"sessionID", "SESSION-other-000000"},
+                    {"requestID", "x"},
+                    {"approved", true}}
                    .dump());
   CAF_CHECK_EQUAL(d.peer->count("relay.pair_result"), 2u);
   // [ref-quirk] approved of the wrong type: not a decision, forwarded to mobiles.

@@ -1,8 +1,6 @@
-// Relay bugs found by these unit tests, reported to the lead and not yet fixed. Each test states
-// the EXPECTED behaviour, so it fails while the bug exists. ctest runs this suite as
-// `relay_unit_known_bugs` with WILL_FAIL: when a fix lands, that entry turns red as a reminder
-// to move the test into its proper suite.
-#define CAF_SUITE relay_known_bugs
+// Regression tests for relay bugs these unit tests found (all fixed): each states the expected
+// behaviour.
+#define CAF_SUITE relay_regressions
 #define FAIL(msg) CAF_FAIL(msg)  // CAF 0.17.6 DSL bug workaround (before dsl.hpp)
 #include "caf/test/dsl.hpp"
 
@@ -11,18 +9,14 @@
 using namespace rc_test;
 using rc::proto::route;
 
-// BUG 3 (sanitizer builds only, so not reproduced here): session.cpp calls
-// remove_mobile(st().device_conn[device_id], ...) (same-device reconnect) and
-// remove_mobile(conn->second, ...) (devices/revoke) with a reference into device_conn, and
-// remove_mobile erases that entry before sending detach with it: heap-use-after-free. It makes
-// relay_unit fail under -DRC_SANITIZE=ON in "token rotation with grace", "token rotation with
-// zero grace invalidates immediately" and "revoke and stop" until fixed (copy the id first).
+// BUG 3 (fixed; caught by the ASan build of relay_unit): remove_mobile received a reference into
+// device_conn and erased that entry before using it (heap-use-after-free).
 
-CAF_TEST_FIXTURE_SCOPE(known_bugs, relay_fixture)
+CAF_TEST_FIXTURE_SCOPE(regressions, relay_fixture)
 
-// BUG 1: a session actor that ends abnormally leaves its sockets open and its gauges counted.
-// The broker's down handler cleans the token index, but nobody tells the desktop/mobile peers,
-// fails the pending join, or releases active_websockets / sessions_with_* / pending waiters.
+// BUG 1 (fixed): a session actor that ended abnormally leaves its sockets open and its gauges
+// counted. The broker's down handler cleans the token index, but nobody tells the desktop/mobile
+// peers, fails the pending join, or releases active_websockets / sessions_with_* / pending waiters.
 // active_websockets then counts against MAX_ACTIVE_WEBSOCKET_CONNECTIONS forever and the
 // pending waiter against MAX_PENDING_JOIN_WAITERS (→ 503 pairing_backpressure).
 CAF_TEST(abnormal session end releases sockets and gauges) {
@@ -45,7 +39,7 @@ CAF_TEST(abnormal session end releases sockets and gauges) {
   CAF_CHECK_EQUAL(ctx->metrics.sessions_with_desktop.load(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.sessions_with_mobile.load(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.pending_join_waiters.load(), 0);
-  CAF_CHECK_EQUAL(pending->calls, 1);                 // expected: 409 desktop_not_connected
+  CAF_CHECK_EQUAL(pending->calls, 1);  // expected: 409 desktop_not_connected
   CAF_CHECK(!d.peer->disconnects.empty() || d.peer->drops > 0);  // socket ended somehow
   CAF_CHECK(!m.peer->disconnects.empty() || m.peer->drops > 0);
 }
@@ -82,8 +76,7 @@ CAF_TEST(auth racing a session close is answered) {
   CAF_REQUIRE(sched.prioritize(broker));
   sched.run_once();
   auto peer = std::make_shared<fake_peer>();
-  self->send(broker, auth_atom::value,
-             auth_request{ids.desk, "CONN-race-0001", peer, {}});
+  self->send(broker, auth_atom::value, auth_request{ids.desk, "CONN-race-0001", peer, {}});
   CAF_REQUIRE(sched.prioritize(s));
   sched.run_once();
   drain();
