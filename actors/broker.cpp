@@ -495,22 +495,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
           kids.push_back(s);
         }
         j["truncated"] = st.sessions.size() + (st.ip_limiter ? 1 : 0) > kids.size();
-        if (kids.empty()) return j.dump();
-        auto rp = self->make_response_promise<std::string>();
-        auto acc = std::make_shared<std::pair<proto::json, std::size_t>>(std::move(j), kids.size());
-        for (auto& k : kids) {
-          auto done = [acc, rp]() mutable {
-            if (--acc->second == 0) rp.deliver(acc->first.dump());
-          };
-          self->request(k, std::chrono::seconds(2), describe_atom::value)
-              .then(
-                  [acc, done](const std::string& s) mutable {
-                    acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
-                    done();
-                  },
-                  [done](caf::error&) mutable { done(); });
-        }
-        return rp;
+        return describe_with_children(self, std::move(j), kids, std::chrono::seconds(2));
       },
   };
 }

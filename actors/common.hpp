@@ -30,4 +30,10 @@ std::string sid_field(const std::string& sid);
 proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
                        int64_t spawned_at_ms, int64_t now_ms);
 
+/// Admin view: asks each child actor for its description (bounded wait) and answers with
+/// `self_info` plus a `children` array once all replied or timed out.
+caf::result<std::string> describe_with_children(caf::event_based_actor* self, proto::json self_info,
+                                                const std::vector<caf::actor>& kids,
+                                                std::chrono::milliseconds timeout);
+
 }  // namespace rc::actors

@@ -1103,22 +1103,7 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         std::vector<caf::actor> kids;
         for (auto& [id, a] : st.device_actors) kids.push_back(a);
         if (st.limiter) kids.push_back(st.limiter);
-        if (kids.empty()) return j.dump();
-        auto rp = self->make_response_promise<std::string>();
-        auto acc = std::make_shared<std::pair<proto::json, std::size_t>>(std::move(j), kids.size());
-        for (auto& k : kids) {
-          auto done = [acc, rp]() mutable {
-            if (--acc->second == 0) rp.deliver(acc->first.dump());
-          };
-          self->request(k, std::chrono::seconds(1), describe_atom::value)
-              .then(
-                  [acc, done](const std::string& s) mutable {
-                    acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
-                    done();
-                  },
-                  [done](caf::error&) mutable { done(); });
-        }
-        return rp;
+        return describe_with_children(self, std::move(j), kids, std::chrono::seconds(1));
       },
   };
 }
