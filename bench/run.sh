@@ -40,7 +40,7 @@ FORWARDER=${FORWARDER:-$(pick_binary rc-bare-forwarder || true)}
   echo "  cmake -S $ROOT_DIR -B $ROOT_DIR/build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build $ROOT_DIR/build-bench --target rc-loadgen rc-bare-forwarder" >&2
   exit 2
 }
-RESULTS=${RESULTS:-$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)$([[ $SMOKE == 1 ]] && echo -smoke)}
+RESULTS=${RESULTS:-$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)$([[ $SMOKE == 1 ]] && echo -smoke || true)}
 mkdir -p "$RESULTS"
 
 # name -> loadgen arguments
