@@ -11,6 +11,8 @@ struct device_state {
   std::shared_ptr<gw::ws_peer> peer;
   uint64_t last_seq = 0;
   bool desktop_connected = false;
+  std::shared_ptr<gw::ws_peer> desktop;  ///< set when commands may go straight to the desktop
+  std::string desktop_conn;
   int64_t spawned_at = 0;
   uint64_t forwarded = 0;
   uint64_t rejected = 0;
@@ -38,6 +40,13 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
     auto text = std::make_shared<const std::string>(
         proto::inject_metadata(*value, self->state.conn_id, device_id));
     ++self->state.forwarded;
+    if (auto& d = self->state.desktop) {  // direct: the session told us the desktop socket
+      if (!d->send(std::move(text))) {
+        self->send(session, slow_atom::value, true, self->state.desktop_conn);
+        d.reset();
+      }
+      return;
+    }
     self->send(session, todesk_atom::value, std::move(text));
   };
   return {
@@ -51,7 +60,12 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
         self->state.conn_id.clear();
         self->state.peer.reset();
       },
-      [=](presence_atom, bool connected) { self->state.desktop_connected = connected; },
+      [=](presence_atom, bool connected, std::shared_ptr<gw::ws_peer> desktop,
+          const std::string& desktop_conn) {
+        self->state.desktop_connected = connected;
+        self->state.desktop = std::move(desktop);
+        self->state.desktop_conn = desktop_conn;
+      },
       [=](kick_atom, const std::string& reason) {
         if (self->state.peer) self->state.peer->disconnect(reason);
         self->state.conn_id.clear();

@@ -142,7 +142,7 @@ struct session_ops {
     st().remote_desktop = v;
     st().remote_desktop_instance = v ? instance : std::string();
     if (before == v) return;
-    for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, v);
+    tell_presence(v);
     if (tell_mobiles) {
       auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), v));
       for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
@@ -196,6 +196,18 @@ struct session_ops {
     return ops;
   }
 
+  /// Desktop presence for the device actors. Without a bus they also get the desktop socket and
+  /// deliver validated commands to it directly (one hop less on phone→desktop).
+  void presence_to(const caf::actor& device, bool connected) {
+    bool direct = connected && st().desktop && !bus();
+    self->send(device, presence_atom::value, connected,
+               direct ? st().desktop : std::shared_ptr<gw::ws_peer>{},
+               direct ? st().desktop_conn : std::string{});
+  }
+  void tell_presence(bool connected) {
+    for (auto& [id, a] : st().device_actors) presence_to(a, connected);
+  }
+
   void persist() {
     ++st().version;
     self->send(store, save_atom::value, store_write{st().rec, st().version, false});
@@ -226,6 +238,7 @@ struct session_ops {
     auto a = rc::actors::spawn_device(self, ctx, caf::actor_cast<caf::actor>(self), st().limiter,
                                       sid(), device_id, desktop_present());
     st().device_actors[device_id] = a;
+    presence_to(a, desktop_present());
   }
 
   void kill_device(const std::string& device_id) {
@@ -301,7 +314,7 @@ struct session_ops {
   void desktop_lost() {
     fail_join(409, "desktop_not_connected", desktop_gone_msg);
     // Device actors learn first: a phone that reacts to the status must hit the offline gate.
-    for (auto& [id, a] : st().device_actors) self->send(a, presence_atom::value, false);
+    tell_presence(false);
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), false));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
     if (!st().closed) publish(false, target::mobile, *status);
@@ -648,7 +661,7 @@ struct session_ops {
     st().desktop_conn = a.conn_id;
     st().desktop_handler = a.handler;
     touch();
-    for (auto& [id, act] : st().device_actors) self->send(act, presence_atom::value, true);
+    tell_presence(true);
     accepted(a, true, caf::actor{}, {});
     send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
@@ -993,6 +1006,16 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         ops->remove_mobile(conn_id, nullptr);
         ops->slow_consumer(peer);
         ops->device_count_to_desktop();
+      },
+      // The desktop socket refused a command delivered directly by a device actor.
+      [=](slow_atom, bool /*desktop*/, const std::string& conn_id) {
+        auto& st = self->state;
+        if (!st.desktop || conn_id != st.desktop_conn) return;
+        auto peer = st.desktop;
+        ops->remove_desktop(nullptr);
+        ops->slow_consumer(peer);
+        ops->desktop_lost();
+        ops->persist();
       },
       [=](todesk_atom, std::shared_ptr<const std::string>& text) {
         auto& st = self->state;

@@ -43,7 +43,7 @@ struct device_fixture : base_fixture {
   }
 
   void presence(bool on) {
-    self->send(device, presence_atom::value, on);
+    self->send(device, presence_atom::value, on, std::shared_ptr<rc::gw::ws_peer>{}, std::string{});
     run();
   }
 
