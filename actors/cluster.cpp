@@ -335,6 +335,18 @@ caf::behavior cluster_impl(cluster_ptr self, context_ptr ctx, caf::actor broker)
         h.mobiles = mobiles;
         ops->subscribe_session(sid, h);
       },
+      // Same, answered once NATS has processed the subscription (flush = PING/PONG), so that a
+      // socket is only told auth_ok when envelopes for its session can reach this node.
+      [=](sockets_atom, ack_atom, const std::string& sid, bool desktop, uint64_t mobiles) -> bool {
+        auto& st = self->state;
+        auto& h = st.held[sid];
+        bool fresh = h.sub == 0;
+        h.desktop = desktop;
+        h.mobiles = mobiles;
+        ops->subscribe_session(sid, h);
+        if (fresh && h.sub != 0 && st.bus) st.bus->flush(std::chrono::milliseconds(500));
+        return h.sub != 0;
+      },
       [=](inbound_atom, const std::string& subject, const std::string& data) {
         ops->inbound(subject, data);
       },

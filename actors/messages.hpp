@@ -47,6 +47,7 @@ using control_atom = caf::atom_constant<caf::atom("control")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using rotated_atom = caf::atom_constant<caf::atom("rotated")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
 
 class conn_handler;
 

@@ -661,16 +661,26 @@ struct session_ops {
     st().desktop_conn = a.conn_id;
     st().desktop_handler = a.handler;
     touch();
-    tell_presence(true);
-    accepted(a, true, caf::actor{}, {});
-    send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
-    auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
-    for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
     st().remote_desktop = false;
     st().remote_desktop_instance.clear();
-    report_sockets();
-    publish(false, target::mobile, *status);
-    persist();
+    tell_presence(true);
+    auto done = [this, a]() mutable {
+      accepted(a, true, caf::actor{}, {});
+      send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
+      auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
+      for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+      publish(false, target::mobile, *status);
+      persist();
+    };
+    if (!bus()) {
+      report_sockets();
+      return done();
+    }
+    // auth_ok only once this node receives the session's envelopes (pair requests from peers).
+    push_routes();
+    self->request(st().cluster, std::chrono::seconds(2), sockets_atom::value, ack_atom::value,
+                  sid(), true, static_cast<uint64_t>(st().mobiles.size()))
+        .await([done](bool) mutable { done(); }, [done](caf::error&) mutable { done(); });
   }
 
   bool origin_allowed(const gw::ws_peer& p) {
@@ -932,11 +942,23 @@ struct session_ops {
       dev = st().device_actors[device_id];
     }
     self->send(dev, attach_atom::value, a.conn_id, a.peer);
-    accepted(a, false, dev, device_id);
-    send_text(a.peer, proto::msg_auth_ok_mobile(sid(), device_id, next, st().mobiles.size(),
-                                                desktop_present()));
-    report_sockets();
-    device_count_to_desktop();
+    auto done = [this, a, dev, device_id, next]() mutable {
+      accepted(a, false, dev, device_id);
+      send_text(a.peer, proto::msg_auth_ok_mobile(sid(), device_id, next, st().mobiles.size(),
+                                                  desktop_present()));
+      device_count_to_desktop();
+    };
+    if (!bus()) {
+      report_sockets();
+      return done();
+    }
+    // With a bus, auth_ok waits until this node is subscribed to the session's subject, so
+    // nothing published for this phone right after it is told auth_ok can miss it.
+    push_routes();
+    self->request(st().cluster, std::chrono::seconds(2), sockets_atom::value, ack_atom::value,
+                  sid(), static_cast<bool>(st().desktop),
+                  static_cast<uint64_t>(st().mobiles.size()))
+        .await([done](bool) mutable { done(); }, [done](caf::error&) mutable { done(); });
   }
 };
 
