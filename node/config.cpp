@@ -16,6 +16,14 @@ namespace rc::node {
 namespace {
 
 using setter = std::function<std::string(relay_config&, const std::string&)>;
+using getter = std::function<nlohmann::json(const relay_config&)>;
+
+/// One configuration key: how to set it from text and how to read it back (for --print-config).
+struct key_entry {
+  std::string name;
+  setter set;
+  getter get;
+};
 
 std::string parse_u64(const std::string& key, const std::string& v, uint64_t& out,
                       uint64_t max = UINT64_MAX) {
@@ -52,35 +60,41 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-#define U64(KEY, FIELD)                                                                   \
-  {                                                                                       \
-    KEY, [](relay_config& c, const std::string& v) { return parse_u64(KEY, v, c.FIELD); } \
-  }
-#define STR(KEY, FIELD)                              \
-  {                                                  \
-    KEY, [](relay_config& c, const std::string& v) { \
-      c.FIELD = v;                                   \
-      return std::string{};                          \
-    }                                                \
-  }
-#define TSTR(KEY, FIELD)                             \
-  {                                                  \
-    KEY, [](relay_config& c, const std::string& v) { \
-      c.FIELD = trim(v);                             \
-      return std::string{};                          \
-    }                                                \
-  }
-#define BOOL(KEY, FIELD)                                                                   \
+#define U64(KEY, FIELD)                                                                    \
   {                                                                                        \
-    KEY, [](relay_config& c, const std::string& v) { return parse_bool(KEY, v, c.FIELD); } \
+    KEY, [](relay_config& c, const std::string& v) { return parse_u64(KEY, v, c.FIELD); }, \
+        [](const relay_config& c) { return nlohmann::json(c.FIELD); }                      \
+  }
+#define STR(KEY, FIELD)                                               \
+  {                                                                   \
+    KEY,                                                              \
+        [](relay_config& c, const std::string& v) {                   \
+          c.FIELD = v;                                                \
+          return std::string{};                                       \
+        },                                                            \
+        [](const relay_config& c) { return nlohmann::json(c.FIELD); } \
+  }
+#define TSTR(KEY, FIELD)                                              \
+  {                                                                   \
+    KEY,                                                              \
+        [](relay_config& c, const std::string& v) {                   \
+          c.FIELD = trim(v);                                          \
+          return std::string{};                                       \
+        },                                                            \
+        [](const relay_config& c) { return nlohmann::json(c.FIELD); } \
+  }
+#define BOOL(KEY, FIELD)                                                                    \
+  {                                                                                         \
+    KEY, [](relay_config& c, const std::string& v) { return parse_bool(KEY, v, c.FIELD); }, \
+        [](const relay_config& c) { return nlohmann::json(c.FIELD); }                       \
   }
 
 struct raw_state {
   std::optional<std::string> allowed_origins;  // raw, parsed after all layers
 };
 
-const std::vector<std::pair<std::string, setter>>& table() {
-  static const std::vector<std::pair<std::string, setter>> t = {
+const std::vector<key_entry>& table() {
+  static const std::vector<key_entry> t = {
       STR("HOST", host),
       {"PORT",
        [](relay_config& c, const std::string& v) {
@@ -88,9 +102,11 @@ const std::vector<std::pair<std::string, setter>>& table() {
          auto e = parse_u64("PORT", v, p, 65535);
          if (e.empty()) c.port = static_cast<uint16_t>(p);
          return e;
-       }},
+       },
+       [](const relay_config& c) { return nlohmann::json(c.port); }},
       STR("PUBLIC_BASE_URL", public_base_url),
-      {"ALLOWED_ORIGINS", nullptr},  // handled specially
+      {"ALLOWED_ORIGINS", nullptr,  // parsed after all layers (see load_config)
+       [](const relay_config& c) { return nlohmann::json(c.allowed_origins); }},
       U64("MAX_JSON_BYTES", max_json_bytes),
       U64("MAX_PAIR_REQUESTS_PER_MINUTE", max_pair_requests_per_minute),
       U64("MAX_DEVICES_PER_SESSION", max_devices_per_session),
@@ -128,7 +144,8 @@ const std::vector<std::pair<std::string, setter>>& table() {
          auto e = parse_u64("ADMIN_PORT", v, p, 65535);
          if (e.empty()) c.admin_port = static_cast<uint16_t>(p);
          return e;
-       }},
+       },
+       [](const relay_config& c) { return nlohmann::json(c.admin_port); }},
       TSTR("ADMIN_TOKEN", admin_token),
       TSTR("TLS_CERT_FILE", tls_cert_file),
       TSTR("TLS_KEY_FILE", tls_key_file),
@@ -143,13 +160,13 @@ const std::vector<std::pair<std::string, setter>>& table() {
 
 std::string apply(relay_config& c, raw_state& raw, const std::string& key, const std::string& value,
                   const std::string& source) {
-  for (const auto& [k, fn] : table()) {
-    if (k != key) continue;
-    if (!fn) {
+  for (const auto& entry : table()) {
+    if (entry.name != key) continue;
+    if (!entry.set) {
       raw.allowed_origins = value;
       return {};
     }
-    auto e = fn(c, value);
+    auto e = entry.set(c, value);
     return e.empty() ? e : e + " (from " + source + ")";
   }
   return "unknown key '" + key + "' (from " + source + ").";
@@ -176,7 +193,7 @@ std::string json_scalar(const nlohmann::json& v) {
 const std::vector<std::string>& config_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k;
-    for (const auto& e : table()) k.push_back(e.first);
+    for (const auto& e : table()) k.push_back(e.name);
     return k;
   }();
   return keys;
@@ -345,51 +362,15 @@ load_result load_config(int argc, char** argv, const std::map<std::string, std::
 }
 
 std::string describe(const relay_config& c) {
-  nlohmann::json j{
-      {"HOST", c.host},
-      {"PORT", c.port},
-      {"PUBLIC_BASE_URL", c.public_base_url},
-      {"ALLOWED_ORIGINS", c.allowed_origins},
-      {"MAX_JSON_BYTES", c.max_json_bytes},
-      {"MAX_PAIR_REQUESTS_PER_MINUTE", c.max_pair_requests_per_minute},
-      {"MAX_DEVICES_PER_SESSION", c.max_devices_per_session},
-      {"SESSION_RETENTION_MS", c.session_retention_ms},
-      {"PAIR_APPROVAL_TIMEOUT_MS", c.pair_approval_timeout_ms},
-      {"WS_AUTH_TIMEOUT_MS", c.ws_auth_timeout_ms},
-      {"WS_HEARTBEAT_INTERVAL_MS", c.ws_heartbeat_interval_ms},
-      {"WS_HEARTBEAT_TIMEOUT_MS", c.ws_heartbeat_timeout_ms},
-      {"TOKEN_ROTATION_GRACE_MS", c.token_rotation_grace_ms},
-      {"MAX_PENDING_JOIN_WAITERS", c.max_pending_join_waiters},
-      {"MAX_WS_MESSAGE_BYTES", c.max_ws_message_bytes},
-      {"MAX_SOCKET_OUTBOUND_QUEUE", c.max_socket_outbound_queue},
-      {"MAX_ACTIVE_WEBSOCKET_CONNECTIONS", c.max_active_websocket_connections},
-      {"MAX_REMOTE_COMMANDS_PER_MINUTE", c.max_remote_commands_per_minute},
-      {"MAX_REMOTE_SESSION_COMMANDS_PER_MINUTE", c.max_remote_session_commands_per_minute},
-      {"MAX_SNAPSHOT_REQUESTS_PER_MINUTE", c.max_snapshot_requests_per_minute},
-      {"MAX_WS_MESSAGES_PER_MINUTE", c.max_ws_messages_per_minute},
-      {"MAX_REMOTE_COMMAND_TEXT_BYTES", c.max_remote_command_text_bytes},
-      {"TRUST_PROXY", c.trust_proxy},
-      {"ALLOW_LEGACY_QUERY_TOKEN_AUTH", c.allow_legacy_query_token_auth},
-      {"REDIS_URL", c.redis_url.empty() ? "" : "[set]"},
-      {"REDIS_KEY_PREFIX", c.redis_key_prefix},
-      {"NATS_URL", c.nats_url.empty() ? "" : "[set]"},
-      {"NATS_SUBJECT_PREFIX", c.nats_subject_prefix},
-      {"NATS_HMAC_SECRET", c.nats_hmac_secret.empty() ? "" : "[REDACTED]"},
-      {"NATS_REPLAY_WINDOW_MS", c.nats_replay_window_ms},
-      {"NATS_MAX_CLOCK_SKEW_MS", c.nats_max_clock_skew_ms},
-      {"SWEEP_INTERVAL_MS", c.sweep_interval_ms},
-      {"MAX_SESSIONS", c.max_sessions},
-      {"MAX_OPEN_CONNECTIONS", c.max_open_connections},
-      {"ADMIN_HOST", c.admin_host},
-      {"ADMIN_PORT", c.admin_port},
-      {"ADMIN_TOKEN", c.admin_token.empty() ? "" : "[REDACTED]"},
-      {"TLS_CERT_FILE", c.tls_cert_file},
-      {"TLS_KEY_FILE", c.tls_key_file},
-      {"STATIC_DIR", c.static_dir},
-      {"IO_THREADS", c.io_threads},
-      {"ACTOR_THREADS", c.actor_threads},
-      {"LOG_LEVEL", c.log_level},
-      {"NODE_NAME", c.node_name}};
+  // Secrets and URLs that may carry credentials are only reported as set or unset.
+  static const char* hidden[] = {"ADMIN_TOKEN", "NATS_HMAC_SECRET", "REDIS_URL", "NATS_URL"};
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& e : table()) {
+    auto v = e.get(c);
+    for (auto h : hidden)
+      if (e.name == h && v.is_string() && !v.get<std::string>().empty()) v = "[REDACTED]";
+    j[e.name] = std::move(v);
+  }
   return j.dump(2);
 }
 
