@@ -487,7 +487,6 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         j["sessions"] = st.sessions.size();
         j["desktopTokens"] = st.desktop_index.size();
         j["deviceTokens"] = st.device_index.size();
-        j["children"] = proto::json::array();
         std::vector<caf::actor> kids;
         if (st.ip_limiter) kids.push_back(st.ip_limiter);
         for (auto& [sid, s] : st.sessions) {

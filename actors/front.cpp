@@ -75,22 +75,23 @@ void admin(const context_ptr& ctx, const front_refs& refs, gw::http_request& r,
       !ctx->cfg.admin_token.empty() && r.authorization.rfind(prefix, 0) == 0 &&
       proto::constant_time_equal(r.authorization.substr(prefix.size()), ctx->cfg.admin_token);
   if (!authorized) return reply_error(resp, 401, "unauthorized", "Admin token required.");
-  auto ask = [&](auto... args) {
-    refs.sys->spawn([resp, broker = refs.broker, args...](caf::event_based_actor* self) {
-      self->request(broker, std::chrono::seconds(5), args...)
-          .then(
-              [resp](const std::string& s) { resp->respond(200, s); },
-              [resp](caf::error& e) { reply_error(resp, 500, "admin_failed", caf::to_string(e)); });
+  // Admin requests go to the broker from a short-lived actor: the front never blocks an io thread.
+  auto ask = [&](auto on_reply, auto... args) {
+    refs.sys->spawn([resp, broker = refs.broker, on_reply, args...](caf::event_based_actor* self) {
+      self->request(broker, std::chrono::seconds(5), args...).then(on_reply, [resp](caf::error& e) {
+        reply_error(resp, 500, "admin_failed", caf::to_string(e));
+      });
     });
   };
+  auto as_body = [resp](const std::string& s) { resp->respond(200, s); };
   if (r.method == "GET" && r.path == "/admin/actors") {
     uint64_t limit = 1000;
     auto q = r.target.find("limit=");
     if (q != std::string::npos)
       limit = std::min<uint64_t>(std::strtoull(r.target.c_str() + q + 6, nullptr, 10), 100000);
-    return ask(describe_atom::value, limit);
+    return ask(as_body, describe_atom::value, limit);
   }
-  if (r.method == "GET" && r.path == "/admin/cluster") return ask(members_atom::value);
+  if (r.method == "GET" && r.path == "/admin/cluster") return ask(as_body, members_atom::value);
   if (r.method == "GET" && r.path == "/admin/config")
     return resp->respond(200, node::describe(ctx->cfg));
   if (r.method == "GET" && (r.path == "/admin/metrics" || r.path == "/metricsz"))
@@ -104,31 +105,17 @@ void admin(const context_ptr& ctx, const front_refs& refs, gw::http_request& r,
         r.path.substr(kill_prefix.size(), r.path.size() - kill_prefix.size() - kill_suffix.size());
     if (!proto::is_opaque(sid, proto::min_session_id_len))
       return reply_error(resp, 400, "invalid_session", "Bad session id.");
-    refs.sys->spawn([resp, broker = refs.broker, sid](caf::event_based_actor* self) {
-      self->request(broker, std::chrono::seconds(5), kill_atom::value, sid,
-                    std::string("session_expired"))
-          .then(
-              [resp, sid](bool found) {
-                if (found)
-                  reply_json(resp, 200, {{"killed", true}, {"sessionID", sid}});
-                else
-                  reply_error(resp, 404, "session_not_found", "Remote session not found.");
-              },
-              [resp](caf::error& e) { reply_error(resp, 500, "admin_failed", caf::to_string(e)); });
-    });
-    return;
+    auto on_kill = [resp, sid](bool found) {
+      if (found)
+        reply_json(resp, 200, {{"killed", true}, {"sessionID", sid}});
+      else
+        reply_error(resp, 404, "session_not_found", "Remote session not found.");
+    };
+    return ask(on_kill, kill_atom::value, sid, std::string("session_expired"));
   }
   if (r.method == "POST" && r.path == "/admin/kill-all") {
-    refs.sys->spawn([resp, broker = refs.broker](caf::event_based_actor* self) {
-      self->request(broker, std::chrono::seconds(5), killall_atom::value,
-                    std::string("session_expired"), true)
-          .then(
-              [resp](uint64_t n) {
-                reply_json(resp, 200, {{"killed", n}});
-              },
-              [resp](caf::error& e) { reply_error(resp, 500, "admin_failed", caf::to_string(e)); });
-    });
-    return;
+    auto on_killed = [resp](uint64_t n) { reply_json(resp, 200, {{"killed", n}}); };
+    return ask(on_killed, killall_atom::value, std::string("session_expired"), true);
   }
   resp->respond(404, "");
 }

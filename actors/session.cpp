@@ -752,13 +752,13 @@ struct session_ops {
             [=](int status) mutable {
               if (status != static_cast<int>(persistence::store_status::ok) &&
                   status != static_cast<int>(persistence::store_status::stale_version)) {
-                rollback(device_id, before, next);
+                rollback(device_id, before);
                 return reject(*req, auth_failure::token_rotation_persist_failed, false);
               }
               after_rotation(req, device_id, next, ops);
             },
             [=](caf::error&) mutable {
-              rollback(device_id, before, next);
+              rollback(device_id, before);
               reject(*req, auth_failure::token_rotation_persist_failed, false);
             });
   }
@@ -920,8 +920,7 @@ struct session_ops {
     index(all_token_ops(true));
   }
 
-  void rollback(const std::string& device_id, const persistence::device_record& before,
-                const std::string&) {
+  void rollback(const std::string& device_id, const persistence::device_record& before) {
     if (auto it = st().rec.devices.find(device_id); it != st().rec.devices.end())
       it->second = before;
   }
@@ -1144,7 +1143,6 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         j["framesToMobiles"] = st.to_mobiles;
         j["framesToDesktop"] = st.to_desktop;
         j["lastActivityAt"] = proto::format_rfc3339_ms(st.rec.last_activity_at_ms);
-        j["children"] = proto::json::array();
         std::vector<caf::actor> kids;
         for (auto& [id, a] : st.device_actors) kids.push_back(a);
         if (st.limiter) kids.push_back(st.limiter);

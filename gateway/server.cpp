@@ -247,11 +247,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     auth_timer_.expires_after(std::chrono::milliseconds(srv_.opts.ws_auth_timeout_ms));
     auth_timer_.async_wait([self = this->shared_from_this()](beast::error_code e) {
       if (e || self->authenticated_ || self->closing_) return;
-      if (self->auth_started_) {
-        self->handler_->on_binary_first();  // auth in flight too long: treat as missing
-        return;
-      }
-      self->handler_->on_binary_first();
+      self->handler_->on_binary_first();  // no (accepted) relay.auth in time: `{}` and drop
     });
     if (!query_token_.empty()) auth_started_ = true;
     do_read();
@@ -264,11 +260,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   void on_read(beast::error_code ec, std::size_t bytes) {
     if (ec) {
-      bool too_big =
-          ec == websocket::error::message_too_big || ec == websocket::error::buffer_overflow;
-      if (too_big && authenticated_ && !closing_) {
-        // Best effort: the stream may still be writable.
-      }
+      // Includes frames beyond 2× MAX_WS_MESSAGE_BYTES: the transport fails, the socket drops.
       finish();
       return;
     }
