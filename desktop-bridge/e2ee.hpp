@@ -1,0 +1,65 @@
+// E2EE record layer and key schedule (docs/E2EE.md): HKDF-SHA-256, AES-256-GCM with counter
+// nonces, ECDH P-256. Library primitives only (OpenSSL 3 EVP); no I/O, no logging of keys.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rc::bridge::e2ee {
+
+using bytes = std::vector<unsigned char>;
+
+/// HKDF-SHA-256 (extract + expand). Empty result on library failure.
+bytes hkdf_sha256(const bytes& ikm, const bytes& salt, std::string_view info, std::size_t len);
+
+/// Ephemeral P-256 key pair; public key as uncompressed SEC1 point (65 bytes).
+class ecdh_key {
+ public:
+  ecdh_key();  ///< generates a fresh key
+  ~ecdh_key();
+  ecdh_key(const ecdh_key&) = delete;
+  ecdh_key& operator=(const ecdh_key&) = delete;
+  bool ok() const { return pkey_ != nullptr; }
+  const bytes& public_point() const { return pub_; }
+  /// Shared secret with a peer's uncompressed point; nullopt when the point is invalid.
+  std::optional<bytes> derive(const bytes& peer_point) const;
+
+ private:
+  void* pkey_ = nullptr;  // EVP_PKEY*
+  bytes pub_;
+};
+
+/// Why a record was rejected (named in e2ee.resync).
+enum class reject { none, replayed_record, record_gap, bad_record_tag, malformed_record };
+const char* reject_name(reject r);
+
+/// One direction of a record stream: key + strict counter (docs/E2EE.md "Record layer").
+class record_stream {
+ public:
+  /// `aad_prefix` binds direction, session and device (length-prefixed by the caller).
+  record_stream(bytes key, bytes aad_prefix);
+  /// Encrypts with the next counter; returns ciphertext‖tag and sets `ctr_out`.
+  bytes seal(std::string_view plaintext, uint64_t& ctr_out);
+  /// Decrypts record `ctr`; requires ctr == expected. Plaintext bounded by `max_len`.
+  std::optional<std::string> open(uint64_t ctr, const bytes& ct, reject& why,
+                                  std::size_t max_len = 1 << 20);
+  uint64_t next() const { return next_; }
+
+ private:
+  bytes key_;
+  bytes aad_prefix_;
+  uint64_t next_ = 0;
+};
+
+/// Length-prefixed (2-byte big-endian) concatenation used for AAD, MACs and transcripts.
+void append_field(bytes& out, std::string_view field);
+
+/// Derives {k_p2d, k_d2p} from the ECDH secret and the transcript hash.
+struct direction_keys {
+  bytes p2d, d2p;
+};
+direction_keys derive_keys(const bytes& ecdh_secret, const bytes& transcript_hash);
+
+}  // namespace rc::bridge::e2ee
