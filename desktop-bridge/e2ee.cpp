@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 
+#include <stdexcept>
+
 namespace rc::bridge::e2ee {
 
 namespace {
@@ -25,7 +27,9 @@ bytes aad_for(const bytes& prefix, uint64_t ctr) {
 }  // namespace
 
 void append_field(bytes& out, std::string_view field) {
-  auto n = field.size() > 0xffff ? 0xffff : field.size();
+  // Truncating would make two different inputs encode alike; every field here is small.
+  if (field.size() > 0xffff) throw std::length_error("e2ee: field longer than 65535 bytes");
+  auto n = field.size();
   out.push_back(static_cast<unsigned char>(n >> 8));
   out.push_back(static_cast<unsigned char>(n & 0xff));
   out.insert(out.end(), field.begin(), field.begin() + static_cast<std::ptrdiff_t>(n));
@@ -79,7 +83,6 @@ ecdh_key::~ecdh_key() {
 
 std::optional<bytes> ecdh_key::derive(const bytes& peer_point) const {
   if (pkey_ == nullptr || peer_point.size() != 65 || peer_point[0] != 0x04) return std::nullopt;
-  EVP_PKEY* peer = EVP_PKEY_new();
   EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
   std::optional<bytes> result;
   char group[] = "P-256";
@@ -103,7 +106,6 @@ std::optional<bytes> ecdh_key::derive(const bytes& peer_point) const {
   }
   EVP_PKEY_free(peer_key);
   EVP_PKEY_CTX_free(pctx);
-  EVP_PKEY_free(peer);
   return result;
 }
 

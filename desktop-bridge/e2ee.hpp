@@ -54,6 +54,7 @@ class record_stream {
 };
 
 /// Length-prefixed (2-byte big-endian) concatenation used for AAD, MACs and transcripts.
+/// Throws std::length_error for a field over 65535 bytes (never truncates).
 void append_field(bytes& out, std::string_view field);
 
 /// Derives {k_p2d, k_d2p} from the ECDH secret and the transcript hash.

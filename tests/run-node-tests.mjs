@@ -12,10 +12,21 @@ let concurrency = 1;
 let timeoutMs = 120000;
 const targets = [];
 const argv = process.argv.slice(2);
+function positiveInt(flag, value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`run-node-tests: ${flag} needs a positive integer, got ${value}`);
+    process.exit(2);
+  }
+  return n;
+}
 for (let i = 0; i < argv.length; i++) {
-  if (argv[i] === '--concurrency') concurrency = Math.max(1, Number(argv[++i]));
-  else if (argv[i] === '--timeout') timeoutMs = Number(argv[++i]);
-  else targets.push(argv[i]);
+  if (argv[i] === '--concurrency') concurrency = positiveInt(argv[i], argv[++i]);
+  else if (argv[i] === '--timeout') timeoutMs = positiveInt(argv[i], argv[++i]);
+  else if (argv[i].startsWith('--')) {
+    console.error(`run-node-tests: unknown option ${argv[i]}`);
+    process.exit(2);
+  } else targets.push(argv[i]);
 }
 if (targets.length === 0) targets.push('.');
 

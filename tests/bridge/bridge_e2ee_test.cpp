@@ -5,6 +5,9 @@
 
 #include "desktop-bridge/e2ee.hpp"
 
+#include <stdexcept>
+#include <string>
+
 using namespace rc::bridge::e2ee;
 
 namespace {
@@ -73,4 +76,18 @@ CAF_TEST(record_roundtrip_and_named_rejections) {
   CAF_CHECK(!rx.open(c2, bytes(5, 0), why));  // truncated below tag length
   CAF_CHECK_EQUAL(reject_name(why), std::string("malformed_record"));
   CAF_CHECK(rx.open(c2, r2, why));
+}
+
+CAF_TEST(append_field_refuses_oversize_instead_of_truncating) {
+  bytes out;
+  append_field(out, std::string(0xffff, 'a'));
+  CAF_CHECK_EQUAL(out.size(), 0xffffu + 2u);
+  bool threw = false;
+  try {
+    append_field(out, std::string(0x10000, 'a'));
+  } catch (const std::length_error&) {
+    threw = true;
+  }
+  CAF_CHECK(threw);
+  CAF_CHECK_EQUAL(out.size(), 0xffffu + 2u);  // nothing appended
 }
