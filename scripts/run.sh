@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PUBLIC_HOST=${RC_PUBLIC_HOST:-localhost}
 RELAY_PORT=${RC_RELAY_PORT:-8787}
-PWA_PORT=4173
+PWA_PORT=${RC_PWA_PORT:-4173}
 RUN_DIR=${RC_RUN_DIR:-$PWD/.run}
 mkdir -p "$RUN_DIR"
 
@@ -31,7 +31,7 @@ HOST=$bind_host PORT=$RELAY_PORT PUBLIC_BASE_URL="http://$PUBLIC_HOST:$RELAY_POR
   ALLOWED_ORIGINS="http://$PUBLIC_HOST:$PWA_PORT,http://localhost:$PWA_PORT,http://127.0.0.1:$PWA_PORT,http://$PUBLIC_HOST:$RELAY_PORT" \
   build/bin/relay-node 2>"$RUN_DIR/relay.log" &
 pids+=($!)
-(cd pwa && PWA_HOST=$bind_host npm start --silent >"$RUN_DIR/pwa.log" 2>&1) &
+(cd pwa && exec npx --no-install vite preview --port "$PWA_PORT" --strictPort --host "$bind_host" >"$RUN_DIR/pwa.log" 2>&1) &
 pids+=($!)
 for _ in $(seq 1 50); do
   curl -fs "http://127.0.0.1:$RELAY_PORT/healthz" >/dev/null 2>&1 && break
