@@ -66,6 +66,9 @@ std::optional<std::string> base64url_decode(std::string_view in) {
       out += static_cast<char>((acc >> bits) & 0xFF);
     }
   }
+  // Canonical encodings only: the unused low bits of the last character must be zero, so that
+  // every byte string has exactly one accepted encoding (RFC 4648 §3.5).
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 

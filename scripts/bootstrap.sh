@@ -5,7 +5,8 @@ PKGS=(g++ cmake ninja-build ccache pkg-config make
       libcaf-dev libboost1.81-dev nlohmann-json3-dev libssl-dev
       libnats-dev libhiredis-dev libqrencode-dev
       redis-server nats-server chromium procps psmisc curl openssl
-      ca-certificates fonts-liberation)
+      ca-certificates fonts-liberation
+      clang libclang-rt-14-dev)  # clang + libFuzzer: the `fuzz` ctest entry (tests/fuzz/)
 # Node.js >= 18 (Debian 12 ships 18.20). Debian's nodejs + npm are installed only when no node is
 # on PATH, so a newer Node from elsewhere (NodeSource, nvm, ...) is kept.
 command -v node >/dev/null || PKGS+=(nodejs)
