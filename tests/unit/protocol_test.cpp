@@ -78,6 +78,9 @@ CAF_TEST(base64url round trip and rejects) {
   CAF_CHECK(!proto::base64url_decode("Zm9v=").has_value());  // padding is not base64url
   CAF_CHECK(!proto::base64url_decode("Zm+v").has_value());   // standard alphabet rejected
   CAF_CHECK(!proto::base64url_decode("Z").has_value());      // impossible length
+  CAF_CHECK(
+      !proto::base64url_decode("Zm9").has_value());  // non-zero unused bits ("Zm8" is canonical)
+  CAF_CHECK(proto::base64url_decode("Zm8") == std::optional<std::string>("fo"));
 }
 
 CAF_TEST(random tokens are opaque with the documented lengths) {
@@ -330,6 +333,28 @@ CAF_TEST(metadata injection overwrites spoofed ids for any object) {
     out.erase("relayDeviceID");
     CAF_CHECK(out == copy);  // everything else untouched
   }
+}
+
+CAF_TEST(deeply nested mobile frames are refused before parsing) {
+  // Issue 10 item 1: a valid command whose timestamp nests 32,000 arrays (64 KiB) overflowed the
+  // stack when the relay re-serialised it; it is now answered like invalid JSON.
+  const std::size_t n = 32000;
+  auto deep = relay_fixture::command(sid, 1);
+  std::string text = deep.dump();
+  auto ts = text.find("\"seq\"");
+  text.insert(ts, "\"timestamp\":" + std::string(n, '[') + std::string(n, ']') + ",");
+  CAF_CHECK(!proto::json_depth_within(text));
+  CAF_CHECK(!proto::classify_mobile(text, sid).parsed);
+  // At the limit it parses; brackets inside strings (with escaped quotes) do not count.
+  std::string at_limit =
+      std::string(proto::max_json_depth, '[') + std::string(proto::max_json_depth, ']');
+  CAF_CHECK(proto::json_depth_within(at_limit));
+  CAF_CHECK(proto::classify_mobile(at_limit, sid).parsed);
+  CAF_CHECK(!proto::json_depth_within("[" + at_limit + "]"));
+  std::string quoted = "{\"k\":\"\\\"" + std::string(1000, '[') + "\"}";
+  CAF_CHECK(proto::json_depth_within(quoted));
+  CAF_CHECK(proto::classify_mobile(quoted, sid).parsed);
+  CAF_CHECK(proto::classify_mobile(relay_fixture::command(sid, 1).dump(), sid).parsed);
 }
 
 CAF_TEST(classify mobile frames) {
