@@ -5,7 +5,6 @@
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
-#include "actors/conn_handler.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 

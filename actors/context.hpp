@@ -10,8 +10,8 @@
 #include <mutex>
 #include <string>
 
-#include "gateway/gateway.hpp"
-#include "node/config.hpp"
+#include "gateway/socket.hpp"
+#include "settings/config.hpp"
 
 namespace rc::actors {
 
@@ -82,7 +82,7 @@ class logger {
 std::string json_str(const std::string& s);  ///< quoted, escaped JSON string
 
 struct relay_context {
-  node::relay_config cfg;
+  const settings::relay_config cfg;  ///< immutable after start
   std::shared_ptr<gw::counters> io;  ///< gateway counters (send failures, sockets)
   relay_metrics metrics;
   logger log;
@@ -91,7 +91,7 @@ struct relay_context {
   /// Wall clock (epoch ms); replaceable by tests for deterministic time.
   std::function<int64_t()> now_ms;
 
-  relay_context(node::relay_config c, std::shared_ptr<gw::counters> ctr, log_level lvl)
+  relay_context(settings::relay_config c, std::shared_ptr<gw::counters> ctr, log_level lvl)
       : cfg(std::move(c)), io(std::move(ctr)), log(lvl) {}
 };
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "caf/all.hpp"
-#include "gateway/gateway.hpp"
+#include "gateway/ws_link.hpp"
 #include "persistence/session_record.hpp"
 #include "protocol/http_schema.hpp"
 #include "protocol/wire.hpp"
@@ -49,8 +49,6 @@ using rotated_atom = caf::atom_constant<caf::atom("rotated")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 
-class conn_handler;
-
 /// An API request that passed the framework and stateless checks (schema, origin).
 struct api_call {
   proto::api_request req;
@@ -63,7 +61,7 @@ struct auth_request {
   std::string token;
   std::string conn_id;
   std::shared_ptr<gw::ws_peer> peer;
-  std::weak_ptr<conn_handler> handler;
+  std::weak_ptr<gw::ws_link> handler;
 };
 
 /// A frame from an authenticated mobile socket, already parsed on the socket's strand.

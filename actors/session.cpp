@@ -7,7 +7,6 @@
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
-#include "actors/conn_handler.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 #include "protocol/url.hpp"
@@ -48,7 +47,7 @@ struct session_state {
   uint64_t version = 0;
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
-  std::weak_ptr<conn_handler> desktop_handler;      ///< receives the zero-hop mobile route table
+  std::weak_ptr<gw::ws_link> desktop_handler;     ///< receives the zero-hop mobile route table
   std::map<std::string, mobile_slot> mobiles;       // conn id → slot
   std::map<std::string, caf::actor> device_actors;  // device id → actor
   std::map<std::string, std::string> device_conn;   // device id → conn id
@@ -260,9 +259,9 @@ struct session_ops {
   /// session to publish to other nodes) and only for the registered desktop socket.
   void push_routes() {
     if (!st().desktop || bus()) return;
-    auto table = std::make_shared<route_table>();
+    auto table = std::make_shared<gw::route_table>();
     table->reserve(st().mobiles.size());
-    for (auto& [cid, slot] : st().mobiles) table->push_back(mobile_route{cid, slot.peer});
+    for (auto& [cid, slot] : st().mobiles) table->push_back(gw::mobile_route{cid, slot.peer});
     auto h = st().desktop_handler;
     st().desktop->post([h, table] {
       if (auto hh = h.lock()) hh->set_routes(table);
@@ -270,7 +269,7 @@ struct session_ops {
   }
 
   static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer,
-                           std::weak_ptr<conn_handler> h) {
+                           std::weak_ptr<gw::ws_link> h) {
     peer->post([h] {
       if (auto hh = h.lock()) hh->set_routes(nullptr);
     });
