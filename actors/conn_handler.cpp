@@ -51,7 +51,7 @@ void conn_handler::on_text(std::string&& text) {
     case phase::auth_pending:
       if (early_.size() >= max_early_frames) {
         phase_ = phase::closed;
-        if (auto p = peer_.lock()) p->disconnect("socket_rate_limited");
+        if (auto p = peer_.lock()) p->disconnect(proto::close_reason::socket_rate_limited);
         return;
       }
       early_.push_back(std::move(text));
@@ -163,7 +163,7 @@ void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool
   if (policy)
     a.peer->reject_policy();
   else if (why == auth_failure::relay_over_capacity)
-    a.peer->disconnect("relay_over_capacity");
+    a.peer->disconnect(proto::close_reason::relay_over_capacity);
   else
     a.peer->drop();
 }

@@ -22,7 +22,6 @@ class conn_handler final : public gw::ws_handler,
   conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<gw::ws_peer> peer);
 
   void on_text(std::string&& text) override;
-  void on_control() override {}
   void on_binary_first() override;
   void on_closed() override;
 

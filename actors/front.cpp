@@ -4,6 +4,7 @@
 #include "actors/common.hpp"
 #include "actors/conn_handler.hpp"
 #include "actors/messages.hpp"
+#include "protocol/close_reason.hpp"
 #include "protocol/http_schema.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
@@ -111,11 +112,11 @@ void admin(const context_ptr& ctx, const front_refs& refs, gw::http_request& r,
       else
         reply_error(resp, 404, "session_not_found", "Remote session not found.");
     };
-    return ask(on_kill, kill_atom::value, sid, std::string("session_expired"));
+    return ask(on_kill, kill_atom::value, sid, proto::close_reason::session_expired);
   }
   if (r.method == "POST" && r.path == "/admin/kill-all") {
     auto on_killed = [resp](uint64_t n) { reply_json(resp, 200, {{"killed", n}}); };
-    return ask(on_killed, killall_atom::value, std::string("session_expired"), true);
+    return ask(on_killed, killall_atom::value, proto::close_reason::session_expired, true);
   }
   resp->respond(404, "");
 }
@@ -153,6 +154,17 @@ std::string metricsz_json(const relay_context& ctx) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(auth_failure::count_); ++i)
     if (auto v = m.auth_failures[i].load()) reasons[to_string(static_cast<auth_failure>(i))] = v;
   j["wsAuthFailureReasons"] = reasons;
+  j["messagesDesktopToMobile"] = m.messages_desktop_to_mobile.load();
+  j["messagesMobileToDesktop"] = m.messages_mobile_to_desktop.load();
+  j["sessionsClosed"] = m.sessions_closed.load();
+  proto::json closes = proto::json::object(), session_closes = proto::json::object();
+  for (auto r : proto::all_close_reasons()) {
+    auto i = static_cast<std::size_t>(r);
+    closes[proto::to_string(r)] = io.closes[i].load();
+    session_closes[proto::to_string(r)] = m.session_closes[i].load();
+  }
+  j["disconnectReasons"] = closes;
+  j["sessionCloseReasons"] = session_closes;
   return j.dump();
 }
 
@@ -196,6 +208,20 @@ std::string prometheus_text(const relay_context& ctx) {
     out += std::string("relay_ws_auth_failures_total{reason=\"") +
            to_string(static_cast<auth_failure>(i)) + "\"} " +
            std::to_string(m.auth_failures[i].load()) + "\n";
+  metric("relay_messages_desktop_to_mobile_total", "counter", "Desktop frames routed to phones.",
+         m.messages_desktop_to_mobile.load());
+  metric("relay_messages_mobile_to_desktop_total", "counter", "Phone frames received.",
+         m.messages_mobile_to_desktop.load());
+  auto by_reason = [&](const char* name, const char* help, auto value_of) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+    for (auto r : proto::all_close_reasons())
+      out += std::string(name) + "{reason=\"" + proto::to_string(r) + "\"} " +
+             std::to_string(value_of(static_cast<std::size_t>(r))) + "\n";
+  };
+  by_reason("relay_disconnects_total", "Websockets closed by the relay, by disconnect reason.",
+            [&](std::size_t i) { return io.closes[i].load(); });
+  by_reason("relay_sessions_closed_total", "Sessions ended, by close reason.",
+            [&](std::size_t i) { return m.session_closes[i].load(); });
   return out;
 }
 

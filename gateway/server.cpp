@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "protocol/close_reason.hpp"
 #include "protocol/http_schema.hpp"
 #include "protocol/url.hpp"
 
@@ -145,11 +146,8 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     // (bounded); beyond that the transport fails and the socket just drops.
     ws_.read_message_max(srv_.opts.max_ws_message_bytes * 2 + 4096);
     ws_.auto_fragment(false);
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      last_inbound_ = clock_type::now();
-      if (kind != websocket::frame_type::close && handler_ && authenticated_)
-        handler_->on_control();
-    });
+    ws_.control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_inbound_ = clock_type::now(); });
     ws_.async_accept(req,
                      beast::bind_front_handler(&ws_session::on_accept, this->shared_from_this()));
   }
@@ -172,11 +170,11 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     return true;
   }
 
-  void disconnect(const std::string& reason) override {
-    auto f = std::make_shared<const std::string>("{\"type\":\"disconnect\",\"reason\":\"" + reason +
-                                                 "\"}");
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), f]() mutable {
+  void disconnect(proto::close_reason reason) override {
+    auto f = std::make_shared<const std::string>(proto::disconnect_frame(reason));
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), f, reason]() mutable {
       if (self->closing_) return;
+      self->srv_.ctr->count_close(reason);
       if (self->queued_.load() < self->cap_) {
         self->queued_.fetch_add(1);
         self->push(std::move(f), false);
@@ -187,9 +185,10 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   void reject_policy() override {
     auto f = std::make_shared<const std::string>(
-        "{\"type\":\"disconnect\",\"reason\":\"session_expired\"}");
+        proto::disconnect_frame(proto::close_reason::session_expired));
     net::post(ws_.get_executor(), [self = this->shared_from_this(), f]() mutable {
       if (self->closing_) return;
+      self->srv_.ctr->count_close(proto::close_reason::session_expired);
       self->queued_.fetch_add(1);
       self->push(std::move(f), false);
       self->begin_close(true);
@@ -282,7 +281,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     }
     if (bytes > srv_.opts.max_ws_message_bytes) {
       buffer_.consume(bytes);
-      disconnect("message_too_large");
+      disconnect(proto::close_reason::message_too_large);
       do_read();
       return;
     }
@@ -296,7 +295,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         window_count_ = 0;
       }
       if (++window_count_ > srv_.opts.max_ws_messages_per_minute) {
-        disconnect("socket_rate_limited");
+        disconnect(proto::close_reason::socket_rate_limited);
         do_read();
         return;
       }
@@ -314,7 +313,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       if (e || self->closing_) return;
       auto timeout = std::max<uint64_t>(self->srv_.opts.heartbeat_timeout_ms, 2 * interval);
       if (clock_type::now() - self->last_inbound_ > std::chrono::milliseconds(timeout)) {
-        self->disconnect("heartbeat_timeout");
+        self->disconnect(proto::close_reason::heartbeat_timeout);
         return;
       }
       if (self->queue_.size() >= self->cap_) {
@@ -389,7 +388,8 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       close_sent_ = true;
       writing_ = true;
       ws_.async_close(
-          websocket::close_reason(websocket::close_code::policy_error, "session_expired"),
+          websocket::close_reason(websocket::close_code::policy_error,
+                                  proto::to_string(proto::close_reason::session_expired)),
           [self = this->shared_from_this()](beast::error_code) {
             self->writing_ = false;
             self->hard_close();
