@@ -93,7 +93,7 @@ void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool
   if (policy)
     a.peer->reject_policy();
   else if (why == auth_failure::relay_over_capacity)
-    a.peer->disconnect("relay_over_capacity");
+    a.peer->disconnect(proto::close_reason::relay_over_capacity);
   else
     a.peer->drop();
 }

@@ -1,6 +1,8 @@
 // What every relay actor shares: the validated config, lock-free counters and the logger.
 // Gauges are atomics written by the actor that owns the underlying state and read by anyone
-// (health endpoints, admission checks); no decision reads a gauge and writes another.
+// (health endpoints, metrics). One admission check reads a gauge that other actors write: the
+// websocket cap (active_websockets), so concurrent auths on different sessions may overshoot
+// MAX_ACTIVE_WEBSOCKET_CONNECTIONS by the number of sessions authenticating at that moment.
 #pragma once
 #include <array>
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <string>
 
 #include "gateway/socket.hpp"
+#include "protocol/close_reason.hpp"
 #include "settings/config.hpp"
 
 namespace rc::actors {
@@ -41,6 +44,8 @@ struct relay_metrics {
   std::array<std::atomic<uint64_t>, static_cast<std::size_t>(auth_failure::count_)> auth_failures{};
   std::atomic<uint64_t> messages_desktop_to_mobile{0}, messages_mobile_to_desktop{0};
   std::atomic<uint64_t> sessions_closed{0};
+  /// Sessions ended, per reason (the reason their sockets were told).
+  std::array<std::atomic<uint64_t>, proto::close_reason_count> session_closes{};
   // gauges
   std::atomic<int64_t> sessions{0};
   std::atomic<int64_t> active_websockets{0};
@@ -61,6 +66,10 @@ struct relay_metrics {
   std::atomic<bool> shutting_down{false};
 
   void fail(auth_failure f) { auth_failures[static_cast<std::size_t>(f)].fetch_add(1); }
+  void close_session(proto::close_reason r) {
+    sessions_closed.fetch_add(1);
+    session_closes[static_cast<std::size_t>(r)].fetch_add(1);
+  }
 };
 
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };

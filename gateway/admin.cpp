@@ -55,11 +55,11 @@ void admin_route(const context_ptr& ctx, const actor_refs& refs, http_request& r
       else
         reply_error(resp, 404, "session_not_found", "Remote session not found.");
     };
-    return ask(on_kill, kill_atom::value, sid, std::string("session_expired"));
+    return ask(on_kill, kill_atom::value, sid, proto::close_reason::session_expired);
   }
   if (r.method == "POST" && r.path == "/admin/kill-all") {
     auto on_killed = [resp](uint64_t n) { reply_json(resp, 200, {{"killed", n}}); };
-    return ask(on_killed, killall_atom::value, std::string("session_expired"), true);
+    return ask(on_killed, killall_atom::value, proto::close_reason::session_expired, true);
   }
   resp->respond(404, "");
 }

@@ -53,7 +53,7 @@ void conn_handler::on_text(std::string&& text) {
     case phase::auth_pending:
       if (early_.size() >= max_early_frames) {
         phase_ = phase::closed;
-        if (auto p = peer_.lock()) p->disconnect("socket_rate_limited");
+        if (auto p = peer_.lock()) p->disconnect(proto::close_reason::socket_rate_limited);
         return;
       }
       early_.push_back(std::move(text));

@@ -2,6 +2,7 @@
 // gauges and counters of the relay context. No CAF, no Boost.
 #include "gateway/metrics.hpp"
 
+#include "protocol/close_reason.hpp"
 #include "protocol/time.hpp"
 #include "protocol/wire.hpp"
 
@@ -61,6 +62,17 @@ std::string metricsz_json(const relay_context& ctx) {
   for (std::size_t i = 0; i < static_cast<std::size_t>(auth_failure::count_); ++i)
     if (auto v = m.auth_failures[i].load()) reasons[to_string(static_cast<auth_failure>(i))] = v;
   j["wsAuthFailureReasons"] = reasons;
+  j["messagesDesktopToMobile"] = m.messages_desktop_to_mobile.load();
+  j["messagesMobileToDesktop"] = m.messages_mobile_to_desktop.load();
+  j["sessionsClosed"] = m.sessions_closed.load();
+  proto::json closes = proto::json::object(), session_closes = proto::json::object();
+  for (auto r : proto::all_close_reasons()) {
+    auto i = static_cast<std::size_t>(r);
+    closes[proto::to_string(r)] = io.closes[i].load();
+    session_closes[proto::to_string(r)] = m.session_closes[i].load();
+  }
+  j["disconnectReasons"] = closes;
+  j["sessionCloseReasons"] = session_closes;
   return j.dump();
 }
 
@@ -104,6 +116,20 @@ std::string prometheus_text(const relay_context& ctx) {
     out += std::string("relay_ws_auth_failures_total{reason=\"") +
            to_string(static_cast<auth_failure>(i)) + "\"} " +
            std::to_string(m.auth_failures[i].load()) + "\n";
+  metric("relay_messages_desktop_to_mobile_total", "counter", "Desktop frames routed to phones.",
+         m.messages_desktop_to_mobile.load());
+  metric("relay_messages_mobile_to_desktop_total", "counter", "Phone frames received.",
+         m.messages_mobile_to_desktop.load());
+  auto by_reason = [&](const char* name, const char* help, auto value_of) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n";
+    for (auto r : proto::all_close_reasons())
+      out += std::string(name) + "{reason=\"" + proto::to_string(r) + "\"} " +
+             std::to_string(value_of(static_cast<std::size_t>(r))) + "\n";
+  };
+  by_reason("relay_disconnects_total", "Websockets closed by the relay, by disconnect reason.",
+            [&](std::size_t i) { return io.closes[i].load(); });
+  by_reason("relay_sessions_closed_total", "Sessions ended, by close reason.",
+            [&](std::size_t i) { return m.session_closes[i].load(); });
   return out;
 }
 

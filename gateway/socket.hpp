@@ -4,12 +4,15 @@
 // through ws_peer and answer HTTP only through http_responder; both are thread-safe and never
 // block.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "protocol/close_reason.hpp"
 
 namespace rc::gw {
 
@@ -24,7 +27,7 @@ class ws_peer {
   virtual bool send(frame_ptr frame) = 0;
   /// Sends `{"type":"disconnect","reason":...}` (best effort) and stops the socket after a short
   /// flush grace, without a close frame.
-  virtual void disconnect(const std::string& reason) = 0;
+  virtual void disconnect(proto::close_reason reason) = 0;
   /// Auth failure with stale credentials: disconnect session_expired + Close 1008.
   virtual void reject_policy() = 0;
   /// Sends the auth-timeout `{}` frame and drops the connection.
@@ -82,6 +85,11 @@ struct counters {
   std::atomic<uint64_t> http_requests{0};
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};
+  /// Sockets closed by the relay, per reason (counted once per socket, when the close starts).
+  std::array<std::atomic<uint64_t>, proto::close_reason_count> closes{};
+  void count_close(proto::close_reason r) {
+    closes[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 }  // namespace rc::gw

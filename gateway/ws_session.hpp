@@ -10,6 +10,7 @@
 
 #include "gateway/beast.hpp"
 #include "gateway/socket.hpp"
+#include "protocol/close_reason.hpp"
 #include "settings/config.hpp"
 
 namespace rc::gw {
@@ -74,11 +75,11 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     return true;
   }
 
-  void disconnect(const std::string& reason) override {
-    auto f = std::make_shared<const std::string>("{\"type\":\"disconnect\",\"reason\":\"" + reason +
-                                                 "\"}");
-    net::post(ws_.get_executor(), [self = this->shared_from_this(), f]() mutable {
+  void disconnect(proto::close_reason reason) override {
+    auto f = std::make_shared<const std::string>(proto::disconnect_frame(reason));
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), f, reason]() mutable {
       if (self->closing_) return;
+      self->ctr_->count_close(reason);
       if (self->queued_.load() < self->cap_) {
         self->queued_.fetch_add(1);
         self->push(std::move(f), false);
@@ -89,9 +90,10 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   void reject_policy() override {
     auto f = std::make_shared<const std::string>(
-        "{\"type\":\"disconnect\",\"reason\":\"session_expired\"}");
+        proto::disconnect_frame(proto::close_reason::session_expired));
     net::post(ws_.get_executor(), [self = this->shared_from_this(), f]() mutable {
       if (self->closing_) return;
+      self->ctr_->count_close(proto::close_reason::session_expired);
       self->queued_.fetch_add(1);
       self->push(std::move(f), false);
       self->begin_close(true);
@@ -185,7 +187,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     }
     if (bytes > cfg_.max_ws_message_bytes) {
       buffer_.consume(bytes);
-      disconnect("message_too_large");
+      disconnect(proto::close_reason::message_too_large);
       do_read();
       return;
     }
@@ -199,7 +201,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         window_count_ = 0;
       }
       if (++window_count_ > cfg_.max_ws_messages_per_minute) {
-        disconnect("socket_rate_limited");
+        disconnect(proto::close_reason::socket_rate_limited);
         do_read();
         return;
       }
@@ -217,7 +219,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       if (e || self->closing_) return;
       auto timeout = std::max<uint64_t>(self->cfg_.ws_heartbeat_timeout_ms, 2 * interval);
       if (clock_type::now() - self->last_inbound_ > std::chrono::milliseconds(timeout)) {
-        self->disconnect("heartbeat_timeout");
+        self->disconnect(proto::close_reason::heartbeat_timeout);
         return;
       }
       if (self->queue_.size() >= self->cap_) {
@@ -292,7 +294,8 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       close_sent_ = true;
       writing_ = true;
       ws_.async_close(
-          websocket::close_reason(websocket::close_code::policy_error, "session_expired"),
+          websocket::close_reason(websocket::close_code::policy_error,
+                                  proto::to_string(proto::close_reason::session_expired)),
           [self = this->shared_from_this()](beast::error_code) {
             self->writing_ = false;
             self->hard_close();

@@ -317,7 +317,7 @@ CAF_TEST(websocket upgrade delivers text to the handler and frames to the client
   CAF_REQUIRE(peer != nullptr);
   CAF_CHECK_EQUAL(peer->origin(), "http://localhost:4173");
   CAF_CHECK_EQUAL(peer->client_ip(), "203.0.113.1");
-  peer->disconnect("slow_consumer");
+  peer->disconnect(rc::proto::close_reason::slow_consumer);
   peer.reset();
   CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"slow_consumer\"}");
   c.read(f, ec);  // then the connection ends (no close frame)

@@ -65,8 +65,8 @@ struct fake_peer final : gw::ws_peer {
     frames.push_back(*frame);
     return true;
   }
-  void disconnect(const std::string& reason) override {
-    disconnects.push_back(reason);
+  void disconnect(proto::close_reason reason) override {
+    disconnects.push_back(proto::to_string(reason));
     stopped = true;
   }
   void reject_policy() override {
