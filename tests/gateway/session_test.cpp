@@ -326,7 +326,7 @@ CAF_TEST(websocket upgrade delivers text to the handler and frames to the client
   CAF_CHECK_EQUAL(f.ctr->ws_open.load(), 0u);
 }
 
-CAF_TEST(websocket bounds : oversize text, binary first frame, socket budget) {
+CAF_TEST(websocket bounds oversize text and binary first frame and the socket budget) {
   fixture f;
   f.cfg.max_ws_messages_per_minute = 2;
   std::weak_ptr<void> session;

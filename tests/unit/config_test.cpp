@@ -141,7 +141,7 @@ rc::settings::load_result load_file(const std::string& body) {
 
 }  // namespace
 
-CAF_TEST(every problem is reported together, one line each) {
+CAF_TEST(every problem is reported together one line each) {
   auto r = load_env({{"PORT", "abc"},
                      {"TRUST_PROXY", "maybe"},
                      {"LOG_LEVEL", "loud"},
@@ -248,7 +248,7 @@ CAF_TEST(urls that were accepted silently are refused without echoing credential
   CAF_CHECK(load_env({{"REDIS_URL", "redis://:pw@127.0.0.1:6390/2"}}).config.has_value());
 }
 
-CAF_TEST(invalid ALLOWED_ORIGINS entries are refused, empty entries and star are fine) {
+CAF_TEST(invalid ALLOWED_ORIGINS entries are refused while empty entries and star are fine) {
   auto r = load_env({{"ALLOWED_ORIGINS", "http://localhost:4173, null ,ftp://x.example"}});
   CAF_REQUIRE(!r.config.has_value());
   CAF_CHECK_EQUAL(r.problems.size(), 2u);
