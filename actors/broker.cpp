@@ -5,7 +5,6 @@
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
-#include "actors/conn_handler.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 
@@ -337,7 +336,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         if (st.shutting_down) return;
         if (e.target == target::kill_all) {
           for (auto& [sid, s] : st.sessions)
-            self->send(s, close_atom::value, std::string("session_expired"), true);
+            self->send(s, close_atom::value, proto::close_reason::session_expired, true);
           ctx->log(log_level::warn, "broker", "kill switch (from peer): all sessions",
                    ",\"source\":" + json_str(e.source_instance_id));
           return;
@@ -424,7 +423,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
                            sweep_atom::value);
       },
       // Kill switch for one session: its sockets are told `reason` and it is forgotten.
-      [=](kill_atom, const std::string& sid, const std::string& reason) -> caf::result<bool> {
+      [=](kill_atom, const std::string& sid, proto::close_reason reason) -> caf::result<bool> {
         auto& st = self->state;
         auto it = st.sessions.find(sid);
         if (it == st.sessions.end() && st.loader) {
@@ -445,7 +444,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
                     }
                     self->send(s->second, close_atom::value, reason, true);
                     ctx->log(log_level::warn, "broker", "kill switch: session",
-                             sid_field(sid) + ",\"reason\":" + json_str(reason));
+                             sid_field(sid) + ",\"reason\":" + json_str(proto::to_string(reason)));
                     rp.deliver(true);
                   },
                   [=](caf::error&) mutable { rp.deliver(false); });
@@ -454,21 +453,23 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         if (it == st.sessions.end()) return false;
         self->send(it->second, close_atom::value, reason, true);
         ctx->log(log_level::warn, "broker", "kill switch: session",
-                 sid_field(sid) + ",\"reason\":" + json_str(reason));
+                 sid_field(sid) + ",\"reason\":" + json_str(proto::to_string(reason)));
         return true;
       },
       // Kill switch for every session. `delete_records` false on shutdown: state survives restarts.
-      [=](killall_atom, const std::string& reason, bool delete_records) -> uint64_t {
+      [=](killall_atom, proto::close_reason reason, bool delete_records) -> uint64_t {
         auto& st = self->state;
         uint64_t n = st.sessions.size();
         for (auto& [sid, s] : st.sessions) self->send(s, close_atom::value, reason, delete_records);
         if (delete_records && st.cluster)  // cluster-wide: every peer closes its sessions too
-          self->send(
-              st.cluster, publish_atom::value, true,
-              make_envelope("", target::kill_all,
-                            proto::json{{"type", "relay.kill_all"}, {"reason", reason}}.dump()));
+          self->send(st.cluster, publish_atom::value, true,
+                     make_envelope("", target::kill_all,
+                                   proto::json{{"type", "relay.kill_all"},
+                                               {"reason", proto::to_string(reason)}}
+                                       .dump()));
         ctx->log(log_level::warn, "broker", "kill switch: all sessions",
-                 ",\"reason\":" + json_str(reason) + ",\"sessions\":" + std::to_string(n));
+                 ",\"reason\":" + json_str(proto::to_string(reason)) +
+                     ",\"sessions\":" + std::to_string(n));
         return n;
       },
       [=](shutdown_atom) -> uint64_t {
@@ -476,7 +477,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         st.shutting_down = true;
         uint64_t n = st.sessions.size();
         for (auto& [sid, s] : st.sessions)
-          self->send(s, close_atom::value, std::string("server_shutdown"), false);
+          self->send(s, close_atom::value, proto::close_reason::server_shutdown, false);
         return n;
       },
       [=](describe_atom, uint64_t limit) -> caf::result<std::string> {

@@ -81,4 +81,21 @@ caf::result<std::string> describe_with_children(caf::event_based_actor* self, pr
   return rp;
 }
 
+void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy) {
+  ctx->metrics.fail(why);
+  ctx->log(log_level::info, "auth", "ws_auth_failure",
+           ",\"reason\":" + json_str(to_string(why)) +
+               ",\"remote_ip\":" + json_str(a.peer->client_ip()));
+  auto h = a.handler;
+  a.peer->post([h] {
+    if (auto hh = h.lock()) hh->rejected();
+  });
+  if (policy)
+    a.peer->reject_policy();
+  else if (why == auth_failure::relay_over_capacity)
+    a.peer->disconnect(proto::close_reason::relay_over_capacity);
+  else
+    a.peer->drop();
+}
+
 }  // namespace rc::actors

@@ -26,6 +26,11 @@ inline int64_t now_of(const context_ptr& ctx) {
 /// `,"sid":"abc123...wxyz"` for log lines.
 std::string sid_field(const std::string& sid);
 
+struct auth_request;
+/// Rejects an authenticating socket: counts the reason, logs it (never the token) and closes
+/// the socket the way RELAY_PROTOCOL §6.4 prescribes (policy close for stale credentials).
+void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy);
+
 /// Actor descriptor for the admin tree.
 proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
                        int64_t spawned_at_ms, int64_t now_ms);

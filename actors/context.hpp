@@ -1,6 +1,8 @@
 // What every relay actor shares: the validated config, lock-free counters and the logger.
 // Gauges are atomics written by the actor that owns the underlying state and read by anyone
-// (health endpoints, admission checks); no decision reads a gauge and writes another.
+// (health endpoints, metrics). One admission check reads a gauge that other actors write: the
+// websocket cap (active_websockets), so concurrent auths on different sessions may overshoot
+// MAX_ACTIVE_WEBSOCKET_CONNECTIONS by the number of sessions authenticating at that moment.
 #pragma once
 #include <array>
 #include <atomic>
@@ -10,8 +12,9 @@
 #include <mutex>
 #include <string>
 
-#include "gateway/gateway.hpp"
-#include "node/config.hpp"
+#include "gateway/socket.hpp"
+#include "protocol/close_reason.hpp"
+#include "settings/config.hpp"
 
 namespace rc::actors {
 
@@ -41,6 +44,8 @@ struct relay_metrics {
   std::array<std::atomic<uint64_t>, static_cast<std::size_t>(auth_failure::count_)> auth_failures{};
   std::atomic<uint64_t> messages_desktop_to_mobile{0}, messages_mobile_to_desktop{0};
   std::atomic<uint64_t> sessions_closed{0};
+  /// Sessions ended, per reason (the reason their sockets were told).
+  std::array<std::atomic<uint64_t>, proto::close_reason_count> session_closes{};
   // gauges
   std::atomic<int64_t> sessions{0};
   std::atomic<int64_t> active_websockets{0};
@@ -61,6 +66,10 @@ struct relay_metrics {
   std::atomic<bool> shutting_down{false};
 
   void fail(auth_failure f) { auth_failures[static_cast<std::size_t>(f)].fetch_add(1); }
+  void close_session(proto::close_reason r) {
+    sessions_closed.fetch_add(1);
+    session_closes[static_cast<std::size_t>(r)].fetch_add(1);
+  }
 };
 
 enum class log_level { debug = 0, info = 1, warn = 2, error = 3 };
@@ -82,7 +91,9 @@ class logger {
 std::string json_str(const std::string& s);  ///< quoted, escaped JSON string
 
 struct relay_context {
-  node::relay_config cfg;
+  /// Read-only once the node runs (nothing in actors/ or gateway/ writes it). Not `const` because
+  /// the unit tests adjust it in their setup (18 sites in tests/unit).
+  settings::relay_config cfg;
   std::shared_ptr<gw::counters> io;  ///< gateway counters (send failures, sockets)
   relay_metrics metrics;
   logger log;
@@ -91,7 +102,7 @@ struct relay_context {
   /// Wall clock (epoch ms); replaceable by tests for deterministic time.
   std::function<int64_t()> now_ms;
 
-  relay_context(node::relay_config c, std::shared_ptr<gw::counters> ctr, log_level lvl)
+  relay_context(settings::relay_config c, std::shared_ptr<gw::counters> ctr, log_level lvl)
       : cfg(std::move(c)), io(std::move(ctr)), log(lvl) {}
 };
 

@@ -20,7 +20,7 @@ struct device_state {
 };
 
 namespace {
-void send_error(caf::stateful_actor<device_state>* self, const std::string& code,
+void send_error(caf::stateful_actor<device_state>* self, proto::relay_error code,
                 const std::string& message) {
   ++self->state.rejected;
   if (self->state.peer)
@@ -66,11 +66,6 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
         self->state.desktop = std::move(desktop);
         self->state.desktop_conn = desktop_conn;
       },
-      [=](kick_atom, const std::string& reason) {
-        if (self->state.peer) self->state.peer->disconnect(reason);
-        self->state.conn_id.clear();
-        self->state.peer.reset();
-      },
       [=](mframe_atom, mobile_msg& m) {
         if (m.conn_id != self->state.conn_id) {
           m.peer->drop();  // no longer the registered socket of this device
@@ -79,19 +74,23 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
         auto& f = m.frame;
         if (f.parsed && f.is_object && f.session_mismatch) return;  // silently dropped (§9.1)
         if (f.gated && !self->state.desktop_connected)
-          return send_error(self, "desktop_offline", proto::err::desktop_offline_msg);
-        if (!f.parsed) return send_error(self, "invalid_payload", "Payload must be valid JSON.");
+          return send_error(self, proto::relay_error::desktop_offline,
+                            proto::err::desktop_offline_msg);
+        if (!f.parsed)
+          return send_error(self, proto::relay_error::invalid_payload,
+                            "Payload must be valid JSON.");
         if (!f.is_object)
-          return send_error(self, "invalid_payload", "Payload must be a JSON object.");
+          return send_error(self, proto::relay_error::invalid_payload,
+                            "Payload must be a JSON object.");
         auto value = std::make_shared<proto::json>(std::move(f.value));
         if (f.kind == proto::mobile_kind::snapshot_request) {
           auto v = proto::validate_snapshot_request(*value);
-          if (!v.ok()) return send_error(self, v.code, v.message);
+          if (!v.ok()) return send_error(self, v.error, v.message);
           self->request(limiter, caf::infinite, snap_atom::value, device_id)
               .await(
                   [=](bool ok) {
                     if (!ok)
-                      return send_error(self, "snapshot_rate_limited",
+                      return send_error(self, proto::relay_error::snapshot_rate_limited,
                                         proto::err::snapshot_rate_msg);
                     forward(value);
                   },
@@ -100,20 +99,22 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
         }
         uint64_t seq = 0;
         auto v = proto::validate_command_envelope(*value, seq);
-        if (!v.ok()) return send_error(self, v.code, v.message);
+        if (!v.ok()) return send_error(self, v.error, v.message);
         if (seq <= self->state.last_seq)
-          return send_error(self, "replayed_command", proto::err::replayed_msg);
+          return send_error(self, proto::relay_error::replayed_command, proto::err::replayed_msg);
         self->state.last_seq = seq;
         self->request(limiter, caf::infinite, cmd_atom::value, device_id)
             .await(
                 [=](bool device_ok, bool session_ok) {
                   if (!device_ok)
-                    return send_error(self, "command_rate_limited", proto::err::device_rate_msg);
+                    return send_error(self, proto::relay_error::command_rate_limited,
+                                      proto::err::device_rate_msg);
                   if (!session_ok)
-                    return send_error(self, "command_rate_limited", proto::err::session_rate_msg);
+                    return send_error(self, proto::relay_error::command_rate_limited,
+                                      proto::err::session_rate_msg);
                   auto rules =
                       proto::validate_command_rules(*value, ctx->cfg.max_remote_command_text_bytes);
-                  if (!rules.ok()) return send_error(self, rules.code, rules.message);
+                  if (!rules.ok()) return send_error(self, rules.error, rules.message);
                   forward(value);
                 },
                 [](caf::error&) {});

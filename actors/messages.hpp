@@ -7,8 +7,9 @@
 #include <vector>
 
 #include "caf/all.hpp"
-#include "gateway/gateway.hpp"
+#include "gateway/ws_link.hpp"
 #include "persistence/session_record.hpp"
+#include "protocol/close_reason.hpp"
 #include "protocol/http_schema.hpp"
 #include "protocol/wire.hpp"
 
@@ -24,7 +25,6 @@ using mframe_atom = caf::atom_constant<caf::atom("mframe")>;  // mobile frame
 using decide_atom = caf::atom_constant<caf::atom("decide")>;  // pair decision
 using todesk_atom = caf::atom_constant<caf::atom("todesk")>;  // validated mobile → desktop
 using presence_atom = caf::atom_constant<caf::atom("presence")>;
-using kick_atom = caf::atom_constant<caf::atom("kick")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
@@ -49,8 +49,6 @@ using rotated_atom = caf::atom_constant<caf::atom("rotated")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 
-class conn_handler;
-
 /// An API request that passed the framework and stateless checks (schema, origin).
 struct api_call {
   proto::api_request req;
@@ -63,7 +61,7 @@ struct auth_request {
   std::string token;
   std::string conn_id;
   std::shared_ptr<gw::ws_peer> peer;
-  std::weak_ptr<conn_handler> handler;
+  std::weak_ptr<gw::ws_link> handler;
 };
 
 /// A frame from an authenticated mobile socket, already parsed on the socket's strand.
@@ -108,3 +106,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rc::gw::http_responder>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rc::gw::ws_peer>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<const std::string>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::persistence::session_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::proto::close_reason)

@@ -7,7 +7,6 @@
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
-#include "actors/conn_handler.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 #include "protocol/url.hpp"
@@ -48,7 +47,7 @@ struct session_state {
   uint64_t version = 0;
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
-  std::weak_ptr<conn_handler> desktop_handler;      ///< receives the zero-hop mobile route table
+  std::weak_ptr<gw::ws_link> desktop_handler;     ///< receives the zero-hop mobile route table
   std::map<std::string, mobile_slot> mobiles;       // conn id → slot
   std::map<std::string, caf::actor> device_actors;  // device id → actor
   std::map<std::string, std::string> device_conn;   // device id → conn id
@@ -74,12 +73,12 @@ struct session_state {
     if (closed || !ctx) return;
     auto& m = ctx->metrics;
     for (auto& [cid, slot] : mobiles) {
-      slot.peer->disconnect("server_shutdown");
+      slot.peer->disconnect(proto::close_reason::server_shutdown);
       m.active_websockets.fetch_sub(1);
     }
     if (!mobiles.empty()) m.sessions_with_mobile.fetch_sub(1);
     if (desktop) {
-      desktop->disconnect("server_shutdown");
+      desktop->disconnect(proto::close_reason::server_shutdown);
       m.active_websockets.fetch_sub(1);
       m.sessions_with_desktop.fetch_sub(1);
     }
@@ -260,9 +259,9 @@ struct session_ops {
   /// session to publish to other nodes) and only for the registered desktop socket.
   void push_routes() {
     if (!st().desktop || bus()) return;
-    auto table = std::make_shared<route_table>();
+    auto table = std::make_shared<gw::route_table>();
     table->reserve(st().mobiles.size());
-    for (auto& [cid, slot] : st().mobiles) table->push_back(mobile_route{cid, slot.peer});
+    for (auto& [cid, slot] : st().mobiles) table->push_back(gw::mobile_route{cid, slot.peer});
     auto h = st().desktop_handler;
     st().desktop->post([h, table] {
       if (auto hh = h.lock()) hh->set_routes(table);
@@ -270,7 +269,7 @@ struct session_ops {
   }
 
   static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer,
-                           std::weak_ptr<conn_handler> h) {
+                           std::weak_ptr<gw::ws_link> h) {
     peer->post([h] {
       if (auto hh = h.lock()) hh->set_routes(nullptr);
     });
@@ -284,7 +283,8 @@ struct session_ops {
   }
 
   /// Removes a registered mobile socket (without touching its device record).
-  void remove_mobile(std::string conn_id, const char* reason) {  // by value: callers pass map keys
+  void remove_mobile(std::string conn_id,  // by value: callers pass map keys
+                     std::optional<proto::close_reason> reason) {
     auto it = st().mobiles.find(conn_id);
     if (it == st().mobiles.end()) return;
     std::size_t before = st().mobiles.size();
@@ -295,11 +295,11 @@ struct session_ops {
     update_mobile_gauge(before);
     if (auto d = st().device_actors.find(slot.device_id); d != st().device_actors.end())
       self->send(d->second, detach_atom::value, conn_id);
-    if (reason) slot.peer->disconnect(reason);
+    if (reason) slot.peer->disconnect(*reason);
     report_sockets();
   }
 
-  void remove_desktop(const char* reason) {
+  void remove_desktop(std::optional<proto::close_reason> reason) {
     if (!st().desktop) return;
     auto peer = std::move(st().desktop);
     st().desktop.reset();
@@ -307,7 +307,7 @@ struct session_ops {
     clear_routes(peer, st().desktop_handler);
     ctx->metrics.active_websockets.fetch_sub(1);
     ctx->metrics.sessions_with_desktop.fetch_sub(1);
-    if (reason) peer->disconnect(reason);
+    if (reason) peer->disconnect(*reason);
     report_sockets();
   }
 
@@ -323,17 +323,17 @@ struct session_ops {
   void slow_consumer(const std::shared_ptr<gw::ws_peer>& peer) {
     ctx->io->slow_consumer_disconnects.fetch_add(1);
     ctx->log(log_level::warn, "session", "slow_consumer_disconnect", sid_field(sid()));
-    peer->disconnect("slow_consumer");
+    peer->disconnect(proto::close_reason::slow_consumer);
   }
 
   /// Ends the session: sockets told `reason`, tokens unindexed, children stopped.
-  void close(const std::string& reason, bool delete_record) {
+  void close(proto::close_reason reason, bool delete_record) {
     if (st().closed) return;
     st().closed = true;
     std::vector<std::string> conns;
     for (auto& [cid, slot] : st().mobiles) conns.push_back(cid);
-    for (auto& cid : conns) remove_mobile(cid, reason.c_str());
-    remove_desktop(reason.c_str());
+    for (auto& cid : conns) remove_mobile(cid, reason);
+    remove_desktop(reason);
     fail_join(409, "desktop_not_connected", desktop_gone_msg);
     if (st().initialized) index(all_token_ops(false));
     if (delete_record && st().initialized) {
@@ -348,9 +348,9 @@ struct session_ops {
     for (auto& [id, a] : st().device_actors) self->send_exit(a, caf::exit_reason::user_shutdown);
     st().device_actors.clear();
     if (st().limiter) self->send_exit(st().limiter, caf::exit_reason::user_shutdown);
-    ctx->metrics.sessions_closed.fetch_add(1);
+    ctx->metrics.close_session(reason);
     ctx->log(log_level::info, "session", "session_closed",
-             sid_field(sid()) + ",\"reason\":" + json_str(reason));
+             sid_field(sid()) + ",\"reason\":" + json_str(proto::to_string(reason)));
     // Stay as a tombstone until the broker has forgotten us: everything it forwarded before
     // that (FIFO) is answered as for an unknown session instead of being lost.
     self->request(broker, caf::infinite, closed_atom::value, sid())
@@ -361,12 +361,14 @@ struct session_ops {
 
   /// pair/start on an existing session with the same token (or no participants): reset.
   void reset_for_replacement() {
-    publish(false, target::desktop, proto::msg_disconnect("replaced_by_new_pair_start"));
-    publish(false, target::mobile, proto::msg_disconnect("replaced_by_new_pair_start"));
+    publish(false, target::desktop,
+            proto::msg_disconnect(proto::close_reason::replaced_by_new_pair_start));
+    publish(false, target::mobile,
+            proto::msg_disconnect(proto::close_reason::replaced_by_new_pair_start));
     std::vector<std::string> conns;
     for (auto& [cid, slot] : st().mobiles) conns.push_back(cid);
-    for (auto& cid : conns) remove_mobile(cid, "replaced_by_new_pair_start");
-    remove_desktop("replaced_by_new_pair_start");
+    for (auto& cid : conns) remove_mobile(cid, proto::close_reason::replaced_by_new_pair_start);
+    remove_desktop(proto::close_reason::replaced_by_new_pair_start);
     fail_join(409, "desktop_not_connected", desktop_gone_msg);
     index(all_token_ops(false));
     std::vector<std::string> ids;
@@ -511,7 +513,7 @@ struct session_ops {
       publish(false, target::desktop, *msg);
     } else if (!st().desktop->send(msg)) {
       slow_consumer(st().desktop);
-      remove_desktop(nullptr);
+      remove_desktop(std::nullopt);
       desktop_lost();
       return fail(409, "desktop_not_connected", offline);
     }
@@ -590,7 +592,7 @@ struct session_ops {
         return;
       case proto::route::pair_stop:
         reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", sid()}});
-        close("stopped_by_desktop", true);
+        close(proto::close_reason::stopped_by_desktop, true);
         return;
       case proto::route::devices_list:
         touch();
@@ -603,11 +605,12 @@ struct session_ops {
           return reply_error(c.responder, 404, "device_not_found",
                              "Device is not linked to this session.");
         if (auto conn = st().device_conn.find(q.device_id); conn != st().device_conn.end())
-          remove_mobile(conn->second, "device_revoked");
+          remove_mobile(conn->second, proto::close_reason::device_revoked);
         index(device_token_ops(q.device_id, it->second, false));
         r.devices.erase(it);
         kill_device(q.device_id);
-        publish(false, target::mobile, proto::msg_disconnect("device_revoked"), q.device_id);
+        publish(false, target::mobile, proto::msg_disconnect(proto::close_reason::device_revoked),
+                q.device_id);
         device_count_to_desktop();
         touch();
         persist_then(nullptr);
@@ -652,7 +655,7 @@ struct session_ops {
       auto old = std::move(st().desktop);
       st().desktop.reset();
       clear_routes(old, st().desktop_handler);
-      old->disconnect("desktop_reconnected");
+      old->disconnect(proto::close_reason::desktop_reconnected);
     } else {
       ctx->metrics.active_websockets.fetch_add(1);
       ctx->metrics.sessions_with_desktop.fetch_add(1);
@@ -709,7 +712,8 @@ struct session_ops {
       token_ok =
           token_ok || (rt.expires_at_ms > n && proto::constant_time_equal(a.token, rt.token));
     if (!token_ok) return reject(a, auth_failure::device_record_missing, true);
-    if (same_device) remove_mobile(st().device_conn[device_id], "device_reconnected");
+    if (same_device)
+      remove_mobile(st().device_conn[device_id], proto::close_reason::device_reconnected);
     if (st().mobiles.size() >= ctx->cfg.max_devices_per_session)
       return reject(a, auth_failure::device_cap_reached, false);
     // Rotation: the token that was current becomes a grace token (or dies when grace is 0).
@@ -829,7 +833,9 @@ struct session_ops {
     }
     touch();
     if (type == "disconnect") {
-      std::string reason = j.value("reason", std::string("session_expired"));
+      // Peers send one of our own reasons; anything else ends the session as expired.
+      auto reason = proto::parse_close_reason(j.value("reason", std::string()))
+                        .value_or(proto::close_reason::session_expired);
       if (e.target == target::mobile && e.target_device_id)
         return revoke_local(*e.target_device_id);
       return close(reason, false);
@@ -842,7 +848,7 @@ struct session_ops {
         return;
       }
       auto peer = st().desktop;
-      remove_desktop(nullptr);
+      remove_desktop(std::nullopt);
       slow_consumer(peer);
       desktop_lost();
       persist();
@@ -861,7 +867,7 @@ struct session_ops {
     }
     for (auto& cid : slow) {
       auto peer = st().mobiles[cid].peer;
-      remove_mobile(cid, nullptr);
+      remove_mobile(cid, std::nullopt);
       slow_consumer(peer);
       device_count_to_desktop();
     }
@@ -872,7 +878,7 @@ struct session_ops {
     auto it = st().rec.devices.find(device_id);
     if (it == st().rec.devices.end()) return;
     if (auto conn = st().device_conn.find(device_id); conn != st().device_conn.end())
-      remove_mobile(conn->second, "device_revoked");
+      remove_mobile(conn->second, proto::close_reason::device_revoked);
     index(device_token_ops(device_id, it->second, false));
     st().rec.devices.erase(it);
     kill_device(device_id);
@@ -1012,7 +1018,7 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         }
         for (auto& cid : slow) {
           auto peer = st.mobiles[cid].peer;
-          ops->remove_mobile(cid, nullptr);
+          ops->remove_mobile(cid, std::nullopt);
           ops->slow_consumer(peer);
           ops->device_count_to_desktop();
         }
@@ -1024,7 +1030,7 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         auto it = st.mobiles.find(conn_id);
         if (it == st.mobiles.end()) return;
         auto peer = it->second.peer;
-        ops->remove_mobile(conn_id, nullptr);
+        ops->remove_mobile(conn_id, std::nullopt);
         ops->slow_consumer(peer);
         ops->device_count_to_desktop();
       },
@@ -1033,7 +1039,7 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         auto& st = self->state;
         if (!st.desktop || conn_id != st.desktop_conn) return;
         auto peer = st.desktop;
-        ops->remove_desktop(nullptr);
+        ops->remove_desktop(std::nullopt);
         ops->slow_consumer(peer);
         ops->desktop_lost();
         ops->persist();
@@ -1049,7 +1055,7 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
           return;
         }
         auto peer = st.desktop;
-        ops->remove_desktop(nullptr);
+        ops->remove_desktop(std::nullopt);
         ops->slow_consumer(peer);
         ops->desktop_lost();
         ops->persist();
@@ -1082,14 +1088,14 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
       [=](detach_atom, const std::string& conn_id) {
         auto& st = self->state;
         if (conn_id == st.desktop_conn && st.desktop) {
-          ops->remove_desktop(nullptr);
+          ops->remove_desktop(std::nullopt);
           ops->touch();
           ops->desktop_lost();
           ops->persist();
           return;
         }
         if (st.mobiles.count(conn_id)) {
-          ops->remove_mobile(conn_id, nullptr);
+          ops->remove_mobile(conn_id, std::nullopt);
           ops->touch();
           ops->device_count_to_desktop();
         }
@@ -1108,26 +1114,26 @@ caf::behavior session_impl(session_ptr self, context_ptr ctx, caf::actor broker,
         if (st.remote_desktop) return;  // alive on another node (§5.7 quirk fixed)
         int64_t idle_ms =
             static_cast<int64_t>(std::max<uint64_t>(st.rec.idle_timeout_seconds, 60)) * 1000;
-        const char* why = nullptr;
+        std::optional<proto::close_reason> why;
         if (n - st.rec.last_activity_at_ms >= idle_ms)
-          why = "idle_timeout";
+          why = proto::close_reason::idle_timeout;
         else if (n - st.rec.created_at_ms >= static_cast<int64_t>(ctx->cfg.session_retention_ms))
-          why = "retention_expired";
+          why = proto::close_reason::retention_expired;
         if (!why) return;
-        if (!st.cluster) return ops->close(why, true);
+        if (!st.cluster) return ops->close(*why, true);
         // With a bus: a session whose sockets live on another node is only forgotten here
         // (no delete from the store, no disconnect broadcast).
-        std::string reason = why;
+        auto reason = *why;
         self->request(st.cluster, std::chrono::seconds(2), held_atom::value, ops->sid())
             .then(
                 [=](bool elsewhere) {
                   auto& s = self->state;
                   if (s.desktop || !s.mobiles.empty() || !s.rec.devices.empty()) return;
-                  ops->close(elsewhere ? "unloaded" : reason, !elsewhere);
+                  ops->close(elsewhere ? proto::close_reason::unloaded : reason, !elsewhere);
                 },
                 [](caf::error&) {});
       },
-      [=](close_atom, const std::string& reason, bool delete_record) {
+      [=](close_atom, proto::close_reason reason, bool delete_record) {
         ops->close(reason, delete_record);
       },
       [=](describe_atom) -> caf::result<std::string> {

@@ -6,15 +6,14 @@
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
-#include "actors/front.hpp"
 #include "caf/all.hpp"
 #include "gateway/gateway.hpp"
-#include "node/config.hpp"
 #include "persistence/memory_store.hpp"
 #include "persistence/redis_store.hpp"
 #include "persistence/redis_url.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
+#include "settings/config.hpp"
 
 using namespace rc;
 
@@ -30,9 +29,9 @@ actors::log_level level_of(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto loaded = node::load_config(argc, argv, node::read_environment());
+  auto loaded = settings::load_config(argc, argv, settings::read_environment());
   if (loaded.help) {
-    std::fputs(node::usage().c_str(), stdout);
+    std::fputs(settings::usage().c_str(), stdout);
     return 0;
   }
   if (!loaded.config) {
@@ -40,10 +39,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (loaded.print_config) {
-    std::printf("%s\n", node::describe(*loaded.config).c_str());
+    std::printf("%s\n", settings::describe(*loaded.config).c_str());
     return 0;
   }
-  const node::relay_config cfg = *loaded.config;
+  const settings::relay_config cfg = *loaded.config;
 
   // Block the termination signals in every thread; one thread waits for them.
   sigset_t sigs;
@@ -65,24 +64,20 @@ int main(int argc, char** argv) {
   // burst (CAF's default), which dominated relay CPU at low message rates.
   sys_cfg.set("work-stealing.aggressive-poll-attempts", size_t{50});
   sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{20});
-  sys_cfg.set("work-stealing.moderate-sleep-duration", caf::timespan{std::chrono::microseconds(200)});
+  sys_cfg.set("work-stealing.moderate-sleep-duration",
+              caf::timespan{std::chrono::microseconds(200)});
   sys_cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds(50)});
   caf::actor_system sys{sys_cfg};
 
   // ---- persistence ----
   std::shared_ptr<persistence::state_store> store;
   if (!cfg.redis_url.empty()) {
-    auto url = persistence::parse_redis_url(cfg.redis_url);
-    if (!url) {
-      ctx->log(actors::log_level::warn, "node", "REDIS_URL is invalid; persistence disabled",
-               ",\"error\":" + actors::json_str(url.error));
-    } else {
-      persistence::redis_store_options o;
-      o.url = *url.value;
-      o.key_prefix = cfg.redis_key_prefix;
-      store = std::make_shared<persistence::redis_store>(o);
-      ctx->metrics.redis_enabled.store(true);
-    }
+    // load_config refused an invalid REDIS_URL, so this parses.
+    persistence::redis_store_options o;
+    o.url = *persistence::parse_redis_url(cfg.redis_url).value;
+    o.key_prefix = cfg.redis_key_prefix;
+    store = std::make_shared<persistence::redis_store>(o);
+    ctx->metrics.redis_enabled.store(true);
   }
   if (!store) store = std::make_shared<persistence::memory_store>(cfg.max_sessions);
   auto initial = store->load_all();
@@ -117,30 +112,8 @@ int main(int argc, char** argv) {
   }
 
   // ---- gateway ----
-  gw::options o;
-  o.host = cfg.host;
-  o.port = cfg.port;
-  o.admin_host = cfg.admin_host;
-  o.admin_enabled = !cfg.admin_token.empty();
-  o.admin_port = cfg.admin_port;
-  o.io_threads = cfg.io_threads;
-  o.max_json_bytes = cfg.max_json_bytes;
-  o.max_ws_message_bytes = cfg.max_ws_message_bytes;
-  o.max_outbound_queue = cfg.outbound_queue();
-  o.max_ws_messages_per_minute = cfg.max_ws_messages_per_minute;
-  o.ws_auth_timeout_ms = cfg.ws_auth_timeout_ms;
-  o.heartbeat_interval_ms = cfg.ws_heartbeat_interval_ms;
-  o.heartbeat_timeout_ms = cfg.ws_heartbeat_timeout_ms;
-  o.max_connections = cfg.max_open_connections;
-  o.trust_proxy = cfg.trust_proxy;
-  o.legacy_query_token = cfg.allow_legacy_query_token_auth;
-  o.allowed_origins = cfg.allowed_origins;
-  o.tls_cert_file = cfg.tls_cert_file;
-  o.tls_key_file = cfg.tls_key_file;
-  o.static_dir = cfg.static_dir;
-  gw::server server(o, actors::make_hooks(ctx, actors::front_refs{&sys, broker, limiter}),
-                    counters);
-  if (auto err = server.bind(); !err.empty()) {
+  auto server = gw::make_gateway(ctx, gw::actor_refs{&sys, broker, limiter});
+  if (auto err = server->bind(); !err.empty()) {
     std::fprintf(stderr, "invalid configuration: %s\n", err.c_str());
     caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
@@ -151,8 +124,8 @@ int main(int argc, char** argv) {
   }
   ctx->log(actors::log_level::info, "node", "listening",
            ",\"host\":" + actors::json_str(cfg.host) +
-               ",\"port\":" + std::to_string(server.port()) +
-               ",\"adminPort\":" + std::to_string(server.admin_port()) +
+               ",\"port\":" + std::to_string(server->port()) +
+               ",\"adminPort\":" + std::to_string(server->admin_port()) +
                ",\"tls\":" + (cfg.tls_cert_file.empty() ? "false" : "true") +
                ",\"restoredSessions\":" + std::to_string(restored) +
                ",\"persistence\":" + actors::json_str(cfg.redis_url.empty() ? "memory" : "redis"));
@@ -166,7 +139,7 @@ int main(int argc, char** argv) {
     ctx->metrics.shutting_down.store(true);
     ctx->log(actors::log_level::info, "node", "shutdown: draining",
              ",\"signal\":" + std::to_string(sig));
-    server.stop_accepting();
+    server->stop_accepting();
     {
       caf::scoped_actor self{sys};
       self->request(broker, std::chrono::seconds(3), actors::shutdown_atom::value)
@@ -180,9 +153,9 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 40 && ctx->metrics.active_websockets.load() > 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    server.stop();
+    server->stop();
   });
-  server.run();
+  server->run();
   signal_thread.join();
   caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);

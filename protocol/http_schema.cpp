@@ -143,7 +143,6 @@ std::optional<api_request> parse_api_request(route r, std::string_view text, fra
   api_request q;
   q.r = r;
   if (auto it = body.find("schemaVersion"); it != body.end()) {
-    q.schema_version_present = true;
     if (!it->is_null()) {
       if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
         q.schema_version = INT64_MAX;

@@ -14,7 +14,6 @@ enum class route { pair_start, pair_join, pair_refresh, pair_stop, devices_list,
 struct api_request {
   route r = route::pair_start;
   std::optional<int64_t> schema_version;  ///< absent/null → nullopt
-  bool schema_version_present = false;
   std::string session_id;
   std::string join_token;
   std::string desktop_token;

@@ -22,16 +22,16 @@ bool all_digits(std::string_view s, std::size_t min, std::size_t max) {
 }
 
 verdict invalid_command(std::string m) {
-  return verdict::fail("invalid_command", std::move(m));
+  return verdict::fail(relay_error::invalid_command, std::move(m));
 }
 }  // namespace
 
-std::string msg_disconnect(std::string_view reason) {
-  return dump(json{{"type", "disconnect"}, {"reason", reason}});
+std::string msg_disconnect(close_reason reason) {
+  return dump(json{{"type", "disconnect"}, {"reason", to_string(reason)}});
 }
 
-std::string msg_relay_error(std::string_view code, std::string_view message) {
-  return dump(json{{"type", "relay.error"}, {"error", code}, {"message", message}});
+std::string msg_relay_error(relay_error code, std::string_view message) {
+  return dump(json{{"type", "relay.error"}, {"error", to_string(code)}, {"message", message}});
 }
 
 std::string msg_auth_ok_desktop(const std::string& sid, std::size_t connected_devices) {
@@ -132,43 +132,34 @@ mobile_frame classify_mobile(std::string_view text, const std::string& session_i
   return f;
 }
 
-bool desktop_session_mismatch(std::string_view text, const std::string& session_id,
-                              json* parsed_out) {
-  if (text.find("\"sessionID\"") == std::string_view::npos) return false;
-  json v = json::parse(text.begin(), text.end(), nullptr, false);
-  if (!v.is_object()) return false;
-  auto sid = v.find("sessionID");
-  bool mismatch =
-      sid != v.end() && sid->is_string() && sid->get_ref<const std::string&>() != session_id;
-  if (parsed_out) *parsed_out = std::move(v);
-  return mismatch;
-}
-
 verdict validate_snapshot_request(const json& v) {
   static const char* allowed[] = {"type", "sessionID", "reason", "lastSeq"};
   for (auto it = v.begin(); it != v.end(); ++it) {
     bool ok = false;
     for (auto a : allowed) ok = ok || it.key() == a;
     if (!ok)
-      return verdict::fail("invalid_snapshot_request",
+      return verdict::fail(relay_error::invalid_snapshot_request,
                            "Unexpected field '" + it.key() + "' in snapshot request.");
   }
   auto sid = v.find("sessionID");
   if (sid == v.end() || !sid->is_string())
-    return verdict::fail("invalid_snapshot_request", "Snapshot request requires sessionID.");
+    return verdict::fail(relay_error::invalid_snapshot_request,
+                         "Snapshot request requires sessionID.");
   auto reason = v.find("reason");
   if (reason != v.end() && !reason->is_null()) {
     if (!reason->is_string())
-      return verdict::fail("invalid_snapshot_request", "Snapshot reason must be a string.");
+      return verdict::fail(relay_error::invalid_snapshot_request,
+                           "Snapshot reason must be a string.");
     if (reason->get_ref<const std::string&>().size() > 128)
-      return verdict::fail("invalid_snapshot_request", "Snapshot reason is too long.");
+      return verdict::fail(relay_error::invalid_snapshot_request, "Snapshot reason is too long.");
   }
   auto last = v.find("lastSeq");
   if (last != v.end()) {
     bool ok = is_uint(*last) ||
               (last->is_string() && all_digits(last->get_ref<const std::string&>(), 1, 20));
     if (!ok)
-      return verdict::fail("invalid_snapshot_request", "lastSeq must be numeric when provided.");
+      return verdict::fail(relay_error::invalid_snapshot_request,
+                           "lastSeq must be numeric when provided.");
   }
   return {};
 }
@@ -189,7 +180,7 @@ verdict validate_command_envelope(const json& v, uint64_t& seq_out) {
   if (sv == v.end() || !(sv->is_number_integer()))
     return invalid_command("schemaVersion is required for command envelopes.");
   if (!(sv->is_number_unsigned() ? sv->get<uint64_t>() == 2 : sv->get<int64_t>() == 2))
-    return verdict::fail("unsupported_schema", err::unsupported_schema_msg);
+    return verdict::fail(relay_error::unsupported_schema, err::unsupported_schema_msg);
   auto payload = v.find("payload");
   const json* pt = nullptr;
   if (payload != v.end() && payload->is_object()) {

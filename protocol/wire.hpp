@@ -8,13 +8,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/close_reason.hpp"
+
 namespace rc::proto {
 
 using json = nlohmann::json;
 
 // ---- relay → client messages -------------------------------------------------------------
-std::string msg_disconnect(std::string_view reason);
-std::string msg_relay_error(std::string_view code, std::string_view message);
+std::string msg_disconnect(close_reason reason);
+std::string msg_relay_error(relay_error code, std::string_view message);
 std::string msg_auth_ok_desktop(const std::string& sid, std::size_t connected_devices);
 std::string msg_auth_ok_mobile(const std::string& sid, const std::string& device_id,
                                const std::string& next_token, std::size_t connected_devices,
@@ -43,10 +45,11 @@ inline constexpr const char* snapshot_rate_msg =
 
 /// Outcome of validating one piece of a mobile frame. `ok()` when code is empty.
 struct verdict {
-  std::string code;
+  std::string code;  ///< to_string(error) when failed
   std::string message;
+  relay_error error = relay_error::invalid_payload;  ///< meaningful only when !ok()
   bool ok() const { return code.empty(); }
-  static verdict fail(std::string c, std::string m) { return {std::move(c), std::move(m)}; }
+  static verdict fail(relay_error c, std::string m) { return {to_string(c), std::move(m), c}; }
 };
 
 /// What a mobile frame is, after the common checks of §9.1/§9.3 step 1-2.
@@ -74,11 +77,6 @@ bool json_depth_within(std::string_view text, std::size_t max_depth = max_json_d
 /// Parses a mobile text frame for routing decisions. A frame nested deeper than max_json_depth
 /// is not parsed (`parsed` stays false: answered like invalid JSON).
 mobile_frame classify_mobile(std::string_view text, const std::string& session_id);
-
-/// True when a desktop frame must be dropped because its string sessionID mismatches (§9.1.6).
-/// Cheap pre-check: only parses frames that mention "sessionID".
-bool desktop_session_mismatch(std::string_view text, const std::string& session_id,
-                              json* parsed_out = nullptr);
 
 /// §9.3 step 3: snapshot request shape (everything except the rate budget).
 verdict validate_snapshot_request(const json& v);

@@ -274,7 +274,7 @@ CAF_TEST(kill one session) {
   auto dev = pair_device(a, da);
   auto ma = connect(dev.token);
   auto db = start_with_desktop(b);
-  CAF_CHECK(ask<bool>(kill_atom::value, a.sid, std::string("session_expired")));
+  CAF_CHECK(ask<bool>(kill_atom::value, a.sid, proto::close_reason::session_expired));
   CAF_CHECK_EQUAL(da.peer->last_disconnect(), "session_expired");
   CAF_CHECK_EQUAL(ma.peer->last_disconnect(), "session_expired");
   CAF_CHECK(db.peer->disconnects.empty());
@@ -283,16 +283,16 @@ CAF_TEST(kill one session) {
   CAF_CHECK(mem->load(b.sid).record.has_value());
   CAF_CHECK_EQUAL(val(connect(a.desk).peer->policy_rejects), 1);
   CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 1);
-  CAF_CHECK(!ask<bool>(kill_atom::value, a.sid, std::string("session_expired")));
+  CAF_CHECK(!ask<bool>(kill_atom::value, a.sid, proto::close_reason::session_expired));
   CAF_CHECK(!ask<bool>(kill_atom::value, std::string("SESSION-never-existed"),
-                       std::string("session_expired")));
+                       proto::close_reason::session_expired));
 }
 
 CAF_TEST(kill one session fails its pending join) {
   session_ids a;
   auto da = start_with_desktop(a);
   auto join = api(route::pair_join, join_body(a));
-  CAF_CHECK(ask<bool>(kill_atom::value, a.sid, std::string("session_expired")));
+  CAF_CHECK(ask<bool>(kill_atom::value, a.sid, proto::close_reason::session_expired));
   CAF_CHECK_EQUAL(join->status, 409);
   CAF_CHECK_EQUAL(join->error(), "desktop_not_connected");
   CAF_CHECK_EQUAL(ctx->metrics.pending_join_waiters.load(), 0);
@@ -305,7 +305,8 @@ CAF_TEST(killall) {
   auto dev = pair_device(b, db);
   auto mb = connect(dev.token);
   CAF_CHECK_EQUAL(mem->size(), 2u);
-  CAF_CHECK_EQUAL(ask<uint64_t>(killall_atom::value, std::string("session_expired"), true), 2u);
+  CAF_CHECK_EQUAL(ask<uint64_t>(killall_atom::value, proto::close_reason::session_expired, true),
+                  2u);
   CAF_CHECK_EQUAL(da.peer->last_disconnect(), "session_expired");
   CAF_CHECK_EQUAL(db.peer->last_disconnect(), "session_expired");
   CAF_CHECK_EQUAL(mb.peer->last_disconnect(), "session_expired");

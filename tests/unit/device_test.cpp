@@ -252,11 +252,4 @@ CAF_TEST(frames from a socket that is no longer registered are dropped) {
   CAF_CHECK_EQUAL(describe().at("connected").get<bool>(), false);
 }
 
-CAF_TEST(kick disconnects the device socket) {
-  self->send(device, kick_atom::value, std::string("device_revoked"));
-  run();
-  CAF_CHECK_EQUAL(peer->last_disconnect(), "device_revoked");
-  CAF_CHECK_EQUAL(describe().at("connected").get<bool>(), false);
-}
-
 CAF_TEST_FIXTURE_SCOPE_END()

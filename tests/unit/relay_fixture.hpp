@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/actors.hpp"
-#include "actors/conn_handler.hpp"
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "gateway/conn_handler.hpp"
 #include "persistence/memory_store.hpp"
 #include "protocol/http_schema.hpp"
 #include "protocol/time.hpp"
@@ -27,6 +27,9 @@ namespace rc_test {
 
 using namespace rc;
 using namespace rc::actors;
+using rc::gw::conn_handler;
+using rc::gw::scan_top_level;
+using rc::gw::top_level_fields;
 using json = nlohmann::json;
 
 /// 2026-01-01T00:00:00Z: the relay's wall clock at the start of every test.
@@ -62,8 +65,8 @@ struct fake_peer final : gw::ws_peer {
     frames.push_back(*frame);
     return true;
   }
-  void disconnect(const std::string& reason) override {
-    disconnects.push_back(reason);
+  void disconnect(proto::close_reason reason) override {
+    disconnects.push_back(proto::to_string(reason));
     stopped = true;
   }
   void reject_policy() override {
@@ -141,8 +144,8 @@ inline std::string str_of(const json& j, const char* key) {
 
 // ---- fixtures ---------------------------------------------------------------------------------
 
-inline node::relay_config test_config() {
-  node::relay_config c;
+inline settings::relay_config test_config() {
+  settings::relay_config c;
   c.allowed_origins = {test_origin};
   c.max_pair_requests_per_minute = 1000;
   c.sweep_interval_ms = 365ull * 86400000ull;  // sweeps are sent by hand

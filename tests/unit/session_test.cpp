@@ -554,6 +554,25 @@ CAF_TEST(device cap at auth counts live sockets) {
   CAF_CHECK_EQUAL(val(connect(b.token).peer->count("auth_ok")), 1u);
 }
 
+CAF_TEST(revoke disconnects the device socket and stops its device actor) {
+  // The real path of the former device `kick` handler (dead code, only a test sent it).
+  session_ids ids;
+  auto d = start_with_desktop(ids);
+  auto dev = pair_device(ids, d);
+  auto m = connect(dev.token);
+  CAF_CHECK_EQUAL(ctx->metrics.device_actors.load(), 1);
+  auto rv = desk_body(ids);
+  rv["deviceID"] = dev.device_id;
+  CAF_CHECK_EQUAL(val(api(route::devices_revoke, rv)->status), 200);
+  CAF_CHECK_EQUAL(m.peer->last_disconnect(), "device_revoked");
+  CAF_CHECK_EQUAL(ctx->metrics.device_actors.load(), 0);
+  // A frame still arriving on the revoked socket reaches nobody.
+  auto frames = d.peer->frames.size();
+  m.peer->stopped = false;
+  send_text(m, command(ids.sid, 1).dump());
+  CAF_CHECK_EQUAL(d.peer->frames.size(), frames);
+}
+
 CAF_TEST(revoke and stop) {
   session_ids ids;
   auto d = start_with_desktop(ids);

@@ -1,13 +1,15 @@
-#include "actors/conn_handler.hpp"
+#include "gateway/conn_handler.hpp"
 
 #include <algorithm>
 
 #include "actors/common.hpp"
 #include "protocol/tokens.hpp"
 
-namespace rc::actors {
+namespace rc::gw {
 
-conn_handler::conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<gw::ws_peer> peer)
+using namespace actors;
+
+conn_handler::conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<ws_peer> peer)
     : ctx_(std::move(ctx)), broker_(std::move(broker)), peer_(peer) {
   conn_id_ = proto::random_token(proto::connection_id_bytes);
   if (!peer->query_token().empty()) start_auth(peer->query_token());
@@ -51,7 +53,7 @@ void conn_handler::on_text(std::string&& text) {
     case phase::auth_pending:
       if (early_.size() >= max_early_frames) {
         phase_ = phase::closed;
-        if (auto p = peer_.lock()) p->disconnect("socket_rate_limited");
+        if (auto p = peer_.lock()) p->disconnect(proto::close_reason::socket_rate_limited);
         return;
       }
       early_.push_back(std::move(text));
@@ -149,23 +151,6 @@ void conn_handler::on_closed() {
   }
   phase_ = phase::closed;
   early_.clear();
-}
-
-void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy) {
-  ctx->metrics.fail(why);
-  ctx->log(log_level::info, "auth", "ws_auth_failure",
-           ",\"reason\":" + json_str(to_string(why)) +
-               ",\"remote_ip\":" + json_str(a.peer->client_ip()));
-  auto h = a.handler;
-  a.peer->post([h] {
-    if (auto hh = h.lock()) hh->rejected();
-  });
-  if (policy)
-    a.peer->reject_policy();
-  else if (why == auth_failure::relay_over_capacity)
-    a.peer->disconnect("relay_over_capacity");
-  else
-    a.peer->drop();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,4 +270,4 @@ bool scan_top_level(std::string_view text, top_level_fields& out) {
   return false;
 }
 
-}  // namespace rc::actors
+}  // namespace rc::gw

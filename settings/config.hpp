@@ -1,5 +1,6 @@
-// One typed configuration: defaults < config file < environment < command-line flags.
-// Every key has the name of the reference environment variable (CONFIG_REFERENCE.md §2).
+// The relay's one typed configuration: defaults < config file < environment < command-line flags.
+// Every key has the name of the reference environment variable (CONFIG_REFERENCE.md §2). Loaded
+// and validated once at start; actors and gateway only ever read it (relay_context::cfg is const).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -7,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace rc::node {
+namespace rc::settings {
 
 struct relay_config {
   std::string host = "0.0.0.0";
@@ -63,9 +64,22 @@ struct relay_config {
   std::string default_ws_url() const;
 };
 
-/// Result of loading: a config, or an error text "invalid configuration: ..." naming the key.
+/// One thing wrong with the configuration. Loading collects all of them before it fails.
+struct config_problem {
+  std::string key;      ///< the config key (or the command-line argument) it is about
+  std::string message;  ///< one sentence naming the key
+  std::string source;   ///< "environment", "command line", the config file's name; empty = derived
+  int line = 0;         ///< 1-based line in the config file (0 = not from a file)
+  int column = 0;       ///< 1-based column in the config file
+  /// `<message> (from <source>[:<line>:<column>])`.
+  std::string to_string() const;
+};
+
+/// Result of loading: a config, or every problem found (and `error`: one line per problem,
+/// each starting with "invalid configuration: ").
 struct load_result {
   std::optional<relay_config> config;
+  std::vector<config_problem> problems;
   std::string error;
   bool help = false;
   bool print_config = false;
@@ -86,4 +100,4 @@ std::string describe(const relay_config& c);
 
 std::string usage();
 
-}  // namespace rc::node
+}  // namespace rc::settings

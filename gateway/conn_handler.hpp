@@ -6,37 +6,28 @@
 
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "gateway/ws_link.hpp"
 
-namespace rc::actors {
+namespace rc::gw {
 
-/// A mobile socket of the session, as seen by the desktop's connection (zero-hop routing).
-struct mobile_route {
-  std::string conn_id;
-  std::shared_ptr<gw::ws_peer> peer;
-};
-using route_table = std::vector<mobile_route>;
-
-class conn_handler final : public gw::ws_handler,
+class conn_handler final : public ws_handler,
+                           public ws_link,
                            public std::enable_shared_from_this<conn_handler> {
  public:
-  conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<gw::ws_peer> peer);
+  conn_handler(actors::context_ptr ctx, caf::actor broker, std::shared_ptr<ws_peer> peer);
 
   void on_text(std::string&& text) override;
-  void on_control() override {}
   void on_binary_first() override;
   void on_closed() override;
 
-  /// Called on the strand (via ws_peer::post) once a session accepted this socket.
+  // ---- ws_link (on the strand, posted by the session) ----
   void authed(bool desktop, caf::actor session, caf::actor device, std::string session_id,
-              std::string device_id);
-  /// Called on the strand by the session: the mobiles to forward desktop frames to directly
-  /// (nullptr = send every frame through the session actor).
-  void set_routes(std::shared_ptr<const route_table> routes) {
+              std::string device_id) override;
+  void set_routes(std::shared_ptr<const route_table> routes) override {
     routes_ = std::move(routes);
     failed_.clear();
   }
-  /// Called on the strand when authentication failed (the peer is being closed).
-  void rejected() { phase_ = phase::closed; }
+  void rejected() override { phase_ = phase::closed; }
 
   const std::string& conn_id() const { return conn_id_; }
 
@@ -48,9 +39,9 @@ class conn_handler final : public gw::ws_handler,
   void start_auth(const std::string& token);
   void route(std::string&& text);
 
-  context_ptr ctx_;
+  actors::context_ptr ctx_;
   caf::actor broker_;
-  std::weak_ptr<gw::ws_peer> peer_;
+  std::weak_ptr<ws_peer> peer_;
   std::string conn_id_;
   phase phase_ = phase::awaiting_auth;
   bool socket_closed_ = false;
@@ -60,10 +51,6 @@ class conn_handler final : public gw::ws_handler,
   std::shared_ptr<const route_table> routes_;
   std::vector<std::string> failed_;  ///< mobiles of routes_ that refused a frame (reported once)
 };
-
-/// Rejects an authenticating socket: counts the reason, logs it (never the token) and closes
-/// the socket the way RELAY_PROTOCOL §6.4 prescribes (policy close for stale credentials).
-void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy);
 
 /// Top-level scan of a JSON object for string members `sessionID` and `type` without building a
 /// DOM. Returns false when the text is not a simple object (caller falls back to a full parse).
@@ -75,4 +62,4 @@ struct top_level_fields {
 };
 bool scan_top_level(std::string_view text, top_level_fields& out);
 
-}  // namespace rc::actors
+}  // namespace rc::gw

@@ -1,0 +1,95 @@
+// The one interface between a socket and the actors. Neither Boost nor CAF: the Beast sessions
+// (gateway/ws_session.hpp, gateway/http_session.hpp) implement ws_peer and http_responder; the
+// socket's actor side (gateway/conn_handler) implements ws_handler. Actors write to a socket only
+// through ws_peer and answer HTTP only through http_responder; both are thread-safe and never
+// block.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/close_reason.hpp"
+
+namespace rc::gw {
+
+using frame_ptr = std::shared_ptr<const std::string>;
+
+/// One websocket connection as seen by the actor side. All methods are thread-safe.
+class ws_peer {
+ public:
+  virtual ~ws_peer() = default;
+  /// Enqueues a text frame. False when the bounded outbound queue is full or the socket is
+  /// closed; the caller decides the consequence (slow_consumer).
+  virtual bool send(frame_ptr frame) = 0;
+  /// Sends `{"type":"disconnect","reason":...}` (best effort) and stops the socket after a short
+  /// flush grace, without a close frame.
+  virtual void disconnect(proto::close_reason reason) = 0;
+  /// Auth failure with stale credentials: disconnect session_expired + Close 1008.
+  virtual void reject_policy() = 0;
+  /// Sends the auth-timeout `{}` frame and drops the connection.
+  virtual void reject_missing_auth() = 0;
+  /// Stops the socket without sending anything.
+  virtual void drop() = 0;
+  /// Auth succeeded: cancels the auth timer, starts heartbeats and the per-socket budget window.
+  virtual void mark_authenticated() = 0;
+  /// Runs `fn` on this connection's strand (where the ws_handler is called).
+  virtual void post(std::function<void()> fn) = 0;
+  virtual const std::string& client_ip() const = 0;
+  virtual const std::string& origin() const = 0;  ///< empty when absent
+  virtual bool has_origin() const = 0;
+  /// Legacy `?token=` (only filled when ALLOW_LEGACY_QUERY_TOKEN_AUTH is on).
+  virtual const std::string& query_token() const = 0;
+};
+
+/// Actor-side handler of one websocket; every call happens on the connection's strand.
+class ws_handler {
+ public:
+  virtual ~ws_handler() = default;
+  virtual void on_text(std::string&& text) = 0;
+  /// First frame was not text.
+  virtual void on_binary_first() = 0;
+  virtual void on_closed() = 0;
+};
+
+/// Answers one HTTP request exactly once; thread-safe.
+class http_responder {
+ public:
+  virtual ~http_responder() = default;
+  virtual void respond(int status, std::string body,
+                       std::string content_type = "application/json") = 0;
+};
+
+struct http_request {
+  std::string method;
+  std::string target;  ///< path + query
+  std::string path;
+  std::string body;
+  std::string content_type;
+  std::string origin;
+  bool has_origin = false;
+  std::string client_ip;  ///< after TRUST_PROXY resolution
+  std::string authorization;
+  bool admin = false;  ///< arrived on the admin listener
+};
+
+/// Counters owned by the node, updated lock-free from any thread.
+struct counters {
+  std::atomic<uint64_t> outbound_send_failures{0};
+  std::atomic<uint64_t> slow_consumer_disconnects{0};
+  std::atomic<uint64_t> ws_auth_attempts{0};
+  std::atomic<uint64_t> ws_open{0};  ///< open websocket connections (authenticated or not)
+  std::atomic<uint64_t> http_requests{0};
+  std::atomic<uint64_t> frames_in{0};
+  std::atomic<uint64_t> frames_out{0};
+  /// Sockets closed by the relay, per reason (counted once per socket, when the close starts).
+  std::array<std::atomic<uint64_t>, proto::close_reason_count> closes{};
+  void count_close(proto::close_reason r) {
+    closes[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace rc::gw

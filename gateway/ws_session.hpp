@@ -1,0 +1,351 @@
+// One websocket over any Beast stream (TCP, TLS, or beast::test::stream in the gateway tests):
+// framing, bounds, the per-socket budget, heartbeats, the bounded outbound queue and the close
+// sequence. Implements ws_peer for the actors and drives a ws_handler (the socket's actor side)
+// on the socket's strand. Beast only, no CAF.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <functional>
+
+#include "gateway/beast.hpp"
+#include "gateway/socket.hpp"
+#include "protocol/close_reason.hpp"
+#include "settings/config.hpp"
+
+namespace rc::gw {
+
+template <class Stream>
+class ws_session : public ws_peer, public std::enable_shared_from_this<ws_session<Stream>> {
+ public:
+  using handler_factory = std::function<std::shared_ptr<ws_handler>(std::shared_ptr<ws_peer>)>;
+
+  /// `cfg` must outlive the io loop that runs this session.
+  ws_session(const settings::relay_config& cfg, std::shared_ptr<counters> ctr, Stream&& stream,
+             std::string ip, std::string origin, bool has_origin, std::string query_token)
+      : cfg_(cfg),
+        ctr_(std::move(ctr)),
+        ws_(std::move(stream)),
+        auth_timer_(ws_.get_executor()),
+        hb_timer_(ws_.get_executor()),
+        close_timer_(ws_.get_executor()),
+        ip_(std::move(ip)),
+        origin_(std::move(origin)),
+        has_origin_(has_origin),
+        query_token_(std::move(query_token)) {
+    cap_ = cfg_.outbound_queue();
+  }
+
+  ~ws_session() override { ctr_->ws_open.fetch_sub(1, std::memory_order_relaxed); }
+
+  /// Accepts the upgrade; once the handshake is done `make_handler` gives the socket its
+  /// actor side (nullptr = refuse the socket).
+  template <class Request>
+  void start(Request&& req, handler_factory make_handler) {
+    make_handler_ = std::move(make_handler);
+    ctr_->ws_open.fetch_add(1, std::memory_order_relaxed);
+    lowest<decltype(ws_)>::expires_never(beast::get_lowest_layer(ws_));
+    ws_.set_option(websocket::stream_base::timeout{std::chrono::seconds(30),
+                                                   websocket::stream_base::none(), false});
+    // Read frames up to twice the limit so an oversize message gets `message_too_large`
+    // (bounded); beyond that the transport fails and the socket just drops.
+    ws_.read_message_max(cfg_.max_ws_message_bytes * 2 + 4096);
+    ws_.auto_fragment(false);
+    ws_.control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_inbound_ = clock_type::now(); });
+    ws_.async_accept(req,
+                     beast::bind_front_handler(&ws_session::on_accept, this->shared_from_this()));
+  }
+
+  // ---- ws_peer ----
+  bool send(frame_ptr frame) override {
+    if (closed_.load(std::memory_order_acquire)) {
+      ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (queued_.fetch_add(1, std::memory_order_acq_rel) >= cap_) {
+      queued_.fetch_sub(1, std::memory_order_acq_rel);
+      ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    net::post(ws_.get_executor(),
+              [self = this->shared_from_this(), f = std::move(frame)]() mutable {
+                self->push(std::move(f), false);
+              });
+    return true;
+  }
+
+  void disconnect(proto::close_reason reason) override {
+    auto f = std::make_shared<const std::string>(proto::disconnect_frame(reason));
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), f, reason]() mutable {
+      if (self->closing_) return;
+      self->ctr_->count_close(reason);
+      if (self->queued_.load() < self->cap_) {
+        self->queued_.fetch_add(1);
+        self->push(std::move(f), false);
+      }
+      self->begin_close(false);
+    });
+  }
+
+  void reject_policy() override {
+    auto f = std::make_shared<const std::string>(
+        proto::disconnect_frame(proto::close_reason::session_expired));
+    net::post(ws_.get_executor(), [self = this->shared_from_this(), f]() mutable {
+      if (self->closing_) return;
+      self->ctr_->count_close(proto::close_reason::session_expired);
+      self->queued_.fetch_add(1);
+      self->push(std::move(f), false);
+      self->begin_close(true);
+    });
+  }
+
+  void reject_missing_auth() override {
+    net::post(ws_.get_executor(), [self = this->shared_from_this()]() mutable {
+      if (self->closing_) return;
+      self->queued_.fetch_add(1);
+      self->push(std::make_shared<const std::string>("{}"), false);
+      self->begin_close(false);
+    });
+  }
+
+  void drop() override {
+    net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->hard_close(); });
+  }
+
+  void mark_authenticated() override {
+    net::post(ws_.get_executor(), [self = this->shared_from_this()] {
+      if (self->closing_ || self->authenticated_) return;
+      self->authenticated_ = true;
+      self->auth_timer_.cancel();
+      self->window_end_ = clock_type::now() + std::chrono::seconds(60);
+      self->window_count_ = 0;
+      self->last_inbound_ = clock_type::now();
+      self->arm_heartbeat();
+    });
+  }
+
+  void post(std::function<void()> fn) override { net::post(ws_.get_executor(), std::move(fn)); }
+  const std::string& client_ip() const override { return ip_; }
+  const std::string& origin() const override { return origin_; }
+  bool has_origin() const override { return has_origin_; }
+  const std::string& query_token() const override { return query_token_; }
+
+ private:
+  struct out_item {
+    frame_ptr frame;
+    bool ping;
+  };
+
+  void on_accept(beast::error_code ec) {
+    if (ec) {
+      closed_.store(true);
+      return;
+    }
+    ctr_->ws_auth_attempts.fetch_add(1, std::memory_order_relaxed);
+    handler_ = make_handler_ ? make_handler_(this->shared_from_this()) : nullptr;
+    make_handler_ = nullptr;
+    if (!handler_) {
+      hard_close();
+      return;
+    }
+    auth_timer_.expires_after(std::chrono::milliseconds(cfg_.ws_auth_timeout_ms));
+    auth_timer_.async_wait([self = this->shared_from_this()](beast::error_code e) {
+      if (e || self->authenticated_ || self->closing_) return;
+      self->handler_->on_binary_first();  // no (accepted) relay.auth in time: `{}` and drop
+    });
+    if (!query_token_.empty()) auth_started_ = true;
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_,
+                   beast::bind_front_handler(&ws_session::on_read, this->shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t bytes) {
+    if (ec) {
+      // Includes frames beyond 2× MAX_WS_MESSAGE_BYTES: the transport fails, the socket drops.
+      finish();
+      return;
+    }
+    last_inbound_ = clock_type::now();
+    ctr_->frames_in.fetch_add(1, std::memory_order_relaxed);
+    if (closing_) {
+      buffer_.consume(bytes);
+      do_read();
+      return;
+    }
+    if (!ws_.got_text()) {
+      buffer_.consume(bytes);
+      if (!auth_started_ && !authenticated_) {
+        auth_started_ = true;
+        handler_->on_binary_first();
+      }
+      do_read();
+      return;
+    }
+    if (bytes > cfg_.max_ws_message_bytes) {
+      buffer_.consume(bytes);
+      disconnect(proto::close_reason::message_too_large);
+      do_read();
+      return;
+    }
+    std::string text(static_cast<const char*>(buffer_.data().data()), bytes);
+    buffer_.consume(bytes);
+    if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();  // idle sockets keep little memory
+    if (authenticated_) {
+      auto now = clock_type::now();
+      if (now >= window_end_) {
+        window_end_ = now + std::chrono::seconds(60);
+        window_count_ = 0;
+      }
+      if (++window_count_ > cfg_.max_ws_messages_per_minute) {
+        disconnect(proto::close_reason::socket_rate_limited);
+        do_read();
+        return;
+      }
+    } else {
+      auth_started_ = true;
+    }
+    handler_->on_text(std::move(text));
+    do_read();
+  }
+
+  void arm_heartbeat() {
+    auto interval = std::max<uint64_t>(cfg_.ws_heartbeat_interval_ms, 1000);
+    hb_timer_.expires_after(std::chrono::milliseconds(interval));
+    hb_timer_.async_wait([self = this->shared_from_this(), interval](beast::error_code e) {
+      if (e || self->closing_) return;
+      auto timeout = std::max<uint64_t>(self->cfg_.ws_heartbeat_timeout_ms, 2 * interval);
+      if (clock_type::now() - self->last_inbound_ > std::chrono::milliseconds(timeout)) {
+        self->disconnect(proto::close_reason::heartbeat_timeout);
+        return;
+      }
+      if (self->queue_.size() >= self->cap_) {
+        self->hard_close();
+        return;
+      }
+      self->queue_.push_back({nullptr, true});
+      self->write_next();
+      self->arm_heartbeat();
+    });
+  }
+
+  void push(frame_ptr f, bool ping) {
+    if (closed_.load()) {
+      queued_.fetch_sub(1);
+      return;
+    }
+    queue_.push_back({std::move(f), ping});
+    write_next();
+  }
+
+  void write_next() {
+    if (writing_ || queue_.empty() || closed_.load()) return;
+    writing_ = true;
+    auto& item = queue_.front();
+    if (item.ping) {
+      ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code ec) {
+        self->on_write(ec, true);
+      });
+    } else {
+      ws_.text(true);
+      ws_.async_write(net::buffer(*item.frame),
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_write(ec, false);
+                      });
+    }
+  }
+
+  void on_write(beast::error_code ec, bool ping) {
+    writing_ = false;
+    queue_.pop_front();
+    if (!ping) {
+      queued_.fetch_sub(1);
+      ctr_->frames_out.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (ec) {
+      finish();
+      return;
+    }
+    if (queue_.empty() && closing_) {
+      complete_close();
+      return;
+    }
+    write_next();
+  }
+
+  void begin_close(bool policy) {
+    if (closing_) return;
+    closing_ = true;
+    policy_close_ = policy;
+    auth_timer_.cancel();
+    hb_timer_.cancel();
+    close_timer_.expires_after(std::chrono::milliseconds(100));
+    close_timer_.async_wait([self = this->shared_from_this()](beast::error_code e) {
+      if (!e) self->hard_close();
+    });
+    if (queue_.empty() && !writing_) complete_close();
+  }
+
+  void complete_close() {
+    if (policy_close_ && !close_sent_) {
+      close_sent_ = true;
+      writing_ = true;
+      ws_.async_close(
+          websocket::close_reason(websocket::close_code::policy_error,
+                                  proto::to_string(proto::close_reason::session_expired)),
+          [self = this->shared_from_this()](beast::error_code) {
+            self->writing_ = false;
+            self->hard_close();
+          });
+      return;
+    }
+    hard_close();
+  }
+
+  void hard_close() {
+    if (closed_.exchange(true)) return;
+    closing_ = true;
+    auth_timer_.cancel();
+    hb_timer_.cancel();
+    close_timer_.cancel();
+    lowest<decltype(ws_)>::shutdown_close(beast::get_lowest_layer(ws_));
+    finish();
+  }
+
+  void finish() {
+    closed_.store(true);
+    if (!finished_) {
+      finished_ = true;
+      auth_timer_.cancel();
+      hb_timer_.cancel();
+      if (handler_) handler_->on_closed();
+      handler_.reset();
+      lowest<decltype(ws_)>::close(beast::get_lowest_layer(ws_));
+    }
+  }
+
+  const settings::relay_config& cfg_;
+  std::shared_ptr<counters> ctr_;
+  handler_factory make_handler_;
+  websocket::stream<Stream> ws_;
+  beast::flat_buffer buffer_;
+  net::steady_timer auth_timer_, hb_timer_, close_timer_;
+  std::string ip_, origin_;
+  bool has_origin_;
+  std::string query_token_;
+  std::shared_ptr<ws_handler> handler_;
+  std::deque<out_item> queue_;
+  std::atomic<std::size_t> queued_{0};
+  std::size_t cap_;
+  std::atomic<bool> closed_{false};
+  bool closing_ = false, writing_ = false, authenticated_ = false, auth_started_ = false;
+  bool policy_close_ = false, close_sent_ = false, finished_ = false;
+  clock_type::time_point last_inbound_ = clock_type::now();
+  clock_type::time_point window_end_;
+  std::size_t window_count_ = 0;
+};
+
+}  // namespace rc::gw

@@ -1,0 +1,416 @@
+// gateway/: the HTTP and websocket sessions driven over beast::test::stream (no sockets), with
+// fail-at-N injection (beast::test::fail_count) for every read/write of the server side.
+#define CAF_SUITE gateway_sessions
+#include <boost/beast/_experimental/test/stream.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "caf/test/unit_test.hpp"
+#include "gateway/beast.hpp"
+#include "gateway/ws_open.hpp"
+
+namespace rc::gw {
+
+using test_stream = beast::test::stream;
+
+/// beast::test::stream has no socket and no timeouts: closing it is what the peer sees.
+template <>
+struct transport<test_stream> {
+  static void expires_after(test_stream&, std::chrono::seconds) {}
+  static void expires_never(test_stream&) {}
+  static void shutdown_send(test_stream& s) { s.close(); }
+  static void shutdown_close(test_stream& s) { s.close(); }
+  static void close(test_stream& s) { s.close(); }
+};
+
+/// Upgraded test streams go to this (the production overloads are in ws_bridge.cpp).
+void open_websocket(ws_bridge* bridge, test_stream&& stream, ws_upgrade&& up);
+
+}  // namespace rc::gw
+
+#include "gateway/http_session.hpp"
+#include "gateway/ws_session.hpp"
+
+using namespace rc::gw;
+namespace test = boost::beast::test;
+
+namespace {
+
+/// The socket's actor side, recorded. `on_text_do` lets a test answer through the peer.
+struct fake_handler final : ws_handler {
+  std::vector<std::string> texts;
+  int binary_first = 0;
+  int closed = 0;
+  std::weak_ptr<ws_peer> peer;
+  std::function<void(fake_handler&, const std::string&)> on_text_do;
+
+  void on_text(std::string&& t) override {
+    texts.push_back(t);
+    if (on_text_do) on_text_do(*this, texts.back());
+  }
+  void on_binary_first() override { ++binary_first; }
+  void on_closed() override { ++closed; }
+};
+
+struct fixture;
+fixture* current = nullptr;
+
+struct fixture {
+  net::io_context ioc;
+  rc::settings::relay_config cfg;
+  std::shared_ptr<counters> ctr = std::make_shared<counters>();
+  std::vector<rc::gw::http_request> requests;
+  std::function<void(rc::gw::http_request&, std::shared_ptr<http_responder>)> answer;
+  std::shared_ptr<fake_handler> handler = std::make_shared<fake_handler>();
+  std::weak_ptr<ws_peer> ws;  ///< the websocket session, once upgraded
+  std::unique_ptr<http_shared> shared;
+
+  fixture() {
+    current = this;
+    cfg.allowed_origins = {"http://localhost:4173"};
+    cfg.max_json_bytes = 1024;
+    cfg.max_ws_message_bytes = 256;
+    answer = [](rc::gw::http_request&, std::shared_ptr<http_responder> r) {
+      r->respond(200, "{\"ok\":true}");
+    };
+  }
+  ~fixture() { current = nullptr; }
+
+  http_shared& share() {
+    shared.reset(
+        new http_shared{cfg, ctr,
+                        [this](rc::gw::http_request&& r, std::shared_ptr<http_responder> p) {
+                          requests.push_back(r);
+                          answer(requests.back(), std::move(p));
+                        },
+                        nullptr});
+    return *shared;
+  }
+
+  /// Runs whatever is ready a few rounds (posted handlers), without waiting for timers.
+  void settle() {
+    for (int i = 0; i < 20; ++i) {
+      ioc.restart();
+      ioc.poll();
+    }
+  }
+
+  /// Runs the io loop until `done` or 2 s (bounded; timers of the sessions may stay armed).
+  bool run_until(const std::function<bool()>& done) {
+    for (int i = 0; i < 2000 && !done(); ++i) {
+      ioc.restart();
+      ioc.run_for(std::chrono::milliseconds(1));
+    }
+    return done();
+  }
+
+  /// A server-side HTTP session over an in-memory stream; returns the client end.
+  test_stream serve(std::weak_ptr<void>& session, test::fail_count* fc = nullptr) {
+    test_stream server = fc ? test_stream(ioc, *fc) : test_stream(ioc);
+    test_stream client(ioc);
+    server.connect(client);
+    auto s = std::make_shared<http_session<test_stream>>(share(), std::move(server), "203.0.113.1",
+                                                         false);
+    session = s;
+    s->start();
+    return client;
+  }
+};
+
+}  // namespace
+
+void rc::gw::open_websocket(ws_bridge*, test_stream&& stream, ws_upgrade&& up) {
+  auto& f = *current;
+  auto ws = std::make_shared<ws_session<test_stream>>(f.cfg, f.ctr, std::move(stream),
+                                                      std::move(up.client_ip), std::move(up.origin),
+                                                      up.has_origin, std::move(up.query_token));
+  f.ws = ws;
+  ws->start(std::move(up.req), [h = f.handler](std::shared_ptr<ws_peer> p) {
+    h->peer = p;
+    return h;
+  });
+}
+
+namespace {
+
+std::string request(const std::string& method, const std::string& target,
+                    const std::string& headers = "", const std::string& body = "") {
+  return method + " " + target + " HTTP/1.1\r\nHost: relay\r\n" + headers +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+/// Writes raw bytes from the client end (they arrive in the server's input).
+void send_raw(test_stream& client, const std::string& bytes) {
+  net::write(client, net::buffer(bytes));
+}
+
+/// Reads one response from the client end (bounded by the fixture loop).
+bool read_response(fixture& f, test_stream& client, http::response<http::string_body>& res) {
+  beast::flat_buffer buf;
+  bool done = false;
+  beast::error_code err;
+  http::async_read(client, buf, res, [&](beast::error_code ec, std::size_t) {
+    err = ec;
+    done = true;
+  });
+  return f.run_until([&] { return done; }) && !err;
+}
+
+/// A websocket client on the client end, upgraded through the HTTP session.
+struct ws_client {
+  websocket::stream<test_stream> ws;
+  beast::flat_buffer buf;
+  explicit ws_client(test_stream&& s) : ws(std::move(s)) {}
+
+  bool handshake(fixture& f, const std::string& origin = "http://localhost:4173") {
+    ws.set_option(websocket::stream_base::decorator(
+        [origin](websocket::request_type& r) { r.set(http::field::origin, origin); }));
+    bool done = false;
+    beast::error_code err;
+    ws.async_handshake("relay", "/ws", [&](beast::error_code ec) {
+      err = ec;
+      done = true;
+    });
+    if (!f.run_until([&] { return done; }) || err) return false;
+    return f.run_until([&] { return f.handler->peer.lock() != nullptr; });
+  }
+  void write(fixture& f, const std::string& text, bool binary = false) {
+    bool done = false;
+    ws.binary(binary);
+    ws.async_write(net::buffer(text), [&](beast::error_code, std::size_t) { done = true; });
+    f.run_until([&] { return done; });
+  }
+  /// Next text frame, or "" when the connection ended (ec set).
+  std::string read(fixture& f, beast::error_code& err) {
+    bool done = false;
+    buf.clear();
+    ws.async_read(buf, [&](beast::error_code ec, std::size_t) {
+      err = ec;
+      done = true;
+    });
+    f.run_until([&] { return done; });
+    if (!done) err = beast::error::timeout;
+    return err ? std::string{} : beast::buffers_to_string(buf.data());
+  }
+};
+
+}  // namespace
+
+// ---- HTTP ---------------------------------------------------------------------------------
+
+CAF_TEST(http requests reach the routes with origin and client ip and answers keep alive) {
+  fixture f;
+  std::weak_ptr<void> session;
+  auto client = f.serve(session);
+  send_raw(client, request("GET", "/healthz", "Origin: http://localhost:4173\r\n"));
+  http::response<http::string_body> res;
+  CAF_REQUIRE(read_response(f, client, res));
+  CAF_CHECK_EQUAL(res.result_int(), 200u);
+  CAF_CHECK_EQUAL(res.body(), "{\"ok\":true}");
+  CAF_CHECK_EQUAL(std::string(res[http::field::access_control_allow_origin]),
+                  "http://localhost:4173");
+  CAF_REQUIRE_EQUAL(f.requests.size(), 1u);
+  CAF_CHECK_EQUAL(f.requests[0].path, "/healthz");
+  CAF_CHECK_EQUAL(f.requests[0].client_ip, "203.0.113.1");
+  CAF_CHECK(f.requests[0].has_origin);
+  // Same connection, second request; then the client leaves and the session ends.
+  send_raw(client, request("GET", "/metricsz"));
+  http::response<http::string_body> res2;
+  CAF_REQUIRE(read_response(f, client, res2));
+  CAF_CHECK_EQUAL(f.requests.size(), 2u);
+  client.close();
+  CAF_CHECK(f.run_until([&] { return session.expired(); }));
+  CAF_CHECK_EQUAL(f.ctr->http_requests.load(), 2u);
+}
+
+CAF_TEST(http framework rejections never reach the routes) {
+  struct {
+    std::string req;
+    unsigned status;
+  } cases[] = {
+      {request("POST", "/pair/start", "Content-Type: text/plain\r\n", "{}"), 415},
+      {request("GET", "/pair/start"), 405},
+      {request("POST", "/pair/join", "Content-Type: application/json\r\n", std::string(2000, 'x')),
+       413},
+      {request("OPTIONS", "/pair/start"), 200},
+  };
+  for (auto& c : cases) {
+    fixture f;
+    std::weak_ptr<void> session;
+    auto client = f.serve(session);
+    send_raw(client, c.req);
+    http::response<http::string_body> res;
+    CAF_REQUIRE(read_response(f, client, res));
+    CAF_CHECK_EQUAL(res.result_int(), c.status);
+    CAF_CHECK(f.requests.empty());
+    client.close();
+    CAF_CHECK(f.run_until([&] { return session.expired(); }));
+  }
+}
+
+CAF_TEST(a responder dropped without an answer sends 500) {
+  fixture f;
+  f.answer = [](rc::gw::http_request&, std::shared_ptr<http_responder>) {};  // dropped
+  std::weak_ptr<void> session;
+  auto client = f.serve(session);
+  send_raw(client, request("POST", "/pair/stop", "Content-Type: application/json\r\n", "{}"));
+  http::response<http::string_body> res;
+  CAF_REQUIRE(read_response(f, client, res));
+  CAF_CHECK_EQUAL(res.result_int(), 500u);
+}
+
+CAF_TEST(http read and write failures at every step end the session) {
+  // Operation N of the server stream fails (reads and writes both count). Every N must end the
+  // session (no leak, no hang); beyond the last operation the exchange completes.
+  bool completed = false;
+  for (std::size_t n = 0; n < 12 && !completed; ++n) {
+    fixture f;
+    test::fail_count fc(n);
+    std::weak_ptr<void> session;
+    auto client = f.serve(session, &fc);
+    send_raw(client, request("POST", "/pair/stop", "Content-Type: application/json\r\n", "{}") +
+                         request("GET", "/healthz"));
+    http::response<http::string_body> res1, res2;
+    beast::flat_buffer buf;
+    bool done = false;
+    beast::error_code e1, e2;
+    http::async_read(client, buf, res1, [&](beast::error_code ec, std::size_t) {
+      e1 = ec;
+      if (ec) {
+        done = true;
+        return;
+      }
+      http::async_read(client, buf, res2, [&](beast::error_code ec2, std::size_t) {
+        e2 = ec2;
+        done = true;
+      });
+    });
+    CAF_CHECK(f.run_until([&] { return done; }));
+    completed = !e1 && !e2;
+    client.close();
+    if (!f.run_until([&] { return session.expired(); }))
+      CAF_FAIL("session leaked with a failure at operation " << n);
+  }
+  CAF_CHECK(completed);  // the loop reached an N past the last operation
+}
+
+// ---- websocket ----------------------------------------------------------------------------
+
+CAF_TEST(websocket upgrade delivers text to the handler and frames to the client) {
+  fixture f;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  CAF_CHECK_EQUAL(f.ctr->ws_open.load(), 1u);
+  f.handler->on_text_do = [](fake_handler& h, const std::string& t) {
+    auto p = h.peer.lock();
+    p->mark_authenticated();
+    CAF_CHECK(p->send(std::make_shared<const std::string>("echo:" + t)));
+  };
+  c.write(f, "{\"type\":\"relay.auth\",\"token\":\"t\"}");
+  beast::error_code ec;
+  CAF_CHECK_EQUAL(c.read(f, ec), "echo:{\"type\":\"relay.auth\",\"token\":\"t\"}");
+  auto peer = f.handler->peer.lock();
+  CAF_REQUIRE(peer != nullptr);
+  CAF_CHECK_EQUAL(peer->origin(), "http://localhost:4173");
+  CAF_CHECK_EQUAL(peer->client_ip(), "203.0.113.1");
+  peer->disconnect(rc::proto::close_reason::slow_consumer);
+  peer.reset();
+  CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"slow_consumer\"}");
+  c.read(f, ec);  // then the connection ends (no close frame)
+  CAF_CHECK(ec);
+  CAF_CHECK(f.run_until([&] { return f.handler->closed == 1 && f.ws.expired(); }));
+  CAF_CHECK_EQUAL(f.ctr->ws_open.load(), 0u);
+}
+
+CAF_TEST(websocket bounds oversize text and binary first frame and the socket budget) {
+  fixture f;
+  f.cfg.max_ws_messages_per_minute = 2;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  c.write(f, "\x01\x02", /*binary=*/true);
+  CAF_CHECK(f.run_until([&] { return f.handler->binary_first == 1; }));
+  f.handler->peer.lock()->mark_authenticated();
+  f.settle();
+  c.write(f, std::string(300, 'x'));  // over MAX_WS_MESSAGE_BYTES (256)
+  beast::error_code ec;
+  CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"message_too_large\"}");
+  CAF_CHECK(f.handler->texts.empty());
+
+  fixture g;
+  g.cfg.max_ws_messages_per_minute = 2;
+  ws_client d(g.serve(session));
+  CAF_REQUIRE(d.handshake(g));
+  g.handler->peer.lock()->mark_authenticated();
+  g.settle();  // the posted mark_authenticated runs
+  for (int i = 0; i < 3; ++i) d.write(g, "{}");
+  CAF_CHECK_EQUAL(d.read(g, ec), "{\"type\":\"disconnect\",\"reason\":\"socket_rate_limited\"}");
+  CAF_CHECK_EQUAL(g.handler->texts.size(), 2u);
+}
+
+CAF_TEST(websocket outbound queue is bounded and policy rejects close with 1008) {
+  fixture f;
+  f.cfg.max_socket_outbound_queue = 8;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  auto peer = f.handler->peer.lock();
+  int accepted = 0;
+  for (int i = 0; i < 20; ++i)
+    accepted += peer->send(std::make_shared<const std::string>("f")) ? 1 : 0;
+  CAF_CHECK_EQUAL(accepted, 8);
+  CAF_CHECK_EQUAL(f.ctr->outbound_send_failures.load(), 12u);
+  beast::error_code ec;
+  for (int i = 0; i < 8; ++i) CAF_CHECK_EQUAL(c.read(f, ec), "f");
+  peer->reject_policy();
+  CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"session_expired\"}");
+  c.read(f, ec);
+  CAF_CHECK(ec == websocket::error::closed);
+  CAF_CHECK(c.ws.reason().code == websocket::close_code::policy_error);
+  peer.reset();
+  CAF_CHECK(f.run_until([&] { return f.ws.expired(); }));
+}
+
+CAF_TEST(websocket auth timeout reports a missing relay.auth) {
+  fixture f;
+  f.cfg.ws_auth_timeout_ms = 20;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  CAF_CHECK(f.run_until([&] { return f.handler->binary_first == 1; }));
+}
+
+CAF_TEST(websocket read and write failures at every step end the session once) {
+  // Server-stream operation N fails: during the upgrade, the inbound frame, or one of the
+  // outbound frames. The session must end (no leak), on_closed at most once.
+  bool completed = false;
+  for (std::size_t n = 0; n < 16 && !completed; ++n) {
+    fixture f;
+    test::fail_count fc(n);
+    std::weak_ptr<void> session;
+    ws_client c(f.serve(session, &fc));
+    f.handler->on_text_do = [](fake_handler& h, const std::string&) {
+      auto p = h.peer.lock();
+      for (int i = 0; i < 3; ++i) p->send(std::make_shared<const std::string>("out"));
+    };
+    bool up = c.handshake(f);
+    int frames = 0;
+    beast::error_code ec;
+    if (up) {
+      c.write(f, "in");
+      while (!ec && frames < 3)
+        if (c.read(f, ec) == "out") ++frames;
+    }
+    completed = frames == 3;
+    c.ws.next_layer().close();
+    if (!f.run_until([&] { return session.expired() && f.ws.expired(); }))
+      CAF_FAIL("session leaked with a failure at operation " << n);
+    CAF_CHECK_LESS_OR_EQUAL(f.handler->closed, 1);
+    CAF_CHECK_EQUAL(f.ctr->ws_open.load(), 0u);
+  }
+  CAF_CHECK(completed);
+}
