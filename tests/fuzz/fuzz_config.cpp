@@ -1,4 +1,4 @@
-// The relay's configuration loader (node/config.hpp): odd first byte → the input is a --config
+// The relay's configuration loader (settings/config.hpp): odd first byte → the input is a --config
 // file; even → its lines are --set KEY=VALUE flags. Loading never throws and every failure is
 // an "invalid configuration: ..." message.
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fuzz_util.hpp"
-#include "node/config.hpp"
+#include "settings/config.hpp"
 
 namespace {
 std::string config_path() {
@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  auto r = rc::node::load_config(static_cast<int>(args.size()), argv.data(), {});
+  auto r = rc::settings::load_config(static_cast<int>(args.size()), argv.data(), {});
   RC_FUZZ_CHECK(r.config.has_value() != !r.error.empty());
   if (!r.config) RC_FUZZ_CHECK(r.error.rfind("invalid configuration: ", 0) == 0);
   return 0;
