@@ -4,23 +4,19 @@
 import { backoffDelay } from './backoff';
 import { CommandQueue, QUEUE_MAX_BYTES, QUEUE_MAX_ENVELOPES } from './commandQueue';
 import type { JoinLink } from './joinLink';
-import { joinPairing, type JoinFailure } from './pairing';
+import { joinPairing } from './pairing';
 import {
-  ackReasonText,
   canRespondFrom,
   DISCONNECT_TEXT,
   makeCommand,
   makeCommandEnvelope,
   makeSnapshotRequest,
-  parseAck,
   parseFrame,
-  parseSnapshot,
   POLICY_CLOSE_CODE,
   QUEUEABLE_COMMANDS,
   SCHEMA_VERSION,
   TERMINAL_DISCONNECT_REASONS,
   validateCommand,
-  type AppEvent,
   type Command,
   type CommandName,
   type Envelope,
@@ -30,90 +26,28 @@ import {
   type RuntimeRequest,
   type SnapshotReason,
 } from './protocol';
+import { appPayloadEffect, relayErrorEffect, type InboundEffect } from './clientInbound';
 import { buildRuntimeResponse, type ResponseDraft } from './runtimeResponse';
 import { SequenceTracker } from './sequence';
-import { addLocalMessage, applyEvent, applySnapshot, emptySyncData, openThread, setProjectFilter, type SyncData } from './snapshotMerge';
-import { clearPairedDevice, loadPairedDevice, savePairedDevice, type KeyValueStorage, type PairedDevice } from './storage';
+import { emptySyncData, openThread, setProjectFilter, type SyncData } from './snapshotMerge';
+import { clearPairedDevice, loadPairedDevice, savePairedDevice, type PairedDevice } from './storage';
 
-export const STALE_AFTER_MS = 45_000;
-export const AUTH_TIMEOUT_MS = 15_000;
-export const CONNECT_TIMEOUT_MS = 15_000;
-export const UNACKED_TIMEOUT_MS = 30_000;
-export const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 1_000;
+import {
+  AUTH_TIMEOUT_MS,
+  CONNECT_TIMEOUT_MS,
+  SNAPSHOT_REQUEST_MIN_INTERVAL_MS,
+  STALE_AFTER_MS,
+  UNACKED_TIMEOUT_MS,
+  WS_OPEN,
+  type ClientDeps,
+  type ClientState,
+  type Notice,
+  type OutgoingCommand,
+  type SendResult,
+  type SocketLike,
+} from './clientTypes';
 
-export interface SocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-const WS_OPEN = 1;
-
-export interface ClientDeps {
-  storage: KeyValueStorage;
-  createSocket: (url: string) => SocketLike;
-  fetch: Parameters<typeof joinPairing>[3]['fetch'];
-  setTimeout: (fn: () => void, ms: number) => unknown;
-  clearTimeout: (h: unknown) => void;
-  now: () => number;
-  random: () => number;
-}
-
-export type ConnPhase =
-  | 'unpaired' // no stored pairing
-  | 'connecting' // socket opening (first time or after a retry)
-  | 'authenticating' // open, relay.auth sent, waiting for auth_ok
-  | 'online' // auth_ok received
-  | 'reconnecting' // waiting for the backoff timer
-  | 'revoked' // terminal: device_revoked
-  | 'ended'; // terminal: other terminal reasons / close 1008
-
-export type PairStatus = 'idle' | 'waiting' | 'error';
-
-export interface OutgoingCommand {
-  commandID: string;
-  seq: number;
-  name: CommandName;
-  threadID: string | null;
-  text: string | null;
-  runtimeRequestID: string | null;
-  status: 'queued' | 'sent';
-  createdAt: number;
-  sentAt: number | null;
-}
-
-export interface Notice {
-  id: number;
-  level: 'info' | 'warn' | 'error';
-  text: string;
-  at: number;
-}
-
-export interface ClientState {
-  paired: PairedDevice | null;
-  phase: ConnPhase;
-  /** null = unknown (not yet told by the relay on this socket) */
-  desktopConnected: boolean | null;
-  terminal: { reason: string; text: string } | null;
-  attempt: number;
-  nextRetryAt: number | null;
-  lastSyncedAt: number | null;
-  stale: boolean;
-  canRespond: boolean;
-  desktopName: string | null;
-  data: SyncData;
-  outgoing: OutgoingCommand[];
-  queueBytes: number;
-  notices: Notice[];
-  pair: { status: PairStatus; link: JoinLink | null; relayBaseURL: string | null; error: JoinFailure | null; startedAt: number | null };
-}
-
-export type SendResult =
-  | { ok: true; commandID: string; seq: number; queued: boolean; dropped: number }
-  | { ok: false; error: string };
+export * from './clientTypes';
 
 type Listener = (s: ClientState) => void;
 
@@ -482,23 +416,13 @@ export class RemoteClient {
   }
 
   private handleRelayError(m: RelayError): void {
-    const code = typeof m.error === 'string' ? m.error : 'unknown';
-    switch (code) {
-      case 'desktop_offline':
-        this.set({ desktopConnected: false });
-        this.notify('warn', 'The desktop is offline. Queued messages are sent when it is back.');
-        return;
-      case 'replayed_command':
-        this.notify('warn', 'The relay refused a replayed command; resyncing.');
-        this.requestSnapshot('command_replay_rejected');
-        return;
-      case 'command_rate_limited':
-      case 'snapshot_rate_limited':
-        this.notify('warn', m.message || 'Too many requests. Slow down and retry shortly.');
-        return;
-      default:
-        this.notify('error', m.message || `Relay error: ${code}`);
-    }
+    this.applyEffect(relayErrorEffect(m));
+  }
+
+  private applyEffect(e: InboundEffect): void {
+    if (e.patch) this.set(e.patch);
+    if (e.notice) this.notify(e.notice.level, e.notice.text);
+    if (e.snapshot) this.requestSnapshot(e.snapshot);
   }
 
   private handleEnvelope(env: Envelope): void {
@@ -521,59 +445,7 @@ export class RemoteClient {
         break;
     }
     this.set({ lastSyncedAt: this.deps.now(), stale: false });
-    const body = env.payload.payload as unknown;
-    switch (type) {
-      case 'hello':
-        this.set({
-          canRespond: canRespondFrom((body ?? {}) as object),
-          desktopName: typeof (body as { clientName?: unknown })?.clientName === 'string' ? (body as { clientName: string }).clientName : this.state.desktopName,
-        });
-        return;
-      case 'auth_ok':
-        if ((body as { canRespondToRuntimeRequests?: unknown })?.canRespondToRuntimeRequests === true) this.set({ canRespond: true });
-        return;
-      case 'snapshot': {
-        const snap = parseSnapshot(body);
-        if (!snap) return;
-        this.setData(applySnapshot(this.state.data, snap));
-        return;
-      }
-      case 'event': {
-        if (!body || typeof body !== 'object' || typeof (body as AppEvent).name !== 'string') return;
-        const r = applyEvent(this.state.data, body as AppEvent, this.deps.now);
-        if (r.data !== this.state.data) this.setData(r.data);
-        if (r.effect === 'request_snapshot') this.requestSnapshot('runtime_request_event');
-        return;
-      }
-      case 'command_ack': {
-        const ack = parseAck(body);
-        if (ack) this.handleAck(ack);
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  private handleAck(ack: NonNullable<ReturnType<typeof parseAck>>): void {
-    const mine = this.state.outgoing.find((o) => o.commandID === ack.commandID);
-    if (!mine) return; // acks are broadcast to every phone
-    this.set({ outgoing: this.state.outgoing.filter((o) => o.commandID !== ack.commandID) });
-    if (ack.status === 'accepted') return;
-    const text = ackReasonText(ack.reason);
-    this.notify('error', text);
-    const threadID = ack.threadID ?? this.seqToThread.get(ack.commandSeq) ?? mine.threadID ?? this.state.data.openThreadID;
-    if (threadID) {
-      this.setData(
-        addLocalMessage(this.state.data, {
-          id: `local-command-ack-reject-${ack.commandID || ack.commandSeq}`,
-          threadID,
-          role: 'system',
-          text: `Not delivered: ${text}${mine.text ? `\n“${mine.text.slice(0, 200)}”` : ''}`,
-          createdAt: new Date(this.deps.now()).toISOString(),
-        }),
-      );
-    }
+    this.applyEffect(appPayloadEffect(this.state, type, env.payload.payload as unknown, this.deps.now, this.seqToThread));
   }
 
   // ---------- outbound ----------
