@@ -2,6 +2,7 @@
 // command sequence, and applies the mobile pipeline of RELAY_PROTOCOL §9.3 in order.
 #include "actors/actors.hpp"
 #include "actors/common.hpp"
+#include "protocol/e2ee_wire.hpp"
 #include "protocol/tokens.hpp"
 
 namespace rc::actors {
@@ -78,7 +79,7 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
         }
         auto& f = m.frame;
         if (f.parsed && f.is_object && f.session_mismatch) return;  // silently dropped (§9.1)
-        if (f.gated && !self->state.desktop_connected)
+        if ((f.gated || proto::is_e2ee_envelope(f.value)) && !self->state.desktop_connected)
           return send_error(self, "desktop_offline", proto::err::desktop_offline_msg);
         if (!f.parsed) return send_error(self, "invalid_payload", "Payload must be valid JSON.");
         if (!f.is_object)
@@ -99,7 +100,9 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
           return;
         }
         uint64_t seq = 0;
-        auto v = proto::validate_command_envelope(*value, seq);
+        const bool e2ee = proto::is_e2ee_envelope(*value);  // docs/E2EE.md: outer shape only
+        auto v = e2ee ? proto::validate_e2ee_envelope(*value, seq, ctx->cfg.max_remote_command_text_bytes)
+                      : proto::validate_command_envelope(*value, seq);
         if (!v.ok()) return send_error(self, v.code, v.message);
         if (seq <= self->state.last_seq)
           return send_error(self, "replayed_command", proto::err::replayed_msg);
@@ -111,8 +114,9 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
                     return send_error(self, "command_rate_limited", proto::err::device_rate_msg);
                   if (!session_ok)
                     return send_error(self, "command_rate_limited", proto::err::session_rate_msg);
-                  auto rules =
-                      proto::validate_command_rules(*value, ctx->cfg.max_remote_command_text_bytes);
+                  auto rules = e2ee ? proto::verdict{}
+                                    : proto::validate_command_rules(
+                                          *value, ctx->cfg.max_remote_command_text_bytes);
                   if (!rules.ok()) return send_error(self, rules.code, rules.message);
                   forward(value);
                 },
