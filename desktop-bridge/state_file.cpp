@@ -52,10 +52,13 @@ std::optional<saved_state> load_state(const std::string& path, bool* purged) {
       }
     if (auto e = j.find("e2ee"); e != j.end() && e->is_object()) {
       s.e2ee_identity = e->value("identity", "");
-      for (auto& [id, pk] : e->value("pinned", json::object()).items())
-        if (pk.is_string()) s.e2ee_pinned[id] = pk.get<std::string>();
-      for (auto& x : e->value("secrets", json::array()))
-        s.e2ee_secrets.emplace_back(x.value("ps", ""), x.value("expiresAt", int64_t{0}));
+      if (auto p = e->find("pinned"); p != e->end() && p->is_object())
+        for (auto it = p->begin(); it != p->end(); ++it)
+          if (it->is_string()) s.e2ee_pinned[it.key()] = it->get<std::string>();
+      if (auto q = e->find("secrets"); q != e->end() && q->is_array())
+        for (const auto& x : *q)
+          if (x.is_object())
+            s.e2ee_secrets.emplace_back(x.value("ps", ""), x.value("expiresAt", int64_t{0}));
     }
     return s;
   } catch (const std::exception&) {
