@@ -18,6 +18,9 @@ bool b64u_len(const json& f, std::size_t min_chars, std::size_t max_chars) {
       return false;
   return true;
 }
+bool nonneg_int(const json& j) {
+  return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0);
+}
 std::size_t b64_chars(std::size_t n) { return (n * 4 + 2) / 3; }
 
 /// Exactly the keys of one message kind (besides v and k).
@@ -73,7 +76,7 @@ verdict validate_e2ee_envelope(const json& v, uint64_t& seq_out, std::size_t max
   if (body_it == payload.end() || !body_it->is_object()) return bad("E2EE payload object is required.");
   const json& body = *body_it;
   auto ver = body.find("v");
-  if (ver == body.end() || !ver->is_number_unsigned() || ver->get<uint64_t>() != 1)
+  if (ver == body.end() || !nonneg_int(*ver) || ver->get<uint64_t>() != 1)
     return bad("E2EE version must be 1.");
   auto kind = body.find("k");
   if (kind == body.end() || !kind->is_string()) return bad("E2EE message kind is required.");
@@ -96,7 +99,7 @@ verdict validate_e2ee_envelope(const json& v, uint64_t& seq_out, std::size_t max
     if (!keys_exactly(body, {"c", "ct"}, {}, key))
       return bad("Unexpected or missing field '" + key + "' in e2ee record.");
     const auto& c = body["c"];
-    if (!c.is_number_unsigned() || c.get<uint64_t>() > (uint64_t{1} << 53))
+    if (!nonneg_int(c) || c.get<uint64_t>() > (uint64_t{1} << 53))
       return bad("E2EE record counter must be a non-negative integer.");
     if (!b64u_len(body["ct"], b64_chars(16), b64_chars(2 * max_text_bytes + 4096 + 16)))
       return bad("E2EE ciphertext must be base64url within the size bounds.");
