@@ -2,6 +2,7 @@
 // command sequence, and applies the mobile pipeline of RELAY_PROTOCOL §9.3 in order.
 #include "actors/actors.hpp"
 #include "actors/common.hpp"
+#include "protocol/e2ee_wire.hpp"
 #include "protocol/tokens.hpp"
 
 namespace rc::actors {
@@ -73,7 +74,7 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
         }
         auto& f = m.frame;
         if (f.parsed && f.is_object && f.session_mismatch) return;  // silently dropped (§9.1)
-        if (f.gated && !self->state.desktop_connected)
+        if ((f.gated || proto::is_e2ee_envelope(f.value)) && !self->state.desktop_connected)
           return send_error(self, proto::relay_error::desktop_offline,
                             proto::err::desktop_offline_msg);
         if (!f.parsed)
@@ -98,7 +99,10 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
           return;
         }
         uint64_t seq = 0;
-        auto v = proto::validate_command_envelope(*value, seq);
+        const bool e2ee = proto::is_e2ee_envelope(*value);  // docs/E2EE.md: outer shape only
+        auto v = e2ee ? proto::validate_e2ee_envelope(*value, seq,
+                                                      ctx->cfg.max_remote_command_text_bytes)
+                      : proto::validate_command_envelope(*value, seq);
         if (!v.ok()) return send_error(self, v.error, v.message);
         if (seq <= self->state.last_seq)
           return send_error(self, proto::relay_error::replayed_command, proto::err::replayed_msg);
@@ -112,8 +116,9 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
                   if (!session_ok)
                     return send_error(self, proto::relay_error::command_rate_limited,
                                       proto::err::session_rate_msg);
-                  auto rules =
-                      proto::validate_command_rules(*value, ctx->cfg.max_remote_command_text_bytes);
+                  auto rules = e2ee ? proto::verdict{}
+                                    : proto::validate_command_rules(
+                                          *value, ctx->cfg.max_remote_command_text_bytes);
                   if (!rules.ok()) return send_error(self, rules.error, rules.message);
                   forward(value);
                 },

@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "desktop-bridge/e2ee_hub.hpp"
 #include "desktop-bridge/net.hpp"
 #include "desktop-bridge/runtime.hpp"
 
@@ -70,6 +71,8 @@ struct broker_config {
   bool jitter = true;               ///< reconnect jitter (off in deterministic tests)
   int flush_debounce_ms = 80;
   bool restart_after_session_end = true;  ///< start a fresh session when the relay ended ours
+  e2ee_policy e2ee = e2ee_policy::required;  ///< docs/E2EE.md "Policy and compatibility"
+  std::size_t max_command_text_bytes = 16384;  ///< the relay's MAX_REMOTE_COMMAND_TEXT_BYTES
 };
 
 /// Reconnect delay for attempt n ≥ 1 (without jitter): min(15 s, 2^min(n,4) s).

@@ -5,10 +5,13 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <openssl/param_build.h>
 
 #include <stdexcept>
 
 namespace rc::bridge::e2ee {
+
+void* public_pkey_from_point(const bytes& point);  // e2ee_keys.cpp
 
 namespace {
 constexpr std::size_t tag_len = 16;
@@ -82,31 +85,39 @@ ecdh_key::~ecdh_key() {
 }
 
 std::optional<bytes> ecdh_key::derive(const bytes& peer_point) const {
-  if (pkey_ == nullptr || peer_point.size() != 65 || peer_point[0] != 0x04) return std::nullopt;
-  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+  if (pkey_ == nullptr) return std::nullopt;
+  auto* peer_key = static_cast<EVP_PKEY*>(public_pkey_from_point(peer_point));
+  if (peer_key == nullptr) return std::nullopt;
   std::optional<bytes> result;
-  char group[] = "P-256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-                         OSSL_PARAM_construct_octet_string(
-                             OSSL_PKEY_PARAM_PUB_KEY, const_cast<unsigned char*>(peer_point.data()),
-                             peer_point.size()),
-                         OSSL_PARAM_construct_end()};
-  EVP_PKEY* peer_key = nullptr;
-  if (pctx != nullptr && EVP_PKEY_fromdata_init(pctx) == 1 &&
-      EVP_PKEY_fromdata(pctx, &peer_key, EVP_PKEY_PUBLIC_KEY, params) == 1) {
-    EVP_PKEY_CTX* dctx = EVP_PKEY_CTX_new(static_cast<EVP_PKEY*>(pkey_), nullptr);
-    size_t n = 0;
-    if (dctx != nullptr && EVP_PKEY_derive_init(dctx) == 1 &&
-        EVP_PKEY_derive_set_peer_ex(dctx, peer_key, 1) == 1 &&
-        EVP_PKEY_derive(dctx, nullptr, &n) == 1 && n == 32) {
-      bytes s(n);
-      if (EVP_PKEY_derive(dctx, s.data(), &n) == 1 && n == 32) result = std::move(s);
-    }
-    EVP_PKEY_CTX_free(dctx);
+  EVP_PKEY_CTX* dctx = EVP_PKEY_CTX_new(static_cast<EVP_PKEY*>(pkey_), nullptr);
+  size_t n = 0;
+  if (dctx != nullptr && EVP_PKEY_derive_init(dctx) == 1 &&
+      EVP_PKEY_derive_set_peer_ex(dctx, peer_key, 1) == 1 &&
+      EVP_PKEY_derive(dctx, nullptr, &n) == 1 && n == 32) {
+    bytes s(n);
+    if (EVP_PKEY_derive(dctx, s.data(), &n) == 1 && n == 32) result = std::move(s);
   }
+  EVP_PKEY_CTX_free(dctx);
   EVP_PKEY_free(peer_key);
-  EVP_PKEY_CTX_free(pctx);
   return result;
+}
+
+ecdh_key::ecdh_key(const bytes& private_scalar) {
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr);
+  BIGNUM* d = BN_bin2bn(private_scalar.data(), static_cast<int>(private_scalar.size()), nullptr);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM* params = nullptr;
+  EVP_PKEY* k = nullptr;
+  if (pctx && d && bld &&
+      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) == 1 &&
+      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) == 1 &&
+      (params = OSSL_PARAM_BLD_to_param(bld)) != nullptr && EVP_PKEY_fromdata_init(pctx) == 1 &&
+      EVP_PKEY_fromdata(pctx, &k, EVP_PKEY_KEYPAIR, params) == 1)
+    pkey_ = k;
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_clear_free(d);
+  EVP_PKEY_CTX_free(pctx);
 }
 
 const char* reject_name(reject r) {

@@ -46,6 +46,7 @@ const char* usage_text =
     "  --join-ttl S         join token lifetime in seconds (default 120, min 10)\n"
     "  --pair-timeout S     auto-deny pairing requests after S seconds (default 60)\n"
     "  --approvals          start with remote runtime approvals ON (default OFF)\n"
+    "  --e2ee MODE          end-to-end encryption: required (default) | preferred | off\n"
     "  --auto-approve       approve every pairing request (demos only; insecure)\n"
     "  --json               machine mode: JSON events on stdout, commands on stdin\n"
     "  --help               this text\n"
@@ -116,6 +117,15 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
       o.broker.auto_approve = true;
     } else if (a == "--approvals") {
       o.broker.approvals_default = true;
+    } else if (a == "--e2ee") {  // docs/E2EE.md
+      std::string v;
+      if (!next(v)) return false;
+      auto p = parse_e2ee_policy(v);
+      if (!p) {
+        err = "--e2ee must be required, preferred or off";
+        return false;
+      }
+      o.broker.e2ee = *p;
     } else if (a == "--exec-arg") {
       o.exec.message_as_arg = true;
     } else if (a == "--exec-max-output") {
@@ -246,6 +256,13 @@ class human_ui final : public ui_sink {
       for (auto& x : d)
         o << "  " << i++ << ". " << x.value("deviceName", "") << "  id=" << x.value("deviceID", "")
           << (x.value("connected", false) ? "  [connected]" : "") << "  last seen " << x.value("lastSeenAt", "") << "\n";
+    } else if (name == "e2ee_verified") {
+      o << "End-to-end encrypted: device " << ev.value("deviceID", "") << " verified. Safety code "
+        << ev.value("safetyCode", "") << " (compare with the phone).\n";
+    } else if (name == "e2ee_refused" || name == "e2ee_resync") {
+      o << (name == "e2ee_refused" ? "E2EE REFUSED" : "E2EE resync") << " for device "
+        << ev.value("deviceID", "") << ": " << ev.value("message", "") << " (" << ev.value("reason", "")
+        << ")\n";
     } else if (name == "device_revoked") {
       o << "Revoked device " << ev.value("deviceID", "") << ".\n";
     } else if (name == "command_received") {

@@ -50,6 +50,16 @@ std::optional<saved_state> load_state(const std::string& path, bool* purged) {
         t.last_seen_at = x.value("lastSeenAt", "");
         if (!t.device_id.empty()) s.devices.push_back(t);
       }
+    if (auto e = j.find("e2ee"); e != j.end() && e->is_object()) {
+      s.e2ee_identity = e->value("identity", "");
+      if (auto p = e->find("pinned"); p != e->end() && p->is_object())
+        for (auto it = p->begin(); it != p->end(); ++it)
+          if (it->is_string()) s.e2ee_pinned[it.key()] = it->get<std::string>();
+      if (auto q = e->find("secrets"); q != e->end() && q->is_array())
+        for (const auto& x : *q)
+          if (x.is_object())
+            s.e2ee_secrets.emplace_back(x.value("ps", ""), x.value("expiresAt", int64_t{0}));
+    }
     return s;
   } catch (const std::exception&) {
     clear_state(path);
@@ -67,10 +77,19 @@ bool save_state(const std::string& path, const saved_state& s, std::string* erro
   make_dirs(path);
   json devs = json::array();
   for (auto& d : s.devices)
-    devs.push_back({{"deviceID", d.device_id}, {"deviceName", d.name}, {"joinedAt", d.joined_at},
+    devs.push_back({{"deviceID", d.device_id},
+                    {"deviceName", d.name},
+                    {"joinedAt", d.joined_at},
                     {"lastSeenAt", d.last_seen_at}});
-  json j = {{"schemaVersion", 1}, {"session", s.descriptor.to_json()}, {"trustedDevices", devs},
+  json j = {{"schemaVersion", 1},
+            {"session", s.descriptor.to_json()},
+            {"trustedDevices", devs},
             {"approvalsEnabled", s.approvals_enabled}};
+  if (!s.e2ee_identity.empty()) {
+    json secrets = json::array();
+    for (auto& [ps, exp] : s.e2ee_secrets) secrets.push_back({{"ps", ps}, {"expiresAt", exp}});
+    j["e2ee"] = {{"identity", s.e2ee_identity}, {"pinned", s.e2ee_pinned}, {"secrets", secrets}};
+  }
   std::string text = j.dump(2) + "\n";
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -101,6 +120,8 @@ bool save_state(const std::string& path, const saved_state& s, std::string* erro
   return true;
 }
 
-void clear_state(const std::string& path) { ::unlink(path.c_str()); }
+void clear_state(const std::string& path) {
+  ::unlink(path.c_str());
+}
 
 }  // namespace rc::bridge

@@ -1,6 +1,8 @@
 // Credential file of the bridge (JSON, mode 0600): the session descriptor and trusted devices,
 // so a restarted bridge resumes its session. An unreadable/invalid file is purged.
 #pragma once
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +15,11 @@ struct saved_state {
   session_descriptor descriptor;
   std::vector<trusted_device> devices;
   bool approvals_enabled = false;
+  /// E2EE (docs/E2EE.md): desktop identity key (PKCS#8 DER, base64url), pinned device keys
+  /// (deviceID → SEC1 point, base64url), unused pairing secrets (base64url, expiry ms).
+  std::string e2ee_identity;
+  std::map<std::string, std::string> e2ee_pinned;
+  std::vector<std::pair<std::string, int64_t>> e2ee_secrets;
 };
 
 /// Default path: $XDG_CONFIG_HOME or ~/.config, + /remote-control/bridge-session.json.

@@ -308,6 +308,12 @@ async function main() {
   const consoleLog = createWriteStream(join(ART, 'browser-console.log'));
   page.on('console', (m) => consoleLog.write(`[${m.type()}] ${m.text()}\n`));
   page.on('pageerror', (e) => consoleLog.write(`[pageerror] ${e.message}\n`));
+  // E2EE (docs/E2EE.md): every frame the phone exchanged with the relay, checked at the end.
+  const wire = [];
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (f) => wire.push(String(f.payload)));
+    ws.on('framereceived', (f) => wire.push(String(f.payload)));
+  });
 
   const state = () => page.evaluate(() => {
     const s = window.__remote?.state;
@@ -366,6 +372,15 @@ async function main() {
     const stored = await page.evaluate(() => localStorage.getItem('codexchat.remote.pairedDevice.v1'));
     if (!stored || !JSON.parse(stored).deviceSessionToken) throw new Error('pairing not persisted');
     return `${projects} projects, ${rows} threads`;
+  });
+
+  await step(page, 'e2ee-verified', async () => {
+    const badge = page.locator('[data-testid=e2ee-badge][data-e2ee=verified]');
+    await badge.waitFor({ timeout: 20_000 });
+    const code = (await page.locator('[data-testid=e2ee-safety]').innerText()).trim();
+    const desk = await waitFor('bridge e2ee_verified event', () => bridgeOut.find((l) => l.json?.event === 'e2ee_verified')?.json, 15_000);
+    if (desk.safetyCode !== code) throw new Error(`safety codes differ: phone ${code}, desktop ${desk.safetyCode}`);
+    return `end-to-end encrypted, safety code ${code} on both screens`;
   });
 
   await step(page, 'open-thread', async () => {
@@ -461,6 +476,16 @@ async function main() {
   await step(page, 'send-after-restart', async () => {
     const r = await sendAndAwaitReply('still there after the restart');
     return `"${r.final.slice(0, 40)}…"`;
+  });
+
+  await step(page, 'relay-saw-no-plaintext', async () => {
+    const all = wire.join('\n');
+    const secrets = ['hello from the phone', 'what are you working on', 'please approve this step', 'still there after the restart', 'demo agent', 'Approved', 'Welcome'];
+    const leaked = secrets.filter((t) => all.includes(t));
+    if (leaked.length) throw new Error(`relay frames contain plaintext: ${leaked.join(', ')}`);
+    const records = wire.filter((f) => f.includes('"e2ee"')).length;
+    if (records < 10) throw new Error(`only ${records} E2EE frames captured`);
+    return `${wire.length} frames captured, ${records} E2EE, no prompt/reply/approval text`;
   });
 
   await step(page, 'revoked', async () => {

@@ -105,6 +105,7 @@ struct fixture : test_coordinator_fixture<> {
 
   void spawn_it() {
     broker_config cfg;
+    cfg.e2ee = e2ee_policy::off;  // these cases test the plaintext (reference) protocol
     cfg.relay_url = "ws://relay.test:8787/ws";
     cfg.state_file = state_path;
     cfg.jitter = false;

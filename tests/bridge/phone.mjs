@@ -61,7 +61,8 @@ async function startRelay(port = 0) {
 
 // ---- bridge -------------------------------------------------------------------------------------
 function startBridge(relay, extra = [], stateFile = path.join(tmp, `state-${Math.random().toString(36).slice(2)}.json`)) {
-  const args = ['--json', '--relay', relay.wsURL, '--join-url', 'http://localhost:4173/', '--state-file', stateFile, '--demo-delay-ms', '5', ...extra];
+  // The scripted phone is a plaintext reference client: 'preferred' lets it in (docs/E2EE.md).
+  const args = ['--json', '--relay', relay.wsURL, '--join-url', 'http://localhost:4173/', '--state-file', stateFile, '--demo-delay-ms', '5', '--e2ee', 'preferred', ...extra];
   const proc = spawn(BRIDGE, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(proc);
   const events = [];

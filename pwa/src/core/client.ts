@@ -4,23 +4,19 @@
 import { backoffDelay } from './backoff';
 import { CommandQueue, QUEUE_MAX_BYTES, QUEUE_MAX_ENVELOPES } from './commandQueue';
 import type { JoinLink } from './joinLink';
-import { joinPairing, type JoinFailure } from './pairing';
+import { joinPairing } from './pairing';
 import {
-  ackReasonText,
   canRespondFrom,
   DISCONNECT_TEXT,
   makeCommand,
   makeCommandEnvelope,
   makeSnapshotRequest,
-  parseAck,
   parseFrame,
-  parseSnapshot,
   POLICY_CLOSE_CODE,
   QUEUEABLE_COMMANDS,
   SCHEMA_VERSION,
   TERMINAL_DISCONNECT_REASONS,
   validateCommand,
-  type AppEvent,
   type Command,
   type CommandName,
   type Envelope,
@@ -30,90 +26,31 @@ import {
   type RuntimeRequest,
   type SnapshotReason,
 } from './protocol';
+import { defaultKeyStore, E2EE_OFF, E2eeLink, makeE2eeEnvelope } from './e2eeClient';
+import type { DesktopWire, PhoneWire } from './e2eeSession';
+import { appPayloadEffect, expireUnacked, relayErrorEffect, type InboundEffect } from './clientInbound';
 import { buildRuntimeResponse, type ResponseDraft } from './runtimeResponse';
 import { SequenceTracker } from './sequence';
-import { addLocalMessage, applyEvent, applySnapshot, emptySyncData, openThread, setProjectFilter, type SyncData } from './snapshotMerge';
-import { clearPairedDevice, loadPairedDevice, savePairedDevice, type KeyValueStorage, type PairedDevice } from './storage';
+import { emptySyncData, openThread, setProjectFilter, type SyncData } from './snapshotMerge';
+import { clearPairedDevice, loadPairedDevice, savePairedDevice, type PairedDevice } from './storage';
 
-export const STALE_AFTER_MS = 45_000;
-export const AUTH_TIMEOUT_MS = 15_000;
-export const CONNECT_TIMEOUT_MS = 15_000;
-export const UNACKED_TIMEOUT_MS = 30_000;
-export const SNAPSHOT_REQUEST_MIN_INTERVAL_MS = 1_000;
+import {
+  AUTH_TIMEOUT_MS,
+  CONNECT_TIMEOUT_MS,
+  SNAPSHOT_REQUEST_MIN_INTERVAL_MS,
+  STALE_AFTER_MS,
+  WS_OPEN,
+  type ClientDeps,
+  type ClientState,
+  type Notice,
+  type OutgoingCommand,
+  type SendResult,
+  type SocketLike,
+  initialState,
+  newCommandID,
+} from './clientTypes';
 
-export interface SocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-}
-const WS_OPEN = 1;
-
-export interface ClientDeps {
-  storage: KeyValueStorage;
-  createSocket: (url: string) => SocketLike;
-  fetch: Parameters<typeof joinPairing>[3]['fetch'];
-  setTimeout: (fn: () => void, ms: number) => unknown;
-  clearTimeout: (h: unknown) => void;
-  now: () => number;
-  random: () => number;
-}
-
-export type ConnPhase =
-  | 'unpaired' // no stored pairing
-  | 'connecting' // socket opening (first time or after a retry)
-  | 'authenticating' // open, relay.auth sent, waiting for auth_ok
-  | 'online' // auth_ok received
-  | 'reconnecting' // waiting for the backoff timer
-  | 'revoked' // terminal: device_revoked
-  | 'ended'; // terminal: other terminal reasons / close 1008
-
-export type PairStatus = 'idle' | 'waiting' | 'error';
-
-export interface OutgoingCommand {
-  commandID: string;
-  seq: number;
-  name: CommandName;
-  threadID: string | null;
-  text: string | null;
-  runtimeRequestID: string | null;
-  status: 'queued' | 'sent';
-  createdAt: number;
-  sentAt: number | null;
-}
-
-export interface Notice {
-  id: number;
-  level: 'info' | 'warn' | 'error';
-  text: string;
-  at: number;
-}
-
-export interface ClientState {
-  paired: PairedDevice | null;
-  phase: ConnPhase;
-  /** null = unknown (not yet told by the relay on this socket) */
-  desktopConnected: boolean | null;
-  terminal: { reason: string; text: string } | null;
-  attempt: number;
-  nextRetryAt: number | null;
-  lastSyncedAt: number | null;
-  stale: boolean;
-  canRespond: boolean;
-  desktopName: string | null;
-  data: SyncData;
-  outgoing: OutgoingCommand[];
-  queueBytes: number;
-  notices: Notice[];
-  pair: { status: PairStatus; link: JoinLink | null; relayBaseURL: string | null; error: JoinFailure | null; startedAt: number | null };
-}
-
-export type SendResult =
-  | { ok: true; commandID: string; seq: number; queued: boolean; dropped: number }
-  | { ok: false; error: string };
+export * from './clientTypes';
 
 type Listener = (s: ClientState) => void;
 
@@ -135,26 +72,23 @@ export class RemoteClient {
   private lastStaleRequestAt = 0;
   private pairGen = 0;
   private readonly seqToThread = new Map<number, string>();
+  readonly e2ee: E2eeLink;
 
   constructor(private readonly deps: ClientDeps) {
     const paired = loadPairedDevice(deps.storage);
-    this.state = {
-      paired,
-      phase: paired ? 'connecting' : 'unpaired',
-      desktopConnected: null,
-      terminal: null,
-      attempt: 0,
-      nextRetryAt: null,
-      lastSyncedAt: null,
-      stale: false,
-      canRespond: false,
-      desktopName: null,
-      data: emptySyncData(),
-      outgoing: [],
-      queueBytes: 0,
-      notices: [],
-      pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
-    };
+    this.e2ee = new E2eeLink(deps.storage, deps.keys ?? defaultKeyStore(), {
+      sendInner: (b) => this.sendE2ee(b),
+      deliver: (text) => {
+        const f = parseFrame(text);
+        if (f.kind === 'envelope') this.handleEnvelope(f.env);
+      },
+      status: (e2ee) => this.set({ e2ee }),
+      established: () => {
+        this.flushQueue();
+        this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
+      },
+    });
+    this.state = initialState(paired, paired && this.e2ee.enabledFor(paired.sessionID) ? { ...E2EE_OFF, mode: 'pending' } : E2EE_OFF);
   }
 
   // ---------- observable state ----------
@@ -212,6 +146,9 @@ export class RemoteClient {
     // Replace any previous pairing (and its socket) with the new one.
     this.teardownSocket();
     this.resetSessionState();
+    await this.e2ee.forget(this.state.paired?.sessionID);
+    // E2EE: the QR's desktop key and single-use secret; a new identity key stays on this phone.
+    if (link.dk && link.ps) await this.e2ee.adopt(res.sessionID, link.dk, link.ps);
     const paired: PairedDevice = {
       sessionID: res.sessionID,
       deviceID: res.deviceID,
@@ -240,6 +177,7 @@ export class RemoteClient {
     this.teardownSocket();
     this.resetSessionState();
     clearPairedDevice(this.deps.storage);
+    void this.e2ee.forget(this.state.paired?.sessionID);
     this.set({ paired: null, phase: 'unpaired', terminal: null, data: emptySyncData(), desktopConnected: null, canRespond: false });
   }
 
@@ -340,6 +278,7 @@ export class RemoteClient {
     this.teardownSocket();
     this.resetSessionState();
     clearPairedDevice(this.deps.storage);
+    void this.e2ee.forget(this.state.paired?.sessionID);
     this.set({
       paired: null,
       phase: reason === 'device_revoked' ? 'revoked' : 'ended',
@@ -397,12 +336,7 @@ export class RemoteClient {
       this.lastStaleRequestAt = now;
       this.requestSnapshot('stale_sync');
     }
-    const expired = this.state.outgoing.filter((o) => o.status === 'sent' && o.sentAt !== null && now - o.sentAt > UNACKED_TIMEOUT_MS);
-    if (expired.length > 0) {
-      const ids = new Set(expired.map((o) => o.commandID));
-      this.set({ outgoing: this.state.outgoing.filter((o) => !ids.has(o.commandID)) });
-      this.notify('warn', `No confirmation from the desktop for ${expired.length} command(s). Check the thread before resending.`);
-    }
+    this.applyEffect(expireUnacked(this.state.outgoing, now));
   }
 
   // ---------- inbound ----------
@@ -410,6 +344,8 @@ export class RemoteClient {
     const f = parseFrame(text);
     if (f.kind === 'invalid') return;
     if (f.kind === 'control') return this.handleControl(f.msg as { type: string } & Record<string, unknown>);
+    // An encrypted pairing never applies plaintext app data (the relay could have forged it).
+    if (this.e2eeOn()) return this.e2ee.plaintextRefused();
     this.handleEnvelope(f.env);
   }
 
@@ -429,6 +365,9 @@ export class RemoteClient {
         return this.handleDesktopStatus((m as unknown as RelayDesktopStatus).desktopConnected === true);
       case 'relay.error':
         return this.handleRelayError(m as unknown as RelayError);
+      case 'e2ee':
+        if (this.e2eeOn() && this.state.paired) void this.e2ee.onFrame(m as unknown as DesktopWire, this.state.paired.deviceID);
+        return;
       default:
         return; // unknown control frames (and `{}` on auth timeout) are ignored
     }
@@ -463,7 +402,10 @@ export class RemoteClient {
       desktopConnected,
       canRespond: canRespondFrom(m),
     });
-    if (desktopConnected !== false) {
+    this.e2ee.reset();
+    if (desktopConnected !== false && this.e2eeOn()) {
+      void this.e2ee.handshake({ sessionID: next.sessionID, deviceID: next.deviceID });
+    } else if (desktopConnected !== false) {
       this.flushQueue();
       this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
     } else {
@@ -474,7 +416,12 @@ export class RemoteClient {
   private handleDesktopStatus(connected: boolean): void {
     const was = this.state.desktopConnected;
     this.set({ desktopConnected: connected });
-    if (connected && was !== true) {
+    // The desktop's channels end with its socket: a returning desktop needs a new handshake.
+    if (!connected) this.e2ee.reset();
+    if (connected && was !== true && this.e2eeOn() && this.state.paired) {
+      this.tracker.reset();
+      void this.e2ee.handshake({ sessionID: this.state.paired.sessionID, deviceID: this.state.paired.deviceID });
+    } else if (connected && was !== true) {
       this.tracker.reset(); // a (re)started desktop may restart its seq counter
       this.flushQueue();
       this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
@@ -482,23 +429,13 @@ export class RemoteClient {
   }
 
   private handleRelayError(m: RelayError): void {
-    const code = typeof m.error === 'string' ? m.error : 'unknown';
-    switch (code) {
-      case 'desktop_offline':
-        this.set({ desktopConnected: false });
-        this.notify('warn', 'The desktop is offline. Queued messages are sent when it is back.');
-        return;
-      case 'replayed_command':
-        this.notify('warn', 'The relay refused a replayed command; resyncing.');
-        this.requestSnapshot('command_replay_rejected');
-        return;
-      case 'command_rate_limited':
-      case 'snapshot_rate_limited':
-        this.notify('warn', m.message || 'Too many requests. Slow down and retry shortly.');
-        return;
-      default:
-        this.notify('error', m.message || `Relay error: ${code}`);
-    }
+    this.applyEffect(relayErrorEffect(m));
+  }
+
+  private applyEffect(e: InboundEffect): void {
+    if (e.patch) this.set(e.patch);
+    if (e.notice) this.notify(e.notice.level, e.notice.text);
+    if (e.snapshot) this.requestSnapshot(e.snapshot);
   }
 
   private handleEnvelope(env: Envelope): void {
@@ -521,64 +458,30 @@ export class RemoteClient {
         break;
     }
     this.set({ lastSyncedAt: this.deps.now(), stale: false });
-    const body = env.payload.payload as unknown;
-    switch (type) {
-      case 'hello':
-        this.set({
-          canRespond: canRespondFrom((body ?? {}) as object),
-          desktopName: typeof (body as { clientName?: unknown })?.clientName === 'string' ? (body as { clientName: string }).clientName : this.state.desktopName,
-        });
-        return;
-      case 'auth_ok':
-        if ((body as { canRespondToRuntimeRequests?: unknown })?.canRespondToRuntimeRequests === true) this.set({ canRespond: true });
-        return;
-      case 'snapshot': {
-        const snap = parseSnapshot(body);
-        if (!snap) return;
-        this.setData(applySnapshot(this.state.data, snap));
-        return;
-      }
-      case 'event': {
-        if (!body || typeof body !== 'object' || typeof (body as AppEvent).name !== 'string') return;
-        const r = applyEvent(this.state.data, body as AppEvent, this.deps.now);
-        if (r.data !== this.state.data) this.setData(r.data);
-        if (r.effect === 'request_snapshot') this.requestSnapshot('runtime_request_event');
-        return;
-      }
-      case 'command_ack': {
-        const ack = parseAck(body);
-        if (ack) this.handleAck(ack);
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  private handleAck(ack: NonNullable<ReturnType<typeof parseAck>>): void {
-    const mine = this.state.outgoing.find((o) => o.commandID === ack.commandID);
-    if (!mine) return; // acks are broadcast to every phone
-    this.set({ outgoing: this.state.outgoing.filter((o) => o.commandID !== ack.commandID) });
-    if (ack.status === 'accepted') return;
-    const text = ackReasonText(ack.reason);
-    this.notify('error', text);
-    const threadID = ack.threadID ?? this.seqToThread.get(ack.commandSeq) ?? mine.threadID ?? this.state.data.openThreadID;
-    if (threadID) {
-      this.setData(
-        addLocalMessage(this.state.data, {
-          id: `local-command-ack-reject-${ack.commandID || ack.commandSeq}`,
-          threadID,
-          role: 'system',
-          text: `Not delivered: ${text}${mine.text ? `\n“${mine.text.slice(0, 200)}”` : ''}`,
-          createdAt: new Date(this.deps.now()).toISOString(),
-        }),
-      );
-    }
+    this.applyEffect(appPayloadEffect(this.state, type, env.payload.payload as unknown, this.deps.now, this.seqToThread));
   }
 
   // ---------- outbound ----------
   private canSendNow(): boolean {
-    return this.state.phase === 'online' && this.socket !== null && this.socket.readyState === WS_OPEN && this.state.desktopConnected !== false;
+    const wire = this.state.phase === 'online' && this.socket !== null && this.socket.readyState === WS_OPEN && this.state.desktopConnected !== false;
+    return wire && (!this.e2eeOn() || this.e2ee.open);
+  }
+
+  private e2eeOn(): boolean {
+    return this.e2ee.enabledFor(this.state.paired?.sessionID);
+  }
+
+  /** App envelope out: a record when encrypted (counters follow call order), else as is. */
+  private transmit(data: string): void {
+    if (this.e2eeOn()) void this.e2ee.send(data);
+    else this.socket!.send(data);
+  }
+
+  /** E2EE bodies travel as command-style envelopes (`payload.type:"e2ee"`) with their own seq. */
+  private sendE2ee(body: PhoneWire): void {
+    const paired = this.state.paired;
+    if (!paired || !this.socket || this.socket.readyState !== WS_OPEN) return;
+    this.socket.send(JSON.stringify(makeE2eeEnvelope(paired.sessionID, this.nextOutgoingSeq++, body, new Date(this.deps.now()))));
   }
 
   requestSnapshot(reason: SnapshotReason, force = false): void {
@@ -613,7 +516,7 @@ export class RemoteClient {
     const now = this.deps.now();
     const sent = new Set<string>();
     for (const q of items) {
-      this.socket!.send(q.data);
+      this.transmit(q.data);
       sent.add(q.commandID);
     }
     this.set({
@@ -629,12 +532,6 @@ export class RemoteClient {
     if (n > 0) this.notify('info', `Discarded ${n} queued command(s).`);
   }
 
-  private newCommandID(seq: number): string {
-    // `cmd-<seq>` plus a short random part: two phones must not produce identical commands,
-    // which the desktop would de-duplicate by identity (APP_SCHEMA §5.2).
-    return `cmd-${seq}-${Math.floor(this.deps.random() * 36 ** 4).toString(36)}`;
-  }
-
   /** Build, validate, then send now or queue. A refused command never consumes a seq (§10). */
   sendCommand(name: CommandName, fields: Partial<Omit<Command, 'name' | 'commandID'>>): SendResult {
     const paired = this.state.paired;
@@ -642,7 +539,7 @@ export class RemoteClient {
     const sendNow = this.canSendNow();
     if (!sendNow && !QUEUEABLE_COMMANDS.has(name)) return { ok: false, error: 'Not connected; this action needs a live connection.' };
     const seq = this.nextOutgoingSeq;
-    const command = makeCommand(name, this.newCommandID(seq), fields);
+    const command = makeCommand(name, newCommandID(seq, this.deps.random), fields);
     const invalid = validateCommand(command);
     if (invalid) return { ok: false, error: invalid };
     const data = JSON.stringify(makeCommandEnvelope(paired.sessionID, seq, command, new Date(this.deps.now())));
@@ -661,7 +558,7 @@ export class RemoteClient {
     let dropped = 0;
     if (sendNow) {
       this.nextOutgoingSeq = seq + 1;
-      this.socket!.send(data);
+      this.transmit(data);
     } else {
       const bytes = CommandQueue.sizeOf(data);
       if (!this.queue.fits(bytes)) return { ok: false, error: 'Message is too large to queue while offline.' };

@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { E2eeBadge } from './E2eeBadge';
 import type { ClientState, RemoteClient } from '../core/client';
 import { parseJoinLink } from '../core/joinLink';
 import { MAX_COMMAND_TEXT_BYTES, utf8Bytes, type Message, type RuntimeRequest, type Thread } from '../core/protocol';
@@ -236,6 +237,7 @@ function Shell({ client, s }: { client: RemoteClient; s: ClientState }) {
           <span class="ellipsis">{s.desktopName ?? 'Remote Control'}</span>
         </div>
         <StatusBar client={client} s={s} />
+        <E2eeBadge e2ee={s.e2ee} />
       </header>
       <div class="panes">
         <aside class="sidebar" aria-label="Projects and threads">

@@ -1,0 +1,165 @@
+// Desktop E2EE hub against a phone composed of the same primitives: pairing proof, pinning only
+// after the finish signature, named refusals (substituted key, replayed handshake, unknown
+// device, downgrade) and the relay's outer-shape validator (protocol/e2ee_wire).
+#define CAF_SUITE bridge_e2ee_hub
+#include "caf/test/unit_test.hpp"
+
+#include "desktop-bridge/e2ee_hub.hpp"
+#include "protocol/e2ee_wire.hpp"
+
+using namespace rc::bridge;
+using namespace rc::bridge::e2ee;
+using nlohmann::json;
+
+namespace {
+const std::string sid = "session-abcdefghijklmnop", did = "device-abcdefghijklmnop";
+
+struct phone {
+  identity_key id;
+  ecdh_key eph;
+  bytes n = random_bytes(32);
+  json hello(const bytes* ps, const bytes& dk) const {
+    json h = {{"v", 1}, {"k", "hello"}, {"eph", b64u(eph.public_point())}, {"n", b64u(n)}};
+    if (ps) {
+      h["pk"] = b64u(id.public_point());
+      h["mac"] = b64u(hmac_sha256(*ps, pair_mac_input(id.public_point(), dk, sid, did)));
+    }
+    return h;
+  }
+  // answers an accept: finish + confirm; returns the p2d stream for later records
+  std::unique_ptr<record_stream> finish(const json& accept, const bytes& dk, std::vector<json>& out) const {
+    auto eph_d = *unb64u(accept["eph"].get<std::string>());
+    auto n_d = *unb64u(accept["n"].get<std::string>());
+    auto h = transcript_hash({sid, did, dk, id.public_point(), eph.public_point(), n, eph_d, n_d});
+    CAF_CHECK(ecdsa_verify(dk, *unb64u(accept["sig"].get<std::string>()), signed_input("accept", h)));
+    auto keys = derive_keys(*eph.derive(eph_d), h);
+    auto tx = std::make_unique<record_stream>(keys.p2d, record_prefix("p2d", sid, did));
+    out.push_back({{"v", 1}, {"k", "finish"}, {"sig", b64u(id.sign(signed_input("finish", h)))}});
+    out.push_back(rec(*tx, "{\"t\":\"confirm\"}"));
+    return tx;
+  }
+  static json rec(record_stream& tx, const std::string& text) {
+    uint64_t c = 0;
+    auto ct = tx.seal(text, c);
+    return {{"v", 1}, {"k", "rec"}, {"c", c}, {"ct", b64u(ct)}};
+  }
+};
+
+bytes ps_of(const std::string& fragment) {
+  auto at = fragment.find("&ps=");
+  return *unb64u(fragment.substr(at + 4));
+}
+}  // namespace
+
+CAF_TEST(pairing_pins_after_finish_and_records_flow) {
+  e2ee_hub hub;
+  hub.reset();
+  hub.set_session(sid);
+  auto frag = hub.join_fragment(2'000'000, 1'000'000);
+  auto ps = ps_of(frag);
+  auto dk = hub.identity_point();
+  phone p;
+  auto o = hub.on_frame(did, p.hello(&ps, dk), 1'000'000);
+  CAF_REQUIRE(o.refused.empty() && o.to_phone.size() == 1);
+  CAF_CHECK(!hub.is_pinned(did));  // not before the finish signature
+  std::vector<json> msgs;
+  auto tx = p.finish(o.to_phone[0], dk, msgs);
+  auto f = hub.on_frame(did, msgs[0], 1'000'000);
+  CAF_CHECK(f.changed && hub.is_pinned(did));
+  auto c = hub.on_frame(did, msgs[1], 1'000'000);
+  CAF_CHECK(c.established);
+  CAF_CHECK_EQUAL(c.safety, safety_code(dk, p.id.public_point()));
+  CAF_CHECK_EQUAL(hub.open_channels(), 1u);
+  auto app = hub.on_frame(did, phone::rec(*tx, "{\"x\":1}"), 1'000'000);
+  CAF_REQUIRE(app.app);
+  CAF_CHECK_EQUAL(*app.app, "{\"x\":1}");
+  CAF_CHECK_EQUAL(hub.seal_all("{\"y\":2}").size(), 1u);
+  CAF_CHECK(!hub.plaintext_needed(1));  // required: never plaintext
+  CAF_CHECK_EQUAL(hub.plaintext_refusal(did), "e2ee_required");
+  // the secret was single use: a second pairing with it fails
+  phone q;
+  auto again = hub.on_frame("device-other-abcdefghij", q.hello(&ps, dk), 1'000'000);
+  CAF_CHECK_EQUAL(again.refused, "pair_mac_mismatch");
+  CAF_CHECK(again.revoke);
+  // replayed record → named, channel gone
+  auto replay = hub.on_frame(did, phone::rec(*tx, "{\"x\":1}"), 1'000'000);
+  CAF_CHECK(replay.app);
+  json old = phone::rec(*tx, "z");
+  hub.on_frame(did, old, 1'000'000);
+  auto r = hub.on_frame(did, old, 1'000'000);
+  CAF_CHECK_EQUAL(r.refused, "replayed_record");
+  CAF_CHECK_EQUAL(r.to_phone.at(0)["k"], "resync");
+  CAF_CHECK_EQUAL(hub.open_channels(), 0u);
+  // persisted state round-trips; revoke forgets the pin
+  std::string idb;
+  std::map<std::string, std::string> pins;
+  std::vector<std::pair<std::string, int64_t>> secrets;
+  hub.store(idb, pins, secrets);
+  e2ee_hub restored;
+  CAF_CHECK(restored.load(idb, pins, secrets));
+  CAF_CHECK(restored.is_pinned(did) && restored.identity_point() == dk);
+  CAF_CHECK(restored.forget_device(did) && !restored.is_pinned(did));
+}
+
+CAF_TEST(substituted_keys_replayed_handshake_unknown_device) {
+  e2ee_hub hub;
+  hub.reset();
+  hub.set_session(sid);
+  auto ps = ps_of(hub.join_fragment(2'000'000, 1'000'000));
+  auto dk = hub.identity_point();
+  phone p, mitm;
+  json h = p.hello(&ps, dk);
+  h["pk"] = b64u(mitm.id.public_point());  // relay substitutes the phone's key
+  CAF_CHECK_EQUAL(hub.on_frame(did, h, 1'000'000).refused, "pair_mac_mismatch");
+  // pair properly, then replay that connection's finish on a new connection
+  auto o = hub.on_frame(did, p.hello(&ps, dk), 1'000'000);
+  std::vector<json> msgs;
+  p.finish(o.to_phone[0], dk, msgs);
+  hub.on_frame(did, msgs[0], 1'000'000);
+  hub.on_frame(did, msgs[1], 1'000'000);
+  CAF_REQUIRE(hub.is_pinned(did));
+  auto o2 = hub.on_frame(did, p.hello(nullptr, dk), 1'000'000);  // replayed hello (same eph/n)
+  CAF_CHECK(o2.refused.empty());
+  CAF_CHECK(o2.to_phone[0]["n"] != o.to_phone[0]["n"]);  // fresh desktop nonce → new H
+  CAF_CHECK_EQUAL(hub.on_frame(did, msgs[0], 1'000'000).refused, "bad_finish_signature");
+  CAF_CHECK_EQUAL(hub.on_frame("device-unknown-abcdefgh", p.hello(nullptr, dk), 1'000'000).refused,
+                  "unknown_device_key");
+  hub.set_policy(e2ee_policy::preferred);
+  CAF_CHECK_EQUAL(hub.plaintext_refusal(did), "downgrade_refused");
+  CAF_CHECK_EQUAL(hub.plaintext_refusal("device-unknown-abcdefgh"), "");
+  CAF_CHECK(hub.plaintext_needed(1));
+  hub.set_policy(e2ee_policy::off);
+  CAF_CHECK(hub.join_fragment(2'000'000, 1'000'000).empty());
+  CAF_CHECK_EQUAL(hub.on_frame(did, p.hello(nullptr, dk), 1'000'000).refused, "e2ee_disabled");
+}
+
+CAF_TEST(relay_outer_shape_validator) {
+  using rc::proto::validate_e2ee_envelope;
+  phone p;
+  json env = {{"schemaVersion", 2}, {"sessionID", sid}, {"seq", 5}, {"timestamp", "t"},
+              {"payload", {{"type", "e2ee"}, {"payload", p.hello(nullptr, p.id.public_point())}}}};
+  uint64_t seq = 0;
+  CAF_CHECK(rc::proto::is_e2ee_envelope(env));
+  CAF_CHECK(validate_e2ee_envelope(env, seq, 16384).ok());
+  CAF_CHECK_EQUAL(seq, 5u);
+  auto bad = [&](auto mutate) {
+    json e = env;
+    mutate(e);
+    uint64_t s = 0;
+    return !validate_e2ee_envelope(e, s, 16384).ok();
+  };
+  CAF_CHECK(bad([](json& e) { e["extra"] = 1; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"]["name"] = "thread.send_message"; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"]["eph"] = "short"; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"]["n"] = std::string(43, '+'); }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"]["v"] = 2; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"]["k"] = "accept"; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"]["pk"] = std::string(87, 'A'); }));  // no mac
+  CAF_CHECK(bad([](json& e) { e.erase("seq"); }));
+  CAF_CHECK(bad([](json& e) { e["seq"] = -1; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"] = {{"v", 1}, {"k", "rec"}, {"c", -1}, {"ct", std::string(24, 'A')}}; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"] = {{"v", 1}, {"k", "rec"}, {"c", 0}, {"ct", std::string(60000, 'A')}}; }));
+  CAF_CHECK(bad([](json& e) { e["payload"]["payload"] = {{"v", 1}, {"k", "resync"}, {"reason", "Bad Reason!"}}; }));
+  CAF_CHECK(!bad([](json& e) { e["payload"]["payload"] = {{"v", 1}, {"k", "rec"}, {"c", 3}, {"ct", std::string(24, 'A')}}; }));
+  CAF_CHECK(!bad([](json& e) { e["payload"]["payload"] = {{"v", 1}, {"k", "resync"}, {"reason", "record_gap"}}; }));
+}
