@@ -24,6 +24,7 @@ void model::apply(const runtime_event& ev) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, ev_status>) {
           connected_ = e.connected;
+          loads_earlier_ = e.loads_earlier;
         } else if constexpr (std::is_same_v<T, ev_project>) {
           auto it = std::find_if(projects_.begin(), projects_.end(),
                                  [&](const project_info& p) { return p.id == e.project.id; });
@@ -122,7 +123,16 @@ void model::add_message(message_info m) {
       old.role = std::move(m.role);
       return;
     }
-  v.push_back(std::move(m));
+  if (!v.empty() && m.created_at_ms < v.back().created_at_ms) {
+    // Earlier history: keep the transcript ordered by time (stable for equal stamps).
+    if (v.size() >= max_messages_per_thread && m.created_at_ms < v.front().created_at_ms) return;
+    auto pos =
+        std::upper_bound(v.begin(), v.end(), m.created_at_ms,
+                         [](int64_t t, const message_info& x) { return t < x.created_at_ms; });
+    v.insert(pos, std::move(m));
+  } else {
+    v.push_back(std::move(m));
+  }
   if (v.size() > max_messages_per_thread)
     v.erase(v.begin(), v.begin() + (v.size() - max_messages_per_thread));
 }
@@ -237,6 +247,8 @@ json model::snapshot(bool include_requests, const snapshot_limits& lim) const {
         {"isTurnInProgress", thread_running(*sel_thread_)},
         {"isAwaitingRuntimeRequest", include_requests && thread_has_pending_request(*sel_thread_)}};
   }
+  // Our extension of APP_SCHEMA §3 (docs/runtimes/codex.md): what the phone may offer.
+  snap["capabilities"] = {{"interrupt", connected_}, {"loadEarlier", connected_ && loads_earlier_}};
   json reqs = json::array();
   if (include_requests)
     for (auto& [id, r] : requests_) reqs.push_back(request_json(r));
@@ -266,7 +278,7 @@ std::vector<json> model::collect_events(bool include_requests, const snapshot_li
       std::size_t start = v.size() > window ? v.size() - window : 0;
       for (std::size_t i = start; i < v.size(); ++i) {
         now_ids.insert(v[i].id);
-        if (!first && !seen.count(v[i].id)) fresh.push_back(&v[i]);
+        if (!first && !v[i].history && !seen.count(v[i].id)) fresh.push_back(&v[i]);
       }
     }
     for (auto* m : fresh)

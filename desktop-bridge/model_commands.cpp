@@ -223,6 +223,25 @@ command_outcome command_processor::process(const json& cmd, uint64_t seq, bool s
       reject(reason, cmd_thread);
     else {
       m.select_thread(tid);
+      if (rt && m.connected()) rt->load_history(tid, false);
+      out.ack = make_ack(true, "", tid);
+    }
+  } else if (out.name == "thread.interrupt" || out.name == "thread.load_earlier") {
+    // Our extensions (docs/runtimes/codex.md): stop the running turn (a no-op when idle) /
+    // load the next page of older stored history into the thread.
+    std::string reason;
+    auto tid = cmd_thread.value_or("");
+    if (!check_thread(tid, reason)) {
+      reject(reason, cmd_thread);
+    } else if (!rt || !m.connected()) {
+      reject("desktop_offline", tid);
+    } else if (out.name == "thread.load_earlier" && !m.loads_earlier()) {
+      reject("unsupported_command", tid);  // capabilities.loadEarlier is false
+    } else {
+      if (out.name == "thread.interrupt")
+        rt->interrupt(tid);
+      else
+        rt->load_history(tid, true);
       out.ack = make_ack(true, "", tid);
     }
   } else if (out.name == "thread.send_message") {
@@ -249,6 +268,7 @@ command_outcome command_processor::process(const json& cmd, uint64_t seq, bool s
         reason = "desktop_busy";
     }
     if (reason.empty()) {
+      rt->load_history(*target, false);  // a listed thread messaged before it was opened
       turn_request req{*target, text, make_uuid()};
       auto r = rt->start_turn(req);
       if (!r.ok)

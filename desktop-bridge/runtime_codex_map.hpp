@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +26,11 @@ struct pending_request {
   bool legacy = false;       ///< execCommandApproval / applyPatchApproval (ReviewDecision)
   std::vector<option_info> options;
   std::vector<std::string> question_ids;  ///< userInput: question IDs in order
+  /// permissionsApproval: each permission offered to the phone with the profile fragment it
+  /// grants (merged into GrantedPermissionProfile).
+  std::vector<std::pair<std::string, json>> grants;
+  /// mcpElicitation: the form (`requestedSchema`) or null for URL / confirmation requests.
+  json form;
 };
 
 struct mapped_request {
@@ -54,5 +60,13 @@ std::string item_description(const json& item);
 
 /// Action card (system message text) of a completed command/file-change item, "" = none.
 std::string item_card(const json& item);
+
+/// Transcript entries of stored turns (`thread/turns/list` data, newest first, items "full"):
+/// chronological user / assistant messages, action cards and failed/interrupted notes, IDs
+/// stable per codex item, `history` set. Turns in `skip_turns` (seen live) are left out.
+std::vector<message_info> history_messages(const json& turns, const std::string& thread_id,
+                                           const std::string& codex_thread,
+                                           const std::vector<std::string>& skip_turns,
+                                           std::size_t max_message_bytes);
 
 }  // namespace rc::bridge::codex

@@ -1,11 +1,15 @@
 // Helpers and option parsing of the codex runtime.
 #include "desktop-bridge/runtime_codex_util.hpp"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "desktop-bridge/runtime_codex.hpp"
 
@@ -40,6 +44,13 @@ std::string str_of(const json& j, const char* key, const std::string& dflt) {
   if (!j.is_object()) return dflt;
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+
+const json& member(const json& j, const char* key) {
+  static const json null_value;
+  if (!j.is_object()) return null_value;
+  auto it = j.find(key);
+  return it == j.end() ? null_value : *it;
 }
 
 std::string upper(std::string s) {
@@ -101,44 +112,91 @@ std::string bridge_thread_id(const std::string& cid) {
 
 using codex::env_or;
 
+namespace {
+
+bool parse_int(const std::string& v, long lo, long hi, int& out) {
+  char* end = nullptr;
+  errno = 0;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || !end || *end || errno || n < lo || n > hi) return false;
+  out = static_cast<int>(n);
+  return true;
+}
+
+// Absolute, symlink-free workspace paths (Codex records threads by absolute cwd), de-duplicated.
+void resolve_workspaces(codex_options& o) {
+  std::vector<std::string> out;
+  for (auto& w : o.workspaces) {
+    if (w.empty()) continue;
+    char* real = ::realpath(w.c_str(), nullptr);
+    if (!real) {
+      o.config_error = "--codex-cwd " + w + ": " + std::strerror(errno);
+      return;
+    }
+    std::string r(real);
+    std::free(real);
+    struct stat st {};
+    if (::stat(r.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      o.config_error = "--codex-cwd " + w + ": not a directory";
+      return;
+    }
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  }
+  if (out.size() > 16) o.config_error = "at most 16 workspaces (--codex-cwd)";
+  o.workspaces = std::move(out);
+}
+
+}  // namespace
+
 codex_options parse_codex_options(const std::vector<std::string>& args) {
   codex_options o;
   o.codex_bin = env_or("RC_CODEX_BIN", o.codex_bin);
-  o.cwd = env_or("RC_CODEX_CWD", "");
+  for (auto rest = env_or("RC_CODEX_CWD", ""); !rest.empty();) {
+    auto colon = rest.find(':');
+    o.workspaces.push_back(rest.substr(0, colon));
+    rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+  }
   if (auto v = env_or("RC_CODEX_APPROVAL_POLICY", ""); !v.empty()) o.approval_policy = v;
   if (auto v = env_or("RC_CODEX_SANDBOX", ""); !v.empty()) o.sandbox = v;
   if (auto v = env_or("RC_CODEX_MODEL", ""); !v.empty()) o.model = v;
   o.debug = env_or("RC_CODEX_DEBUG", "") == "1";
   std::size_t i = 0;
   if (!args.empty() && !args[0].empty() && args[0][0] != '-') o.codex_bin = args[i++];
-  for (; i < args.size(); ++i) {
+  bool cwd_flag = false;
+  for (; i < args.size() && o.config_error.empty(); ++i) {
     const auto& a = args[i];
-    auto value = [&](std::string& out) {
+    std::string v;
+    auto value = [&] {
       if (i + 1 >= args.size()) {
         o.config_error = a + " needs a value";
         return false;
       }
-      out = args[++i];
+      v = args[++i];
       return true;
     };
-    std::string v;
+    auto number = [&](long lo, long hi, int& out) {
+      if (value() && !parse_int(v, lo, hi, out))
+        o.config_error = a + " must be " + std::to_string(lo) + ".." + std::to_string(hi);
+    };
     if (a == "--codex-cwd") {
-      if (value(v)) o.cwd = v;
+      if (!value()) break;
+      if (!cwd_flag) o.workspaces.clear();  // flags replace RC_CODEX_CWD
+      cwd_flag = true;
+      o.workspaces.push_back(v);
     } else if (a == "--codex-approval-policy") {
-      if (value(v)) o.approval_policy = v;
+      if (value()) o.approval_policy = v;
     } else if (a == "--codex-sandbox") {
-      if (value(v)) o.sandbox = v;
+      if (value()) o.sandbox = v;
     } else if (a == "--codex-model") {
-      if (value(v)) o.model = v;
+      if (value()) o.model = v;
     } else if (a == "--codex-list-limit") {
-      if (value(v)) {
-        char* end = nullptr;
-        long n = std::strtol(v.c_str(), &end, 10);
-        if (!end || *end || n < 0 || n > 100)
-          o.config_error = "--codex-list-limit must be 0..100";
-        else
-          o.list_limit = static_cast<int>(n);
-      }
+      number(0, 100, o.list_limit);
+    } else if (a == "--codex-history-turns") {
+      number(1, 50, o.history_page_turns);
+    } else if (a == "--codex-restart-max") {
+      number(0, 100, o.restart_max);
+    } else if (a == "--codex-restart-window") {
+      number(10, 86400, o.restart_window_s);
     } else if (a == "--codex-debug") {
       o.debug = true;
     } else if (a == "--listen") {
@@ -147,6 +205,7 @@ codex_options parse_codex_options(const std::vector<std::string>& args) {
       o.app_server_args.push_back(a);
     }
   }
+  if (o.config_error.empty()) resolve_workspaces(o);
   return o;
 }
 

@@ -15,6 +15,8 @@ std::string cut_utf8(const std::string& s, std::size_t max_bytes);
 std::string one_line(const std::string& s, std::size_t max_bytes);
 /// `j[key]` when it is a string, else `dflt`.
 std::string str_of(const json& j, const char* key, const std::string& dflt = {});
+/// `j[key]` when `j` is an object that has it, else null (never throws: codex's JSON is input).
+const json& member(const json& j, const char* key);
 std::string upper(std::string s);
 /// `^[A-Za-z0-9_:-]{1,128}$`
 bool compact_id(const std::string& s);
