@@ -25,6 +25,7 @@ function textOf(item) {
   if (typeof item.content === 'string') return item.content;
   if (Array.isArray(item.content)) return item.content.map((c) => c.text || '').join('');
   if (typeof item.output === 'string') return item.output;
+  if (Array.isArray(item.output)) return item.output.map((c) => c.text || '').join('\n');
   if (item.output && typeof item.output === 'object') return JSON.stringify(item.output);
   return '';
 }
