@@ -28,6 +28,12 @@ mapped_request must_map(const std::string& method, const json& params) {
   return *m;
 }
 
+// By value: CAF_CHECK_* macros hold references to their operands, so no parts of temporaries.
+json result_of(const rc::bridge::codex::pending_request& p, const runtime_response& r) {
+  auto v = response_result(p, r);
+  return v ? *v : json();
+}
+
 runtime_response answer(const mapped_request& m, json raw) {
   runtime_request_info info = m.info;
   auto r = interpret_response(info, raw);
@@ -54,6 +60,10 @@ json form_params(json schema) {
           {"requestedSchema", std::move(schema)}};
 }
 
+struct recording_runtime;
+std::string ack_reason(command_processor& cp, const json& c, uint64_t seq, model& m,
+                       recording_runtime& rt);
+
 struct recording_runtime : runtime {
   std::vector<std::string> interrupts;
   std::vector<std::pair<std::string, bool>> history;
@@ -67,6 +77,12 @@ struct recording_runtime : runtime {
     history.emplace_back(t, earlier);
   }
 };
+
+std::string ack_reason(command_processor& cp, const json& c, uint64_t seq, model& m,
+                       recording_runtime& rt) {
+  auto out = cp.process(c, seq, false, m, &rt, false);
+  return out.ack ? out.ack->value("reason", std::string()) : std::string("no ack");
+}
 
 const std::string P1 = "11111111-1111-4111-8111-111111111111";
 const std::string T1 = "22222222-2222-4222-8222-222222222221";
@@ -126,9 +142,9 @@ CAF_TEST(mcp elicitation forms are answered from the phone text) {
   auto plain = response_result(m.pending, answer(m, {{"text", "Bob"}}));
   CAF_REQUIRE(plain.has_value());
   CAF_CHECK_EQUAL((*plain)["content"]["name"], "Bob");
-  CAF_CHECK_EQUAL((*response_result(m.pending, answer(m, {{"text", ""}})))["action"], "decline");
+  CAF_CHECK_EQUAL(result_of(m.pending, answer(m, {{"text", ""}})).value("action", ""), "decline");
   CAF_CHECK_EQUAL(
-      (*response_result(m.pending, answer(m, {{"optionID", "cancel"}, {"text", ""}})))["action"],
+      result_of(m.pending, answer(m, {{"optionID", "cancel"}, {"text", ""}})).value("action", ""),
       "cancel");
   // A required field left empty does not fit the form.
   CAF_CHECK(!response_result(m.pending, answer(m, {{"optionID", "accept"}, {"text", ""}})));
@@ -163,9 +179,9 @@ CAF_TEST(mcp elicitation forms are answered from the phone text) {
               {"elicitationId", "e1"}};
   auto u = must_map("mcpServer/elicitation/request", url);
   CAF_CHECK(u.info.summary.find("https://example.test/x") != std::string::npos);
-  CAF_CHECK_EQUAL(*response_result(u.pending, answer(u, {{"optionID", "accept"}, {"text", ""}})),
+  CAF_CHECK_EQUAL(result_of(u.pending, answer(u, {{"optionID", "accept"}, {"text", ""}})),
                   (json{{"action", "accept"}, {"content", nullptr}, {"_meta", nullptr}}));
-  CAF_CHECK_EQUAL(refusal_result(u.pending)["action"], "decline");
+  CAF_CHECK_EQUAL(refusal_result(u.pending).value("action", ""), "decline");
 }
 
 CAF_TEST(dynamic tool calls and refused methods) {
@@ -183,7 +199,7 @@ CAF_TEST(dynamic tool calls and refused methods) {
   CAF_CHECK_EQUAL((*no)["success"], false);
   CAF_CHECK(!map_server_request("account/chatgptAuthTokens/refresh", json::object(), nullptr));
   CAF_CHECK(!map_server_request("attestation/generate", json::object(), nullptr));
-  CAF_CHECK_EQUAL(refusal_error("attestation/generate")["code"], -32601);
+  CAF_CHECK_EQUAL(refusal_error("attestation/generate").value("code", 0), -32601);
   // A kind mismatch never produces a result.
   runtime_response wrong;
   wrong.kind = "approval";
@@ -200,12 +216,12 @@ CAF_TEST(approvals keep their existing mapping) {
   runtime_response r;
   r.kind = "approval";
   r.decision = "approve_for_session";
-  CAF_CHECK_EQUAL(*response_result(m->pending, r), (json{{"decision", "acceptForSession"}}));
+  CAF_CHECK_EQUAL(result_of(m->pending, r), (json{{"decision", "acceptForSession"}}));
   auto legacy =
       must_map("execCommandApproval", {{"conversationId", "c9"}, {"command", {"ls", "-l"}}});
   CAF_CHECK_EQUAL(legacy.pending.codex_thread, "c9");
   r.decision = "decline";
-  CAF_CHECK_EQUAL((*response_result(legacy.pending, r))["decision"]["denied"]["rejection"],
+  CAF_CHECK_EQUAL(result_of(legacy.pending, r)["decision"]["denied"].value("rejection", ""),
                   "Declined from the phone.");
 }
 
@@ -284,8 +300,8 @@ CAF_TEST(model orders history and announces only live messages) {
   CAF_CHECK_EQUAL(snap["messages"].size(), 3u);
   CAF_CHECK_EQUAL(snap["capabilities"], (json{{"interrupt", true}, {"loadEarlier", true}}));
   m.apply(ev_status{false, "down"});
-  CAF_CHECK_EQUAL(m.snapshot(false)["capabilities"],
-                  (json{{"interrupt", false}, {"loadEarlier", false}}));
+  auto off = m.snapshot(false);
+  CAF_CHECK_EQUAL(off["capabilities"], (json{{"interrupt", false}, {"loadEarlier", false}}));
 }
 
 CAF_TEST(thread interrupt and load earlier commands) {
@@ -307,26 +323,21 @@ CAF_TEST(thread interrupt and load earlier commands) {
   auto again = cp.process(cmd("thread.interrupt", "i1", T1), 1, true, m, &rt, false);
   CAF_CHECK(again.replay);
   CAF_CHECK_EQUAL(rt.interrupts.size(), 1u);
-  CAF_CHECK_EQUAL(
-      (*cp.process(cmd("thread.interrupt", "i2", "NOPE"), 2, false, m, &rt, false).ack)["reason"],
-      "unknown_thread");
-  CAF_CHECK_EQUAL(
-      (*cp.process(cmd("thread.interrupt", "i3", "bad id"), 3, false, m, &rt, false).ack)["reason"],
-      "invalid_thread");
+  CAF_CHECK_EQUAL(ack_reason(cp, cmd("thread.interrupt", "i2", "NOPE"), 2, m, rt),
+                  "unknown_thread");
+  CAF_CHECK_EQUAL(ack_reason(cp, cmd("thread.interrupt", "i3", "bad id"), 3, m, rt),
+                  "invalid_thread");
   cp.process(cmd("thread.select", "s1", T1), 4, false, m, &rt, false);
   cp.process(cmd("thread.load_earlier", "l1", T1), 5, false, m, &rt, false);
   CAF_REQUIRE_EQUAL(rt.history.size(), 2u);
   CAF_CHECK(rt.history[0] == std::make_pair(T1, false));
   CAF_CHECK(rt.history[1] == std::make_pair(T1, true));
   m.apply(ev_status{true, "no stored history"});  // loads_earlier false: refused
-  CAF_CHECK_EQUAL(
-      (*cp.process(cmd("thread.load_earlier", "l2", T1), 6, false, m, &rt, false).ack)["reason"],
-      "unsupported_command");
+  CAF_CHECK_EQUAL(ack_reason(cp, cmd("thread.load_earlier", "l2", T1), 6, m, rt),
+                  "unsupported_command");
   CAF_CHECK_EQUAL(rt.history.size(), 2u);
   m.apply(ev_status{false, "gone"});
-  CAF_CHECK_EQUAL(
-      (*cp.process(cmd("thread.interrupt", "i4", T1), 7, false, m, &rt, false).ack)["reason"],
-      "desktop_offline");
+  CAF_CHECK_EQUAL(ack_reason(cp, cmd("thread.interrupt", "i4", T1), 7, m, rt), "desktop_offline");
 }
 
 CAF_TEST(codex options with several workspaces and restart bounds) {
