@@ -100,6 +100,8 @@ class model {
 
   // queries
   bool connected() const { return connected_; }
+  /// The runtime pages back through stored history (snapshot `capabilities.loadEarlier`).
+  bool loads_earlier() const { return loads_earlier_; }
   bool has_project(const std::string& id) const;
   const thread_info* find_thread(const std::string& id) const;
   bool thread_running(const std::string& id) const { return running_.count(id) > 0; }
@@ -131,6 +133,7 @@ class model {
 
  private:
   bool connected_ = false;
+  bool loads_earlier_ = false;
   std::vector<project_info> projects_;
   std::vector<thread_info> threads_;  // list order
   std::unordered_map<std::string, std::vector<message_info>> messages_;
@@ -183,15 +186,17 @@ class tracker_set {
 std::optional<std::string> command_identity(const json& command);
 
 /// Interprets a phone's runtimeRequestResponse for a request (§5.2). nullopt → invalid.
-std::optional<runtime_response> interpret_response(const runtime_request_info& req, const json& resp);
+std::optional<runtime_response> interpret_response(const runtime_request_info& req,
+                                                   const json& resp);
 
 /// Result of processing one inbound command envelope.
 struct command_outcome {
-  std::vector<json> before_ack;  ///< event bodies to send before the ack (runtime_request.responded)
-  std::optional<json> ack;       ///< command_ack body (none when dropped)
+  std::vector<json>
+      before_ack;           ///< event bodies to send before the ack (runtime_request.responded)
+  std::optional<json> ack;  ///< command_ack body (none when dropped)
   bool accepted = false;
-  bool applied = false;          ///< true when the command was executed now (not a replay)
-  bool replay = false;           ///< cached ack re-sent
+  bool applied = false;  ///< true when the command was executed now (not a replay)
+  bool replay = false;   ///< cached ack re-sent
   std::string name, command_id, reason;
 };
 

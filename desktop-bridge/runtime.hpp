@@ -53,6 +53,9 @@ struct message_info {
   std::string role;  ///< "user" | "assistant" | "system"
   std::string text;
   int64_t created_at_ms = 0;  ///< epoch ms; 0 = let the bridge stamp "now"
+  /// Stored history (runtime::load_history): placed by created_at_ms among the thread's messages
+  /// and carried by snapshots only (no `thread.message.append` event).
+  bool history = false;
 };
 
 struct option_info {
@@ -64,11 +67,13 @@ struct option_info {
 /// A pending runtime request (APP_SCHEMA §3 RuntimeRequest).
 struct runtime_request_info {
   uint64_t id = 0;
-  std::string kind;  ///< approval | permissionsApproval | userInput | mcpElicitation | dynamicToolCall
+  std::string
+      kind;  ///< approval | permissionsApproval | userInput | mcpElicitation | dynamicToolCall
   std::optional<std::string> thread_id;
   std::string title;
   std::string summary;
-  std::vector<option_info> response_options;  ///< for approval: approve_once, approve_for_session, decline, cancel
+  std::vector<option_info>
+      response_options;  ///< for approval: approve_once, approve_for_session, decline, cancel
   std::vector<std::string> permissions;
   std::vector<option_info> options;
   std::optional<std::string> scope_hint, tool_name, server_name;
@@ -81,10 +86,10 @@ struct runtime_response {
   std::string decision;
   /// permissionsApproval / dynamicToolCall: granted or not.
   bool approved = false;
-  std::vector<std::string> permissions;  ///< permissionsApproval: granted permissions
-  std::optional<std::string> scope;      ///< permissionsApproval
-  std::optional<std::string> text;       ///< userInput / mcpElicitation
-  std::optional<std::string> option_id;  ///< userInput (validated against options)
+  std::vector<std::string> permissions;           ///< permissionsApproval: granted permissions
+  std::optional<std::string> scope;               ///< permissionsApproval
+  std::optional<std::string> text;                ///< userInput / mcpElicitation
+  std::optional<std::string> option_id;           ///< userInput (validated against options)
   nlohmann::json raw = nlohmann::json::object();  ///< the phone's runtimeRequestResponse as sent
 };
 
@@ -94,6 +99,7 @@ struct runtime_response {
 struct ev_status {
   bool connected = false;
   std::string detail;
+  bool loads_earlier = false;  ///< load_history(earlier=true) works (snapshot capabilities)
 };
 struct ev_project {  ///< upsert
   project_info project;
@@ -163,6 +169,14 @@ class runtime {
   virtual void interrupt(const std::string& thread_id) = 0;
   /// Answer a pending runtime request; on success the runtime emits ev_request_resolved.
   virtual op_result respond(uint64_t request_id, const runtime_response& response) = 0;
+  /// The phone opened a thread (`earlier` false: load the latest stored history once) or asked
+  /// for older entries (`earlier` true: the next page). History arrives as ev_message with
+  /// `history` set and the original created_at_ms. Optional: runtimes without stored history
+  /// ignore it.
+  virtual void load_history(const std::string& thread_id, bool earlier) {
+    (void)thread_id;
+    (void)earlier;
+  }
 };
 
 /// Built-in runtimes (runtime_demo.cpp, runtime_exec.cpp).
@@ -172,10 +186,10 @@ struct demo_options {
 std::unique_ptr<runtime> make_demo_runtime(demo_options opts = {});
 
 struct exec_options {
-  std::vector<std::string> argv;       ///< command and arguments (argv[0] looked up in PATH)
-  bool message_as_arg = false;         ///< --exec-arg: pass the message as the last argument
+  std::vector<std::string> argv;              ///< command and arguments (argv[0] looked up in PATH)
+  bool message_as_arg = false;                ///< --exec-arg: pass the message as the last argument
   std::size_t max_output_bytes = 256 * 1024;  ///< stdout beyond this is discarded (noted)
-  int timeout_ms = 0;                  ///< 0 = no limit
+  int timeout_ms = 0;                         ///< 0 = no limit
 };
 std::unique_ptr<runtime> make_exec_runtime(exec_options opts);
 

@@ -299,6 +299,11 @@ verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
   }
   if (name == "thread.select")
     return check_compact(body, "threadID", "thread.select requires threadID.");
+  // Extensions of the app schema (docs/runtimes/codex.md): stop a turn / load older history.
+  if (name == "thread.interrupt")
+    return check_compact(body, "threadID", "thread.interrupt requires threadID.");
+  if (name == "thread.load_earlier")
+    return check_compact(body, "threadID", "thread.load_earlier requires threadID.");
   if (name == "project.select")
     return check_compact(body, "projectID", "project.select requires projectID.");
   if (name == "runtime_request.respond") {

@@ -64,8 +64,8 @@ describe('runtime decision normalisation (122)', () => {
     });
     expect(buildRuntimeResponse(u, 'submit', { choiceID: 'not-an-option' })).toEqual({ ok: true, response: { text: '' } });
     expect(buildRuntimeResponse(u, 'cancel', { text: 'ignored' })).toEqual({ ok: true, response: { text: '' } });
-    expect(buildRuntimeResponse(req({ kind: 'mcpElicitation' }), 'submit', { text: ' hi ' })).toEqual({ ok: true, response: { text: 'hi' } });
-    expect(buildRuntimeResponse(req({ kind: 'mcpElicitation' }), 'decline', { text: 'x' })).toEqual({ ok: true, response: { text: '' } });
+    expect(buildRuntimeResponse(req({ kind: 'mcpElicitation' }), 'submit', { text: ' hi ' })).toEqual({ ok: true, response: { text: 'hi', optionID: 'submit' } });
+    expect(buildRuntimeResponse(req({ kind: 'mcpElicitation' }), 'decline', { text: 'x' })).toEqual({ ok: true, response: { text: '', optionID: 'decline' } });
   });
 
   it('dynamicToolCall: approved by prefix', () => {

@@ -85,8 +85,12 @@ export function buildRuntimeResponse(req: RuntimeRequest, optionID: string, draf
       if (Object.keys(r).length === 0) r.text = '';
       return { ok: true, response: r };
     }
-    case 'mcpElicitation':
-      return { ok: true, response: { text: negative ? '' : text } };
+    case 'mcpElicitation': {
+      // optionID tells accept / decline / cancel apart (an empty text alone reads as decline).
+      const r: RuntimeRequestResponse = { text: negative ? '' : text };
+      if (opt) r.optionID = opt;
+      return { ok: true, response: r };
+    }
     case 'dynamicToolCall': {
       const r: RuntimeRequestResponse = {};
       if (opt) r.optionID = opt;

@@ -1,29 +1,38 @@
 // Mock OpenAI Responses-API model server for the codex runtime test (loopback, random port).
 // Codex POSTs <base_url>/responses with the whole conversation in `input` (stateless) and reads an
-// SSE stream. Behaviour, keyed on the LAST user message / tool output in the request:
+// SSE stream. Behaviour, keyed on the LAST input item / user message of the request:
 //  * user text containing "run the shell command" → an `exec_command` function call that asks
 //    for escalated permissions (so `on-request` / `untrusted` policies raise an approval);
-//  * a request whose last input item is a function_call_output → a text reply quoting it;
+//  * "ask for network" → a `request_permissions` call (network), answered by the client;
+//  * "ask my name via mcp" → `tool_search` (client-executed), then the MCP tool
+//    `mcp__rcmock` / `ask_name` (mcp-server.mjs, which elicits the name from the user);
+//  * "stream slowly" → a long reply, one word every 100 ms (for interrupt / kill mid-turn);
+//  * a function_call_output → a text reply quoting what the tool returned;
 //  * anything else → a streamed text reply "Mock reply: <user text>".
-// Usage as a module: `const m = await startMockModel(); m.port; m.requests; await m.close()`.
+// Usage as a module: `const m = await startMockModel(); m.port; m.requests; m.aborted; m.close()`.
 // Standalone: `node mock-model.mjs` prints {"port":N} on stdout.
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 
 export const SHELL_TRIGGER = 'run the shell command';
 export const SHELL_MARKER = 'rc-codex-approval-ok';
+export const PERMISSION_TRIGGER = 'ask for network';
+export const MCP_TRIGGER = 'ask my name via mcp';
+export const SLOW_TRIGGER = 'stream slowly';
 
 function textOf(item) {
   if (!item) return '';
   if (typeof item.content === 'string') return item.content;
   if (Array.isArray(item.content)) return item.content.map((c) => c.text || '').join('');
   if (typeof item.output === 'string') return item.output;
+  if (Array.isArray(item.output)) return item.output.map((c) => c.text || '').join('\n');
   if (item.output && typeof item.output === 'object') return JSON.stringify(item.output);
   return '';
 }
 
 export async function startMockModel({ deltaDelayMs = 20 } = {}) {
   const requests = [];
+  const stats = { aborted: 0 };
   const sockets = new Set();
   let n = 0;
   const server = http.createServer((req, res) => {
@@ -39,7 +48,7 @@ export async function startMockModel({ deltaDelayMs = 20 } = {}) {
       try { j = JSON.parse(body); } catch { /* keep empty */ }
       const input = Array.isArray(j.input) ? j.input : [];
       const last = input[input.length - 1] || {};
-      const lastUser = [...input].reverse().find((i) => i.role === 'user' && i.type !== 'function_call_output');
+      const lastUser = [...input].reverse().find((i) => i.role === 'user' && i.type !== 'function_call_output' && !textOf(i).startsWith('<'));
       const userText = textOf(lastUser);
       requests.push({ url: req.url, lastType: last.type || last.role, userText: userText.slice(-200) });
       const id = `resp_${++n}`;
@@ -49,27 +58,50 @@ export async function startMockModel({ deltaDelayMs = 20 } = {}) {
       const send = (type, data) => { if (!closed) res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`); };
       const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 };
       send('response.created', { response: { id } });
-      if (last.type !== 'function_call_output' && userText.includes(SHELL_TRIGGER)) {
+      const callName = (callId) => input.find((i) => i.type === 'function_call' && i.call_id === callId)?.name;
+      const done = () => { send('response.completed', { response: { id, usage } }); res.end(); };
+      const tool = (item) => { send('response.output_item.done', { output_index: 0, item }); done(); };
+      const fresh = last.type !== 'function_call_output' && last.type !== 'tool_search_output';
+      if (fresh && userText.includes(SHELL_TRIGGER)) {
         const args = { cmd: `echo ${SHELL_MARKER}`, sandbox_permissions: 'require_escalated', justification: 'The test asks for an approval.' };
-        send('response.output_item.done', { output_index: 0, item: { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify(args) } });
-        send('response.completed', { response: { id, usage } });
-        res.end();
-        return;
+        return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify(args) });
       }
-      const reply = last.type === 'function_call_output'
-        ? `The command finished. Output was: ${textOf(last).includes(SHELL_MARKER) ? SHELL_MARKER : 'missing'}`
-        : `Mock reply: ${userText.trim()}`;
+      if (fresh && userText.includes(PERMISSION_TRIGGER)) {
+        const args = { permissions: { network: { enabled: true } }, reason: 'The test asks for network access.' };
+        return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'request_permissions', arguments: JSON.stringify(args) });
+      }
+      if (fresh && userText.includes(MCP_TRIGGER))
+        return tool({ type: 'tool_search_call', id: `ts_${n}`, call_id: `call_${n}`, execution: 'client', status: 'completed', arguments: { query: 'ask name' } });
+      if (last.type === 'tool_search_output')
+        return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, namespace: 'mcp__rcmock', name: 'ask_name', arguments: '{}' });
+      let reply = `Mock reply: ${userText.trim()}`;
+      let delay = deltaDelayMs;
+      if (last.type === 'function_call_output') {
+        const out = textOf(last);
+        const name = callName(last.call_id);
+        if (name === 'request_permissions') {
+          let g = {};
+          try { g = JSON.parse(out); } catch { /* not json */ }
+          reply = `Granted: network=${g.permissions?.network?.enabled === true} scope=${g.scope}`;
+        } else if (name === 'ask_name') {
+          reply = `MCP said: ${out.includes('name=') ? out.slice(out.indexOf('name=')) : out}`;
+        } else {
+          reply = `The command finished. Output was: ${out.includes(SHELL_MARKER) ? SHELL_MARKER : 'missing'}`;
+        }
+      } else if (userText.includes(SLOW_TRIGGER)) {
+        reply = Array.from({ length: 300 }, (_, i) => `slow${i}`).join(' ');
+        delay = 100;
+      }
       const msgId = `msg_${n}`;
       send('response.output_item.added', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [] } });
       const words = reply.split(/(?<= )/);
       for (const w of words) {
-        if (closed) return;
+        if (closed) { stats.aborted++; return; }
         send('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: w });
-        if (deltaDelayMs) await new Promise((r) => setTimeout(r, deltaDelayMs));
+        if (delay) await new Promise((r) => setTimeout(r, delay));
       }
       send('response.output_item.done', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [{ type: 'output_text', text: reply, annotations: [] }] } });
-      send('response.completed', { response: { id, usage } });
-      res.end();
+      done();
     });
   });
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
@@ -77,6 +109,7 @@ export async function startMockModel({ deltaDelayMs = 20 } = {}) {
   return {
     port: server.address().port,
     requests,
+    get aborted() { return stats.aborted; },
     close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
   };
 }

@@ -1,0 +1,212 @@
+// Helpers and option parsing of the codex runtime.
+#include "desktop-bridge/runtime_codex_util.hpp"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "desktop-bridge/runtime_codex.hpp"
+
+namespace rc::bridge {
+namespace codex {
+
+std::string env_or(const char* name, const std::string& dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : dflt;
+}
+
+// Cuts at a UTF-8 character boundary.
+std::string cut_utf8(const std::string& s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  std::size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+std::string one_line(const std::string& s, std::size_t max_bytes) {
+  std::string out;
+  for (char c : s) out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  auto first = out.find_first_not_of(' ');
+  if (first == std::string::npos) return {};
+  out.erase(0, first);
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  if (out.size() > max_bytes) return cut_utf8(out, max_bytes) + "...";
+  return out;
+}
+
+std::string str_of(const json& j, const char* key, const std::string& dflt) {
+  if (!j.is_object()) return dflt;
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+
+const json& member(const json& j, const char* key) {
+  static const json null_value;
+  if (!j.is_object()) return null_value;
+  auto it = j.find(key);
+  return it == j.end() ? null_value : *it;
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return s;
+}
+
+bool compact_id(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == ':' || c == '-'))
+      return false;
+  return true;
+}
+
+// Stable UUID-shaped ID from a string (two FNV-1a 64 hashes), so a restarted bridge keeps the
+// project ID of a working directory.
+std::string stable_uuid(const std::string& s) {
+  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+  for (unsigned char c : s) {
+    a = (a ^ c) * 0x100000001b3ULL;
+    b = (b ^ c) * 0x100000001b3ULL;
+    b ^= b >> 29;
+  }
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08X-%04X-%04X-%04X-%012llX", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+std::string basename_of(const std::string& path) {
+  auto p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto i = p.rfind('/');
+  return i == std::string::npos ? p : (i + 1 < p.size() ? p.substr(i + 1) : p);
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string bridge_thread_id(const std::string& cid) {
+  return compact_id(cid) ? upper(cid) : stable_uuid("codex-thread:" + cid);
+}
+
+}  // namespace codex
+
+using codex::env_or;
+
+namespace {
+
+bool parse_int(const std::string& v, long lo, long hi, int& out) {
+  char* end = nullptr;
+  errno = 0;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || !end || *end || errno || n < lo || n > hi) return false;
+  out = static_cast<int>(n);
+  return true;
+}
+
+// Absolute, symlink-free workspace paths (Codex records threads by absolute cwd), de-duplicated.
+void resolve_workspaces(codex_options& o) {
+  std::vector<std::string> out;
+  for (auto& w : o.workspaces) {
+    if (w.empty()) continue;
+    char* real = ::realpath(w.c_str(), nullptr);
+    if (!real) {
+      o.config_error = "--codex-cwd " + w + ": " + std::strerror(errno);
+      return;
+    }
+    std::string r(real);
+    std::free(real);
+    struct stat st {};
+    if (::stat(r.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      o.config_error = "--codex-cwd " + w + ": not a directory";
+      return;
+    }
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  }
+  if (out.size() > 16) o.config_error = "at most 16 workspaces (--codex-cwd)";
+  o.workspaces = std::move(out);
+}
+
+}  // namespace
+
+codex_options parse_codex_options(const std::vector<std::string>& args) {
+  codex_options o;
+  o.codex_bin = env_or("RC_CODEX_BIN", o.codex_bin);
+  for (auto rest = env_or("RC_CODEX_CWD", ""); !rest.empty();) {
+    auto colon = rest.find(':');
+    o.workspaces.push_back(rest.substr(0, colon));
+    rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+  }
+  if (auto v = env_or("RC_CODEX_APPROVAL_POLICY", ""); !v.empty()) o.approval_policy = v;
+  if (auto v = env_or("RC_CODEX_SANDBOX", ""); !v.empty()) o.sandbox = v;
+  if (auto v = env_or("RC_CODEX_MODEL", ""); !v.empty()) o.model = v;
+  o.debug = env_or("RC_CODEX_DEBUG", "") == "1";
+  std::size_t i = 0;
+  if (!args.empty() && !args[0].empty() && args[0][0] != '-') o.codex_bin = args[i++];
+  bool cwd_flag = false;
+  for (; i < args.size() && o.config_error.empty(); ++i) {
+    const auto& a = args[i];
+    std::string v;
+    auto value = [&] {
+      if (i + 1 >= args.size()) {
+        o.config_error = a + " needs a value";
+        return false;
+      }
+      v = args[++i];
+      return true;
+    };
+    auto number = [&](long lo, long hi, int& out) {
+      if (value() && !parse_int(v, lo, hi, out))
+        o.config_error = a + " must be " + std::to_string(lo) + ".." + std::to_string(hi);
+    };
+    if (a == "--codex-cwd") {
+      if (!value()) break;
+      if (!cwd_flag) o.workspaces.clear();  // flags replace RC_CODEX_CWD
+      cwd_flag = true;
+      o.workspaces.push_back(v);
+    } else if (a == "--codex-approval-policy") {
+      if (value()) o.approval_policy = v;
+    } else if (a == "--codex-sandbox") {
+      if (value()) o.sandbox = v;
+    } else if (a == "--codex-model") {
+      if (value()) o.model = v;
+    } else if (a == "--codex-list-limit") {
+      number(0, 100, o.list_limit);
+    } else if (a == "--codex-history-turns") {
+      number(1, 50, o.history_page_turns);
+    } else if (a == "--codex-restart-max") {
+      number(0, 100, o.restart_max);
+    } else if (a == "--codex-restart-window") {
+      number(10, 86400, o.restart_window_s);
+    } else if (a == "--codex-debug") {
+      o.debug = true;
+    } else if (a == "--listen") {
+      o.config_error = "--listen is not supported (the bridge speaks stdio)";
+    } else {
+      o.app_server_args.push_back(a);
+    }
+  }
+  if (o.config_error.empty()) resolve_workspaces(o);
+  return o;
+}
+
+}  // namespace rc::bridge
