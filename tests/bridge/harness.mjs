@@ -24,6 +24,11 @@ export function createHarness({ relayBin, bridgeBin, tmp }) {
   const bridges = [];
 
   async function startRelay() {
+    if (process.env.RC_BRIDGE_MOCK_RELAY === '1') {  // development only (see ../mock-relay.mjs)
+      const { startMockRelay } = await import('./mock-relay.mjs');
+      const m = await startMockRelay(0);
+      return { ...m, stop: m.close };
+    }
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: '0', ALLOWED_ORIGINS: ORIGIN };
     const proc = spawn(relayBin, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(proc);
