@@ -346,7 +346,9 @@ void claude_runtime::on_control_request(thread_state& t, const std::string& cid,
   auto why = one_line(str_of(req, "decision_reason", str_of(req, "description")), 300);
   if (!why.empty()) info.summary += " — " + why;
   auto blocked = str_of(req, "blocked_path");
-  if (!blocked.empty()) info.summary += " (outside the allowed paths: " + blocked + ")";
+  if (!blocked.empty()) info.summary += " (path: " + blocked + ")";
+  if (auto preview = claude_edit_preview(p.tool, p.input); !preview.empty())
+    info.summary += "\n```diff\n" + preview + "\n```";
   info.title = cut_utf8(info.title, 200);
   info.summary = cut_utf8(info.summary, 2000);
   info.response_options = approval_options();

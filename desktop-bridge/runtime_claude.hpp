@@ -85,6 +85,9 @@ std::vector<claude_session_summary> list_claude_sessions(const std::string& proj
 /// One line for a permission prompt: "run `cmd`", "write /path", "use WebFetch (url)".
 std::string claude_tool_action(const std::string& tool, const nlohmann::json& input);
 
+/// Write/Edit input as diff lines ('+' new, '-' old), ≤ 800 bytes; "" for other tools.
+std::string claude_edit_preview(const std::string& tool, const nlohmann::json& input);
+
 /// The card (system message) for a finished tool call: command + output tail, file change +
 /// diff (bounded), or a one-line tool note. `result` = the tool_result block, `detail` = the
 /// message's `tool_use_result` (may be null).

@@ -5,10 +5,10 @@
 #include <dirent.h>
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 
 #include "desktop-bridge/runtime_claude.hpp"
 #include "desktop-bridge/runtime_util.hpp"
+#include "protocol/time.hpp"
 
 namespace rc::bridge {
 
@@ -75,20 +75,6 @@ std::string read_range(const std::string& path, long offset, std::size_t max) {
   return out;
 }
 
-int64_t parse_iso_ms(const std::string& s) {
-  int y, mo, d, h, mi, sec, ms = 0;
-  if (std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &sec, &ms) < 6)
-    return 0;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
-}
-
 // The user-visible text of a transcript message, or "" for tool results / meta / commands.
 std::string visible_text(const json& msg, bool user) {
   const json& content = msg.contains("content") ? msg["content"] : json();
@@ -147,7 +133,7 @@ void scan_lines(const std::string& data, bool skip_first, session_scan& sc, bool
       m.id = compact_id(uuid) ? upper(uuid) : stable_uuid("claude-msg:" + uuid + text);
       m.role = type;
       m.text = cut_utf8(text, kHistoryText);
-      m.created_at_ms = parse_iso_ms(str_of(j, "timestamp"));
+      m.created_at_ms = rc::proto::parse_rfc3339(str_of(j, "timestamp")).value_or(0);
       sc.history.push_back(std::move(m));
     }
   }
@@ -278,6 +264,16 @@ std::string claude_tool_action(const std::string& tool, const json& input) {
     if (!v.empty()) return "use " + tool + " (" + v + ")";
   }
   return "use " + tool;
+}
+
+std::string claude_edit_preview(const std::string& tool, const json& input) {
+  std::string diff;
+  if (tool == "Write") diff = prefixed(str_of(input, "content"), '+');
+  if (tool == "Edit")
+    diff = prefixed(str_of(input, "old_string"), '-') + prefixed(str_of(input, "new_string"), '+');
+  if (diff.empty()) return {};
+  if (diff.back() == '\n') diff.pop_back();
+  return diff.size() > 800 ? cut_utf8(diff, 800) + "\n..." : diff;
 }
 
 std::string claude_tool_card(const std::string& tool, const json& input, const json& result,

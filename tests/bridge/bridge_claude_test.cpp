@@ -146,6 +146,10 @@ CAF_TEST(tool cards) {
   CAF_CHECK_EQUAL(claude_tool_action("Bash", bash), "run `make test`");
   CAF_CHECK_EQUAL(claude_tool_action("Write", {{"file_path", "/a"}}), "write /a");
   CAF_CHECK_EQUAL(claude_tool_action("Task", json::object()), "use Task");
+  CAF_CHECK_EQUAL(claude_edit_preview("Edit", {{"old_string", "a"}, {"new_string", "b\nc"}}),
+                  "-a\n+b\n+c");
+  CAF_CHECK_EQUAL(claude_edit_preview("Bash", bash), "");
+  CAF_CHECK(claude_edit_preview("Write", {{"content", std::string(3000, 'y')}}).size() < 900);
 }
 
 CAF_TEST(option parsing) {

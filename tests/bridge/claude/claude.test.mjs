@@ -83,6 +83,9 @@ async function main() {
   const newDraft = (s) => s.threads.find((t) => t.title === 'New conversation').id;
   const mainRequests = () => model.requests.filter((r) => r.hasTools);
 
+  // What a phone sends (the relay admits accept / acceptForSession / decline / cancel); the bridge
+  // hands the runtime approve_once / approve_for_session / decline / cancel.
+  const WIRE = { approve_once: 'accept', approve_for_session: 'acceptForSession', decline: 'decline', cancel: 'cancel' };
   const approvalStep = async (threadID, text, decision, id) => {
     const from = phone.mark();
     assert.equal((await phone.send(`cmd-${id}`, { name: 'thread.send_message', threadID, text })).status, 'accepted');
@@ -93,7 +96,7 @@ async function main() {
     assert.deepEqual(req.responseOptions.map((o) => o.id), ['approve_once', 'approve_for_session', 'decline', 'cancel']);
     assert.equal(snap.payload.payload.turnState.isAwaitingRuntimeRequest, true);
     const from2 = phone.mark();
-    const ack = await phone.send(`cmd-${id}-answer`, { name: 'runtime_request.respond', threadID, runtimeRequestID: req.requestID, runtimeRequestKind: 'approval', runtimeRequestResponse: { decision, optionID: decision } });
+    const ack = await phone.send(`cmd-${id}-answer`, { name: 'runtime_request.respond', threadID, runtimeRequestID: req.requestID, runtimeRequestKind: 'approval', runtimeRequestResponse: { decision: WIRE[decision], optionID: WIRE[decision] } });
     assert.equal(ack.status, 'accepted', JSON.stringify(ack));
     const done = await phone.snapshotWhere((s) => byRole(s, threadID, 'assistant').some((t) => t.startsWith('The tool finished.')) && idleOn(s, threadID) && s.pendingRuntimeRequests.length === 0, from2, CLI_MS, `reply after ${decision} + idle`);
     return { req, s: done.payload.payload };
