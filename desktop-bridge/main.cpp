@@ -19,6 +19,9 @@
 #include "desktop-bridge/broker.hpp"
 #include "desktop-bridge/qr.hpp"
 #include "desktop-bridge/state_file.hpp"
+#ifdef RC_BRIDGE_HAS_CLAUDE
+#include "desktop-bridge/runtime_claude.hpp"
+#endif
 #include "protocol/time.hpp"
 #include "protocol/url.hpp"
 
@@ -35,7 +38,7 @@ const char* usage_text =
     "Options:\n"
     "  --relay URL          relay WebSocket URL (default ws://127.0.0.1:8787/ws; wss:// verified)\n"
     "  --join-url URL       PWA base URL for the join link (default http://localhost:4173/)\n"
-    "  --runtime NAME       demo | exec | codex (default demo)\n"
+    "  --runtime NAME       demo | exec | codex | claude (default demo)\n"
     "  --exec-arg           exec: pass the message as the last argument instead of stdin\n"
     "  --exec-max-output N  exec: max stdout bytes kept per reply (default 262144)\n"
     "  --exec-timeout-ms N  exec: kill the command after N ms (default: no limit)\n"
@@ -163,8 +166,8 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
     err = "--runtime exec needs a command after --";
     return false;
   }
-  if (o.runtime != "demo" && o.runtime != "exec" && o.runtime != "codex") {
-    err = "--runtime must be demo, exec or codex";
+  if (o.runtime != "demo" && o.runtime != "exec" && o.runtime != "codex" && o.runtime != "claude") {
+    err = "--runtime must be demo, exec, codex or claude";
     return false;
   }
   return true;
@@ -499,6 +502,13 @@ int main(int argc, char** argv) {
   } else if (opts.runtime == "exec") {
     opts.exec.argv = opts.exec_argv;
     rt = make_exec_runtime(opts.exec);
+  } else if (opts.runtime == "claude") {
+#ifdef RC_BRIDGE_HAS_CLAUDE
+    rt = make_claude_runtime(opts.exec_argv);  // words after `--` (runtime_claude.hpp)
+#else
+    std::cerr << "desktop-bridge: the claude runtime is not built into this binary\n";
+    return 2;
+#endif
   } else {
 #ifdef RC_BRIDGE_HAS_CODEX
     rt = make_codex_runtime(opts.exec_argv);

@@ -5,6 +5,7 @@
 #   * a demo desktop-bridge in the foreground that prints the join link and its QR code.
 # Ctrl-C (or `q` / `s` in the bridge) stops everything.
 #   RC_PUBLIC_HOST=192.168.1.20 scripts/run.sh   # reachable from a phone on the LAN
+#   scripts/run.sh --runtime claude -- --claude-cwd ~/src/app   # Claude Code (docs/runtimes/claude.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PUBLIC_HOST=${RC_PUBLIC_HOST:-localhost}
@@ -14,6 +15,10 @@ RUN_DIR=${RC_RUN_DIR:-$PWD/.run}
 mkdir -p "$RUN_DIR"
 
 bash scripts/bootstrap.sh
+if [[ " $* " == *" --runtime claude "* ]] && [ -z "${RC_CLAUDE_BIN:-}" ] && ! command -v claude >/dev/null; then
+  echo "run.sh: --runtime claude needs the Claude Code CLI on PATH (tested: npm install -g" \
+    "@anthropic-ai/claude-code@2.1.112), its path after -- or RC_CLAUDE_BIN" >&2
+fi
 (cd pwa && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build --silent >/dev/null)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRC_EXCLUDE= >/dev/null
 cmake --build build --target relay-node desktop-bridge
