@@ -5,7 +5,16 @@ export interface JoinLink {
   joinToken: string;
   /** relay HTTP origin, when the link carried a valid http(s) one */
   relayBaseURL?: string;
+  /** E2EE (docs/E2EE.md): desktop identity key, base64url SEC1 point (65 bytes) */
+  dk?: string;
+  /** E2EE: single-use pairing secret, base64url (32 bytes) */
+  ps?: string;
 }
+
+const B64U = /^[A-Za-z0-9_-]+$/;
+/** 65-byte uncompressed point → 87 chars starting with 'B' (0x04); 32 bytes → 43 chars. */
+const validDk = (v: string): boolean => v.length === 87 && v[0] === 'B' && B64U.test(v);
+const validPs = (v: string): boolean => v.length === 43 && B64U.test(v);
 
 function safeDecode(s: string): string {
   try {
@@ -48,6 +57,15 @@ function fromParamString(s: string): JoinLink | null {
   const link: JoinLink = { sessionID, joinToken };
   const relay = relayOrigin(p.get('relay'));
   if (relay) link.relayBaseURL = relay;
+  // E2EE keys come together or not at all; a malformed one refuses the link (fail closed:
+  // never pair in plaintext because a key was damaged).
+  const dk = p.get('dk')?.trim();
+  const ps = p.get('ps')?.trim();
+  if (dk !== undefined || ps !== undefined) {
+    if (!dk || !ps || !validDk(dk) || !validPs(ps)) return null;
+    link.dk = dk;
+    link.ps = ps;
+  }
   return link;
 }
 
@@ -81,6 +99,7 @@ export function buildJoinLink(baseURL: string, link: JoinLink): string {
   let frag = `sid=${encodeURIComponent(link.sessionID)}&jt=${encodeURIComponent(link.joinToken)}`;
   const relay = relayOrigin(link.relayBaseURL);
   if (relay) frag += `&relay=${encodeURIComponent(relay)}`;
+  if (link.dk && link.ps) frag += `&dk=${link.dk}&ps=${link.ps}`;
   return `${u.toString()}#${frag}`;
 }
 
