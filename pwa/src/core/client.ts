@@ -26,7 +26,9 @@ import {
   type RuntimeRequest,
   type SnapshotReason,
 } from './protocol';
-import { appPayloadEffect, relayErrorEffect, type InboundEffect } from './clientInbound';
+import { defaultKeyStore, E2EE_OFF, E2eeLink, makeE2eeEnvelope } from './e2eeClient';
+import type { DesktopWire, PhoneWire } from './e2eeSession';
+import { appPayloadEffect, expireUnacked, relayErrorEffect, type InboundEffect } from './clientInbound';
 import { buildRuntimeResponse, type ResponseDraft } from './runtimeResponse';
 import { SequenceTracker } from './sequence';
 import { emptySyncData, openThread, setProjectFilter, type SyncData } from './snapshotMerge';
@@ -37,7 +39,6 @@ import {
   CONNECT_TIMEOUT_MS,
   SNAPSHOT_REQUEST_MIN_INTERVAL_MS,
   STALE_AFTER_MS,
-  UNACKED_TIMEOUT_MS,
   WS_OPEN,
   type ClientDeps,
   type ClientState,
@@ -45,6 +46,8 @@ import {
   type OutgoingCommand,
   type SendResult,
   type SocketLike,
+  initialState,
+  newCommandID,
 } from './clientTypes';
 
 export * from './clientTypes';
@@ -69,26 +72,23 @@ export class RemoteClient {
   private lastStaleRequestAt = 0;
   private pairGen = 0;
   private readonly seqToThread = new Map<number, string>();
+  readonly e2ee: E2eeLink;
 
   constructor(private readonly deps: ClientDeps) {
     const paired = loadPairedDevice(deps.storage);
-    this.state = {
-      paired,
-      phase: paired ? 'connecting' : 'unpaired',
-      desktopConnected: null,
-      terminal: null,
-      attempt: 0,
-      nextRetryAt: null,
-      lastSyncedAt: null,
-      stale: false,
-      canRespond: false,
-      desktopName: null,
-      data: emptySyncData(),
-      outgoing: [],
-      queueBytes: 0,
-      notices: [],
-      pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
-    };
+    this.e2ee = new E2eeLink(deps.storage, deps.keys ?? defaultKeyStore(), {
+      sendInner: (b) => this.sendE2ee(b),
+      deliver: (text) => {
+        const f = parseFrame(text);
+        if (f.kind === 'envelope') this.handleEnvelope(f.env);
+      },
+      status: (e2ee) => this.set({ e2ee }),
+      established: () => {
+        this.flushQueue();
+        this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
+      },
+    });
+    this.state = initialState(paired, paired && this.e2ee.enabledFor(paired.sessionID) ? { ...E2EE_OFF, mode: 'pending' } : E2EE_OFF);
   }
 
   // ---------- observable state ----------
@@ -146,6 +146,9 @@ export class RemoteClient {
     // Replace any previous pairing (and its socket) with the new one.
     this.teardownSocket();
     this.resetSessionState();
+    await this.e2ee.forget(this.state.paired?.sessionID);
+    // E2EE: the QR's desktop key and single-use secret; a new identity key stays on this phone.
+    if (link.dk && link.ps) await this.e2ee.adopt(res.sessionID, link.dk, link.ps);
     const paired: PairedDevice = {
       sessionID: res.sessionID,
       deviceID: res.deviceID,
@@ -174,6 +177,7 @@ export class RemoteClient {
     this.teardownSocket();
     this.resetSessionState();
     clearPairedDevice(this.deps.storage);
+    void this.e2ee.forget(this.state.paired?.sessionID);
     this.set({ paired: null, phase: 'unpaired', terminal: null, data: emptySyncData(), desktopConnected: null, canRespond: false });
   }
 
@@ -274,6 +278,7 @@ export class RemoteClient {
     this.teardownSocket();
     this.resetSessionState();
     clearPairedDevice(this.deps.storage);
+    void this.e2ee.forget(this.state.paired?.sessionID);
     this.set({
       paired: null,
       phase: reason === 'device_revoked' ? 'revoked' : 'ended',
@@ -331,12 +336,7 @@ export class RemoteClient {
       this.lastStaleRequestAt = now;
       this.requestSnapshot('stale_sync');
     }
-    const expired = this.state.outgoing.filter((o) => o.status === 'sent' && o.sentAt !== null && now - o.sentAt > UNACKED_TIMEOUT_MS);
-    if (expired.length > 0) {
-      const ids = new Set(expired.map((o) => o.commandID));
-      this.set({ outgoing: this.state.outgoing.filter((o) => !ids.has(o.commandID)) });
-      this.notify('warn', `No confirmation from the desktop for ${expired.length} command(s). Check the thread before resending.`);
-    }
+    this.applyEffect(expireUnacked(this.state.outgoing, now));
   }
 
   // ---------- inbound ----------
@@ -344,6 +344,8 @@ export class RemoteClient {
     const f = parseFrame(text);
     if (f.kind === 'invalid') return;
     if (f.kind === 'control') return this.handleControl(f.msg as { type: string } & Record<string, unknown>);
+    // An encrypted pairing never applies plaintext app data (the relay could have forged it).
+    if (this.e2eeOn()) return this.e2ee.plaintextRefused();
     this.handleEnvelope(f.env);
   }
 
@@ -363,6 +365,9 @@ export class RemoteClient {
         return this.handleDesktopStatus((m as unknown as RelayDesktopStatus).desktopConnected === true);
       case 'relay.error':
         return this.handleRelayError(m as unknown as RelayError);
+      case 'e2ee':
+        if (this.e2eeOn() && this.state.paired) void this.e2ee.onFrame(m as unknown as DesktopWire, this.state.paired.deviceID);
+        return;
       default:
         return; // unknown control frames (and `{}` on auth timeout) are ignored
     }
@@ -397,7 +402,10 @@ export class RemoteClient {
       desktopConnected,
       canRespond: canRespondFrom(m),
     });
-    if (desktopConnected !== false) {
+    this.e2ee.reset();
+    if (desktopConnected !== false && this.e2eeOn()) {
+      void this.e2ee.handshake({ sessionID: next.sessionID, deviceID: next.deviceID });
+    } else if (desktopConnected !== false) {
       this.flushQueue();
       this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
     } else {
@@ -408,7 +416,12 @@ export class RemoteClient {
   private handleDesktopStatus(connected: boolean): void {
     const was = this.state.desktopConnected;
     this.set({ desktopConnected: connected });
-    if (connected && was !== true) {
+    // The desktop's channels end with its socket: a returning desktop needs a new handshake.
+    if (!connected) this.e2ee.reset();
+    if (connected && was !== true && this.e2eeOn() && this.state.paired) {
+      this.tracker.reset();
+      void this.e2ee.handshake({ sessionID: this.state.paired.sessionID, deviceID: this.state.paired.deviceID });
+    } else if (connected && was !== true) {
       this.tracker.reset(); // a (re)started desktop may restart its seq counter
       this.flushQueue();
       this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
@@ -450,7 +463,25 @@ export class RemoteClient {
 
   // ---------- outbound ----------
   private canSendNow(): boolean {
-    return this.state.phase === 'online' && this.socket !== null && this.socket.readyState === WS_OPEN && this.state.desktopConnected !== false;
+    const wire = this.state.phase === 'online' && this.socket !== null && this.socket.readyState === WS_OPEN && this.state.desktopConnected !== false;
+    return wire && (!this.e2eeOn() || this.e2ee.open);
+  }
+
+  private e2eeOn(): boolean {
+    return this.e2ee.enabledFor(this.state.paired?.sessionID);
+  }
+
+  /** App envelope out: a record when encrypted (counters follow call order), else as is. */
+  private transmit(data: string): void {
+    if (this.e2eeOn()) void this.e2ee.send(data);
+    else this.socket!.send(data);
+  }
+
+  /** E2EE bodies travel as command-style envelopes (`payload.type:"e2ee"`) with their own seq. */
+  private sendE2ee(body: PhoneWire): void {
+    const paired = this.state.paired;
+    if (!paired || !this.socket || this.socket.readyState !== WS_OPEN) return;
+    this.socket.send(JSON.stringify(makeE2eeEnvelope(paired.sessionID, this.nextOutgoingSeq++, body, new Date(this.deps.now()))));
   }
 
   requestSnapshot(reason: SnapshotReason, force = false): void {
@@ -485,7 +516,7 @@ export class RemoteClient {
     const now = this.deps.now();
     const sent = new Set<string>();
     for (const q of items) {
-      this.socket!.send(q.data);
+      this.transmit(q.data);
       sent.add(q.commandID);
     }
     this.set({
@@ -501,12 +532,6 @@ export class RemoteClient {
     if (n > 0) this.notify('info', `Discarded ${n} queued command(s).`);
   }
 
-  private newCommandID(seq: number): string {
-    // `cmd-<seq>` plus a short random part: two phones must not produce identical commands,
-    // which the desktop would de-duplicate by identity (APP_SCHEMA §5.2).
-    return `cmd-${seq}-${Math.floor(this.deps.random() * 36 ** 4).toString(36)}`;
-  }
-
   /** Build, validate, then send now or queue. A refused command never consumes a seq (§10). */
   sendCommand(name: CommandName, fields: Partial<Omit<Command, 'name' | 'commandID'>>): SendResult {
     const paired = this.state.paired;
@@ -514,7 +539,7 @@ export class RemoteClient {
     const sendNow = this.canSendNow();
     if (!sendNow && !QUEUEABLE_COMMANDS.has(name)) return { ok: false, error: 'Not connected; this action needs a live connection.' };
     const seq = this.nextOutgoingSeq;
-    const command = makeCommand(name, this.newCommandID(seq), fields);
+    const command = makeCommand(name, newCommandID(seq, this.deps.random), fields);
     const invalid = validateCommand(command);
     if (invalid) return { ok: false, error: invalid };
     const data = JSON.stringify(makeCommandEnvelope(paired.sessionID, seq, command, new Date(this.deps.now())));
@@ -533,7 +558,7 @@ export class RemoteClient {
     let dropped = 0;
     if (sendNow) {
       this.nextOutgoingSeq = seq + 1;
-      this.socket!.send(data);
+      this.transmit(data);
     } else {
       const bytes = CommandQueue.sizeOf(data);
       if (!this.queue.fits(bytes)) return { ok: false, error: 'Message is too large to queue while offline.' };

@@ -1,6 +1,6 @@
 // Pure parts of the controller's inbound path (split out of client.ts): what an app payload,
 // a command ack or a relay.error changes in the state. No I/O; the controller applies the result.
-import type { ClientState, Notice } from './clientTypes';
+import { UNACKED_TIMEOUT_MS, type ClientState, type Notice, type OutgoingCommand } from './clientTypes';
 import { ackReasonText, canRespondFrom, parseAck, parseSnapshot, type AppEvent, type RelayError, type SnapshotReason } from './protocol';
 import { addLocalMessage, applyEvent, applySnapshot } from './snapshotMerge';
 
@@ -85,4 +85,15 @@ export function relayErrorEffect(m: RelayError): InboundEffect {
     default:
       return { notice: { level: 'error', text: m.message || `Relay error: ${code}` } };
   }
+}
+
+/** Commands sent but never acknowledged within UNACKED_TIMEOUT_MS are dropped with a warning. */
+export function expireUnacked(outgoing: OutgoingCommand[], now: number): InboundEffect {
+  const expired = outgoing.filter((o) => o.status === 'sent' && o.sentAt !== null && now - o.sentAt > UNACKED_TIMEOUT_MS);
+  if (expired.length === 0) return {};
+  const ids = new Set(expired.map((o) => o.commandID));
+  return {
+    patch: { outgoing: outgoing.filter((o) => !ids.has(o.commandID)) },
+    notice: { level: 'warn', text: `No confirmation from the desktop for ${expired.length} command(s). Check the thread before resending.` },
+  };
 }

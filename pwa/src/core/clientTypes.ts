@@ -1,8 +1,10 @@
 // Types and constants of the connection controller (split out of client.ts; re-exported there).
+import type { E2eeStatus } from './e2eeClient';
+import type { KeyStore } from './e2eeKeys';
 import type { JoinLink } from './joinLink';
 import type { joinPairing, JoinFailure } from './pairing';
 import type { CommandName } from './protocol';
-import type { SyncData } from './snapshotMerge';
+import { emptySyncData, type SyncData } from './snapshotMerge';
 import type { PairedDevice, KeyValueStorage } from './storage';
 
 export const STALE_AFTER_MS = 45_000;
@@ -30,6 +32,8 @@ export interface ClientDeps {
   clearTimeout: (h: unknown) => void;
   now: () => number;
   random: () => number;
+  /** E2EE identity store (default: IndexedDB when present, else memory) */
+  keys?: KeyStore;
 }
 
 export type ConnPhase =
@@ -78,6 +82,8 @@ export interface ClientState {
   outgoing: OutgoingCommand[];
   queueBytes: number;
   notices: Notice[];
+  /** end-to-end encryption of this pairing (docs/E2EE.md) */
+  e2ee: E2eeStatus;
   pair: { status: PairStatus; link: JoinLink | null; relayBaseURL: string | null; error: JoinFailure | null; startedAt: number | null };
 }
 
@@ -85,3 +91,32 @@ export type SendResult =
   | { ok: true; commandID: string; seq: number; queued: boolean; dropped: number }
   | { ok: false; error: string };
 
+
+export function initialState(paired: PairedDevice | null, e2ee: E2eeStatus): ClientState {
+  return {
+    paired,
+    phase: paired ? 'connecting' : 'unpaired',
+    desktopConnected: null,
+    terminal: null,
+    attempt: 0,
+    nextRetryAt: null,
+    lastSyncedAt: null,
+    stale: false,
+    canRespond: false,
+    desktopName: null,
+    data: emptySyncData(),
+    outgoing: [],
+    queueBytes: 0,
+    notices: [],
+    pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
+    e2ee,
+  };
+}
+
+/**
+ * `cmd-<seq>` plus a short random part: two phones must not produce identical commands, which the
+ * desktop would de-duplicate by identity (APP_SCHEMA §5.2).
+ */
+export function newCommandID(seq: number, random: () => number): string {
+  return `cmd-${seq}-${Math.floor(random() * 36 ** 4).toString(36)}`;
+}
