@@ -6,9 +6,6 @@ import type { ClientState, RemoteClient } from '../core/client';
 import { ago, connectionLabel, disconnectReasonText } from '../core/connectionText';
 import { useNow } from './hooks';
 
-// Fields the client state gains with the disconnect-reason / last-seq additions.
-type Ext = ClientState & Partial<{ disconnectReason: string | null; lastSeq: number | null }>;
-
 function short(id: string | undefined | null): string {
   if (!id) return '—';
   return id.length > 14 ? `${id.slice(0, 6)}…${id.slice(-4)}` : id;
@@ -37,7 +34,7 @@ export function StatusBar({ s, onOpen }: { s: ClientState; onOpen: () => void })
 }
 
 /** Relay reconnecting (with the reason) or desktop offline, each with an action. */
-export function ConnectionBanner({ client, s }: { client: RemoteClient; s: Ext }) {
+export function ConnectionBanner({ client, s }: { client: RemoteClient; s: ClientState }) {
   const reason = disconnectReasonText(s.disconnectReason);
   if (s.phase === 'reconnecting' || ((s.phase === 'connecting' || s.phase === 'authenticating') && s.attempt > 0)) {
     return (
@@ -66,7 +63,7 @@ export function ConnectionBanner({ client, s }: { client: RemoteClient; s: Ext }
   return null;
 }
 
-export function ConnectionSheet({ client, s, onClose }: { client: RemoteClient; s: Ext; onClose: () => void }) {
+export function ConnectionSheet({ client, s, onClose }: { client: RemoteClient; s: ClientState; onClose: () => void }) {
   const now = useNow(1000);
   const ref = useRef<HTMLDivElement>(null);
   const label = connectionLabel(s);
@@ -103,7 +100,7 @@ export function ConnectionSheet({ client, s, onClose }: { client: RemoteClient; 
     ['Desktop', s.desktopConnected === null ? 'unknown' : s.desktopConnected ? `online${s.desktopName ? ` (${s.desktopName})` : ''}` : 'offline', 'conn-desktop'],
     ['Session', short(s.paired?.sessionID), 'conn-session'],
     ['Device', `${s.paired?.deviceName ?? '—'} · ${short(s.paired?.deviceID)}`, 'conn-device'],
-    ['Last seq', s.lastSeq === null || s.lastSeq === undefined ? '—' : String(s.lastSeq), 'conn-seq'],
+    ['Last seq', s.lastSeq === null ? '—' : String(s.lastSeq), 'conn-seq'],
     ['Last sync', s.lastSyncedAt ? ago(now - s.lastSyncedAt) : 'never', 'conn-sync'],
     ['Relay URL', s.paired?.relayBaseURL ?? '—', 'conn-url'],
   ];
