@@ -69,6 +69,15 @@ const desk = {
   requests: [],
   nextReq: 17,
 };
+// T2: a long, rich history (paging, cards, markdown, system lines, reasoning)
+for (let i = 0; i < 110; i++) desk.messages.push({ id: `h${i}`, threadID: T2, role: i % 2 ? 'assistant' : 'user', text: `history message ${i}`, createdAt: `2026-03-12T05:${String(Math.floor(i / 2) % 60).padStart(2, '0')}:00Z` });
+desk.messages.push(
+  { id: 'r1', threadID: T2, role: 'system', text: 'Completed reasoning: compared the two loaders', createdAt: '2026-03-12T06:21:40Z' },
+  { id: 'c1', threadID: T2, role: 'system', text: 'Command: `npm test -- --run` (exit 1)\nFAIL tests/config.test.ts\n  expected 3 keys', createdAt: '2026-03-12T06:21:41Z' },
+  { id: 'f1', threadID: T2, role: 'system', text: 'File change: src/config.ts (completed)\ndiff --git a/src/config.ts b/src/config.ts\n--- a/src/config.ts\n+++ b/src/config.ts\n@@ -1,2 +1,2 @@\n-const a = 1;\n+const a = 2;', createdAt: '2026-03-12T06:21:42Z' },
+  { id: 's1', threadID: T2, role: 'system', text: 'Codex: stream error (retrying)', createdAt: '2026-03-12T06:21:43Z' },
+  { id: 'md1', threadID: T2, role: 'assistant', text: 'Done:\n\n```ts\nexport const a = 2;\n```\n\n<img src=x onerror="window.__xss=1"> [x](javascript:window.__xss=2) ' + 'L'.repeat(200), createdAt: '2026-03-12T06:21:44Z' },
+);
 let sockets = [];
 const sendAll = (obj) => sockets.forEach((ws) => ws.send(JSON.stringify(obj)));
 const envelope = (type, payload) => ({ schemaVersion: 2, sessionID: SID, seq: ++desk.seq, timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), payload: { type, payload } });
@@ -225,6 +234,62 @@ try {
   const stored = JSON.parse(await page.evaluate(() => localStorage.getItem('codexchat.remote.pairedDevice.v1')));
   if (!stored.deviceSessionToken.startsWith('rot1_')) throw new Error('rotated token not stored');
   await shot(page, 'threads');
+
+  // rich thread: route, markdown, cards, system toggle, paging, jump, reload, Back, overflow, axe
+  const axeSrc = (await import('node:fs')).readFileSync(join(PWA, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  const axe = async (where) => {
+    await page.evaluate(axeSrc);
+    const v = await page.evaluate(async () => (await window.axe.run(document)).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.nodes.slice(0, 2).map((n) => n.target).join(' | ')}`));
+    if (v.length) throw new Error(`axe (${where}): ${v.join('; ')}`);
+  };
+  await axe('threads');
+  await page.locator('[data-testid=thread-row]', { hasText: 'Refactor' }).click();
+  await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
+  if ((await page.evaluate(() => location.hash)) !== `#/t/${T2}`) throw new Error('no thread route');
+  await page.locator('[data-testid=code-block]').waitFor();
+  for (const id of ['command-card', 'file-card', 'reasoning', 'diff']) await page.locator(`[data-testid=${id}]`).first().waitFor();
+  if (await page.evaluate(() => window.__xss ?? document.querySelectorAll('.messages img').length)) throw new Error('markdown not inert');
+  if ((await page.locator('[data-kind=system]').count()) !== 0) throw new Error('system line shown by default');
+  await page.locator('[data-testid=system-toggle]').click();
+  await page.locator('[data-kind=system]').first().waitFor();
+  await page.locator('[data-testid=system-toggle]').click();
+  await axe('thread');
+  await shot(page, 'rich-thread');
+  const n0 = await page.locator('[data-testid=message]').count();
+  if (n0 > 50) throw new Error(`${n0} messages on the first page`);
+  await page.locator('[data-testid=show-earlier]').scrollIntoViewIfNeeded();
+  const firstId = await page.locator('[data-testid=message]').first().getAttribute('data-message-id');
+  const y0 = (await page.locator('[data-testid=message]').first().boundingBox()).y;
+  await page.locator('[data-testid=show-earlier]').click();
+  await waitFor('earlier page', async () => (await page.locator('[data-testid=message]').count()) > n0, 3000);
+  const y1 = (await page.locator(`[data-message-id="${firstId}"]`).boundingBox()).y;
+  if (Math.abs(y1 - y0) > 2) throw new Error(`show-earlier moved the anchor ${y0} → ${y1}`);
+  await page.locator('[data-testid=jump-latest]').click();
+  await waitFor('bottom', () => page.locator('[data-testid=messages]').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80), 3000);
+  for (const width of [360, 320]) {
+    await page.setViewportSize({ width, height: 700 });
+    await sleep(150);
+    const over = await page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth || [...document.querySelectorAll('.app *')].some((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('pre, .table-wrap, .chips')));
+    if (over) throw new Error(`horizontal overflow at ${width}px`);
+  }
+  await shot(page, 'rich-thread-320');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
+  await page.locator('[data-testid=back]').click();
+  await waitFor('list after Back', async () => (await page.locator('[data-testid=thread-view]').count()) === 0, 3000);
+  await page.goForward();
+  await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
+  await page.goBack();
+  await waitFor('list after browser Back', async () => (await page.locator('[data-testid=thread-view]').count()) === 0, 3000);
+  await page.locator('[data-testid=status]').click();
+  await page.locator('[data-testid=connection-sheet]').waitFor();
+  await axe('connection sheet');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await shot(page, 'connection-sheet-light');
+  await axe('connection sheet light');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.keyboard.press('Escape');
 
   await page.locator('[data-testid=thread-row]', { hasText: 'Welcome' }).click();
   await page.locator('[data-testid=thread-view]').waitFor();

@@ -85,12 +85,9 @@ export function Sidebar({ client, s, onOpen }: { client: RemoteClient; s: Client
 }
 
 function ThreadRow(p: { t: Thread; active: boolean; project: string; running: boolean; unread: boolean; pending: number; preview: string; onOpen: (id: string) => void }) {
-  const label = [p.t.title || 'Untitled', p.unread ? 'unread' : '', p.running ? 'running' : '', p.pending > 0 ? `${p.pending} approval${p.pending === 1 ? '' : 's'} waiting` : '']
-    .filter(Boolean)
-    .join(', ');
   return (
     <li>
-      <button class={`thread-row ${p.active ? 'active' : ''}`} onClick={() => p.onOpen(p.t.id)} data-testid="thread-row" data-thread-id={p.t.id} aria-current={p.active ? 'page' : undefined} aria-label={label}>
+      <button class={`thread-row ${p.active ? 'active' : ''}`} onClick={() => p.onOpen(p.t.id)} data-testid="thread-row" data-thread-id={p.t.id} aria-current={p.active ? 'page' : undefined}>
         <div class="thread-title">
           {p.t.isPinned && (
             <svg class="pin" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">
@@ -99,6 +96,7 @@ function ThreadRow(p: { t: Thread; active: boolean; project: string; running: bo
           )}
           <span class={`ellipsis ${p.unread ? 'bold' : ''}`}>{p.t.title || 'Untitled'}</span>
           {p.unread && <span class="badge dot-badge" aria-hidden="true" />}
+          {p.unread && <span class="sr-only">, unread</span>}
         </div>
         <div class="thread-meta">
           {p.running && <span class="pill run">running</span>}

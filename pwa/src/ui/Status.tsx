@@ -15,12 +15,13 @@ export function StatusBar({ s, onOpen }: { s: ClientState; onOpen: () => void })
   const now = useNow(1000);
   const label = connectionLabel(s);
   return (
-    <button class="status" data-testid="status" data-state={s.phase} data-desktop={String(s.desktopConnected)} onClick={onOpen} aria-haspopup="dialog" aria-label={`Connection: ${label.text}. Show details`}>
+    <button class="status" data-testid="status" data-state={s.phase} data-desktop={String(s.desktopConnected)} onClick={onOpen} aria-haspopup="dialog">
       <span class="status-line">
         <span class={`dot ${label.tone}`} aria-hidden="true" />
         <span class="status-text" data-testid="status-text">
           {label.text}
         </span>
+        <span class="sr-only">, connection details</span>
       </span>
       <span class="status-line muted small">
         {s.phase === 'reconnecting' && s.nextRetryAt !== null ? (
