@@ -89,6 +89,7 @@ const snapshot = () =>
     messages: desk.messages,
     ...(desk.running ? { turnState: { threadID: desk.running, isTurnInProgress: true, isAwaitingRuntimeRequest: desk.requests.length > 0 } } : {}),
     pendingRuntimeRequests: desk.requests,
+    capabilities: { interrupt: true },
   });
 const pushSnapshot = () => sendAll(snapshot());
 async function streamReply(threadID, text) {
@@ -99,6 +100,11 @@ async function streamReply(threadID, text) {
   const msg = { id, threadID, role: 'assistant', text: '', createdAt: new Date().toISOString() };
   desk.messages.push(msg);
   for (let i = 0; i < words.length; i++) {
+    if (desk.interrupt) {
+      desk.interrupt = false;
+      desk.messages.push({ id: `i-${Date.now()}`, threadID, role: 'system', text: 'Turn interrupted.', createdAt: new Date().toISOString() });
+      break;
+    }
     msg.text = words.slice(0, i + 1).join(' ');
     pushSnapshot();
     await sleep(60);
@@ -110,7 +116,12 @@ async function streamReply(threadID, text) {
 function onCommand(ws, env) {
   const c = env.payload.payload;
   const ack = (status, reason) => ws.send(JSON.stringify(envelope('command_ack', { commandSeq: env.seq, commandID: c.commandID, commandName: c.name, status, ...(reason ? { reason } : {}), ...(c.threadID ? { threadID: c.threadID } : {}) })));
-  if (c.name === 'thread.select') return ack('accepted');
+  if (c.name === 'thread.select' || c.name === 'project.select') return ack('accepted');
+  if (c.name === 'thread.interrupt') {
+    desk.interrupt = desk.running === c.threadID;
+    desk.interrupts = (desk.interrupts ?? 0) + 1;
+    return ack('accepted');
+  }
   if (c.name === 'thread.send_message') {
     if (c.text.includes('busy')) return ack('rejected', 'desktop_busy');
     desk.messages.push({ id: `u-${Date.now()}`, threadID: c.threadID, role: 'user', text: c.text, createdAt: new Date().toISOString() });
@@ -191,12 +202,16 @@ try {
     return route.fulfill({ status: 404, headers: cors, body: '' });
   });
   let rotation = 0;
+  const acceptAuth = (ws) => {
+    sockets.push(ws);
+    ws.send(JSON.stringify({ type: 'auth_ok', role: 'mobile', sessionID: SID, deviceID: 'MockDevice123456', nextDeviceSessionToken: `rot${++rotation}_` + 'b'.repeat(40), connectedDeviceCount: 1, desktopConnected: true }));
+  };
   await ctx.routeWebSocket('ws://relay.mock/ws', (ws) => {
     ws.onMessage((raw) => {
       const m = JSON.parse(String(raw));
       if (m.type === 'relay.auth') {
-        sockets.push(ws);
-        ws.send(JSON.stringify({ type: 'auth_ok', role: 'mobile', sessionID: SID, deviceID: 'MockDevice123456', nextDeviceSessionToken: `rot${++rotation}_` + 'b'.repeat(40), connectedDeviceCount: 1, desktopConnected: true }));
+        if (desk.held) return desk.held.push(ws); // relay "down": hold the answer until released
+        acceptAuth(ws);
         return;
       }
       if (m.type === 'relay.snapshot_request') {
@@ -299,6 +314,15 @@ try {
   await shot(page, 'streaming');
   await waitFor('reply done', async () => (await page.locator('[data-testid=turn-status]').getAttribute('data-running')) === 'false' && (await page.locator('.msg.assistant .bubble').last().innerText()).endsWith('demo agent.'), 10_000);
 
+  // Stop: shown only while a turn runs (desktop advertises capabilities.interrupt), sends thread.interrupt
+  if ((await page.locator('[data-testid=stop-button]').count()) !== 0) throw new Error('stop button while idle');
+  await page.locator('[data-testid=composer-input]').fill('tell me a long story ' + 'and then '.repeat(30));
+  await page.locator('[data-testid=send-button]').click();
+  await page.locator('[data-testid=stop-button]').click();
+  await page.locator('[data-kind=notice]', { hasText: 'Turn interrupted.' }).waitFor();
+  await page.locator('[data-testid=stop-button]').waitFor({ state: 'detached' });
+  if (desk.interrupts !== 1) throw new Error(`thread.interrupt sent ${desk.interrupts} times`);
+
   await page.locator('[data-testid=composer-input]').fill('please approve running the tests');
   await page.locator('[data-testid=send-button]').click();
   await page.locator('[data-testid=approval-card]').waitFor();
@@ -313,12 +337,17 @@ try {
   await shot(page, 'approved-and-rejected');
 
   // relay drop → reconnecting, queued message, then back
+  desk.held = [];
   for (const ws of sockets) ws.close({ code: 1006 });
   await waitFor('reconnecting', async () => /Reconnecting/.test(await page.locator('[data-testid=status-text]').innerText()), 5000);
   await page.locator('[data-testid=composer-input]').fill('queued while offline');
   await page.locator('[data-testid=send-button]').click();
   await page.locator('[data-testid=pending-message][data-status=queued]').waitFor();
+  await page.locator('[data-testid=reconnect-banner]').waitFor();
   await shot(page, 'reconnecting-queued');
+  const held = desk.held;
+  desk.held = null;
+  held.forEach(acceptAuth);
   await waitFor('reconnected', async () => (await page.locator('[data-testid=status-text]').innerText()) === 'Connected', 8000);
   await page.locator('.msg.user', { hasText: 'queued while offline' }).waitFor();
 
