@@ -184,7 +184,7 @@ export function MessageItem({ m }: { m: Message }) {
   }
   if (v.kind === 'notice' || v.kind === 'system') {
     return (
-      <div class={`msg system ${v.kind}`} {...common}>
+      <div class={`msg system k-${v.kind}`} {...common}>
         <div class="bubble">
           <Collapsible long={isLongText(v.text)}>{v.text}</Collapsible>
         </div>
