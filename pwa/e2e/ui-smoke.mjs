@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { qrY4M } from './qr-y4m.mjs';
 
 const PWA = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ART = join(PWA, 'test-artifacts');
@@ -41,6 +42,9 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}/`;
 const preview = spawn(process.execPath, [join(PWA, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: PWA, stdio: 'ignore' });
 const userDataDir = mkdtempSync(join(tmpdir(), 'rc-ui-'));
+const QR_LINK = `${base}#sid=MockSession_0123456789&jt=join_token_aaaaaaaaaaaaaaaaaaaaaa&relay=http%3A%2F%2Frelay.mock`;
+const y4m = join(userDataDir, 'qr.y4m');
+qrY4M(QR_LINK, y4m);
 let ctx = null;
 let failed = false;
 
@@ -170,12 +174,13 @@ try {
   ctx = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
     colorScheme: 'dark',
+    permissions: ['camera'],
     userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
   });
   ctx.setDefaultTimeout(10_000);
@@ -231,6 +236,13 @@ try {
   await page.locator('[data-testid=pair-button]').click();
   await page.locator('[data-testid=pair-error][data-code=pair_request_denied]').waitFor();
   await shot(page, 'pair-denied');
+
+  // in-app scanner: the fake camera shows the join QR; the decoded link is offered for pairing
+  await page.goto(base);
+  await page.locator('[data-testid=scan-button]').click();
+  await page.locator('[data-testid=pair-button]').waitFor({ timeout: 20_000 });
+  if (!(await page.locator('.pair-card').innerText()).includes('relay.mock')) throw new Error('scanned link not offered');
+  await page.locator('[data-testid=pair-screen] button', { hasText: 'Cancel' }).click();
 
   // pairing happy path
   await page.goto(`${base}#sid=${SID}&jt=join_token_aaaaaaaaaaaaaaaaaaaaaa&relay=http%3A%2F%2Frelay.mock`);
