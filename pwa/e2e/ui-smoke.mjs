@@ -80,7 +80,7 @@ desk.messages.push(
   { id: 'c1', threadID: T2, role: 'system', text: 'Command: `npm test -- --run` (exit 1)\nFAIL tests/config.test.ts\n  expected 3 keys', createdAt: '2026-03-12T06:21:41Z' },
   { id: 'f1', threadID: T2, role: 'system', text: 'File change: src/config.ts (completed)\ndiff --git a/src/config.ts b/src/config.ts\n--- a/src/config.ts\n+++ b/src/config.ts\n@@ -1,2 +1,2 @@\n-const a = 1;\n+const a = 2;', createdAt: '2026-03-12T06:21:42Z' },
   { id: 's1', threadID: T2, role: 'system', text: 'Codex: stream error (retrying)', createdAt: '2026-03-12T06:21:43Z' },
-  { id: 'md1', threadID: T2, role: 'assistant', text: 'Done:\n\n```ts\nexport const a = 2;\n```\n\n<img src=x onerror="window.__xss=1"> [x](javascript:window.__xss=2) ' + 'L'.repeat(200), createdAt: '2026-03-12T06:21:44Z' },
+  { id: 'md1', threadID: T2, role: 'assistant', text: 'Done:\n\n```ts\nexport const a = 2; // ' + 'w'.repeat(120) + '\n```\n\n<img src=x onerror="window.__xss=1"> [x](javascript:window.__xss=2) ' + 'L'.repeat(200), createdAt: '2026-03-12T06:21:44Z' },
 );
 let sockets = [];
 const sendAll = (obj) => sockets.forEach((ws) => ws.send(JSON.stringify(obj)));

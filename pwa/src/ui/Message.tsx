@@ -40,7 +40,7 @@ function CodeBlock({ code, lang }: { code: string; lang?: string }) {
         <span class="muted small">{lang ?? 'code'}</span>
         <CopyButton text={code} />
       </div>
-      <pre>
+      <pre tabIndex={0}>
         <code>{code}</code>
       </pre>
     </div>
@@ -67,7 +67,7 @@ function renderNodes(nodes: readonly MdNode[], keyPrefix = ''): ComponentChildre
         return h('ol', { key, start: n.start }, kids);
       case 'table':
         return (
-          <div key={key} class="table-wrap">
+          <div key={key} class="table-wrap" tabIndex={0} role="region" aria-label="table">
             <table>{kids}</table>
           </div>
         );
@@ -101,7 +101,7 @@ function Collapsible({ long, children }: { long: boolean; children: ComponentChi
 function DiffView({ diff }: { diff: string }) {
   const lines = useMemo(() => diffLines(diff), [diff]);
   return (
-    <pre class="diff" data-testid="diff">
+    <pre class="diff" data-testid="diff" tabIndex={0}>
       {lines.map((l, i) => (
         <span key={i} class={`dl ${l.kind}`}>
           {l.text}
@@ -122,7 +122,11 @@ function Card({ v }: { v: MessageView }) {
             <span class="card-kind">Command</span> <code class="mono">{v.command}</code>
             {v.status && <span class={`pill ${failed ? 'bad' : 'run'}`}>{v.status}</span>}
           </summary>
-          {v.output ? <pre class="output">{v.output}</pre> : <p class="muted small">No output.</p>}
+          {v.output ? (
+            <pre class="output" tabIndex={0}>
+              {v.output}
+            </pre>
+          ) : <p class="muted small">No output.</p>}
         </details>
       );
     }
