@@ -58,6 +58,8 @@ describe('connection details and commands', () => {
     expect(h.client.sendCommand('thread.interrupt', { threadID: 'T1' }).ok).toBe(true);
     expect((last(s).payload as { payload: Record<string, unknown> }).payload).toMatchObject({ name: 'thread.interrupt', threadID: 'T1', projectID: null });
     expect(h.client.sendCommand('thread.interrupt', { threadID: 'bad id!' }).ok).toBe(false);
+    expect(h.client.sendCommand('thread.load_earlier', { threadID: 'T1' }).ok).toBe(true);
+    expect((last(s).payload as { payload: Record<string, unknown> }).payload).toMatchObject({ name: 'thread.load_earlier', threadID: 'T1' });
     s.serverClose(1006);
     const r = h.client.sendCommand('thread.interrupt', { threadID: 'T1' });
     expect(r.ok).toBe(false);
@@ -65,7 +67,7 @@ describe('connection details and commands', () => {
   it('reads capabilities from the snapshot (only true flags with sane names)', () => {
     const h = makeHarness();
     const s = connectOnline(h);
-    s.receive(env(1, 'snapshot', snap({ capabilities: { interrupt: true, other: 'yes', 'bad key!': true } })));
+    s.receive(env(1, 'snapshot', snap({ capabilities: { interrupt: true, loadEarlier: false, other: 'yes', 'bad key!': true } })));
     expect(h.client.state.data.capabilities).toEqual({ interrupt: true });
     s.receive(env(2, 'snapshot', snap()));
     expect(h.client.state.data.capabilities).toEqual({});

@@ -76,7 +76,7 @@ export interface AppEvent {
   createdAt?: string;
 }
 
-export type CommandName = 'thread.send_message' | 'thread.select' | 'project.select' | 'runtime_request.respond' | 'thread.interrupt';
+export type CommandName = 'thread.send_message' | 'thread.select' | 'project.select' | 'runtime_request.respond' | 'thread.interrupt' | 'thread.load_earlier';
 export const QUEUEABLE_COMMANDS: ReadonlySet<CommandName> = new Set(['thread.send_message', 'runtime_request.respond']);
 
 /** runtimeRequestResponse: only the keys the relay admits; never explicit null (RELAY §9.3). */
@@ -361,6 +361,7 @@ export function validateCommand(c: Command): string | null {
       return null;
     case 'thread.select':
     case 'thread.interrupt':
+    case 'thread.load_earlier':
       return isCompactId(c.threadID) ? null : 'threadID must be a compact identifier.';
     case 'project.select':
       return isCompactId(c.projectID) ? null : 'projectID must be a compact identifier.';

@@ -141,6 +141,11 @@ export function ThreadView({ client, s, thread, onBack, announce }: { client: Re
               Show earlier ({win.earlier})
             </button>
           )}
+          {win.earlier === 0 && d.capabilities.loadEarlier === true && (
+            <button class="link center" onClick={() => client.sendCommand('thread.load_earlier', { threadID: thread.id })} data-testid="load-earlier">
+              Load earlier messages from the desktop
+            </button>
+          )}
           {visible.length === 0 && <p class="muted center">No messages yet.</p>}
           {shown.map((m) => (
             <MessageItem key={m.id} m={m} />
