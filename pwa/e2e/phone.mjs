@@ -118,7 +118,7 @@ async function main() {
 
   await step(page, 'back-works', async () => {
     await page.locator('[data-testid=back]').click();
-    await waitFor('list after in-app Back', async () => (await hash()) === '#/' && (await openThread()) === null && (await page.locator('[data-testid=thread-view]').count()) === 0, 10_000);
+    await waitFor('list after in-app Back', async () => ['', '#/'].includes(await hash()) && (await openThread()) === null && (await page.locator('[data-testid=thread-view]').count()) === 0, 10_000);
     await page.goForward();
     await page.locator(`[data-testid=thread-view][data-thread-id="${threadID}"]`).waitFor();
     await page.goBack();

@@ -20,7 +20,6 @@ function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) 
       type="button"
       class="copy"
       data-testid="copy-code"
-      aria-label={`${label} to clipboard`}
       onClick={() => {
         void copyText(text).then((ok) => {
           setDone(ok ? 'ok' : 'fail');
