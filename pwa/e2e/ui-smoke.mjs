@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { qrY4M } from './qr-y4m.mjs';
 
 const PWA = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ART = join(PWA, 'test-artifacts');
@@ -41,6 +42,9 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}/`;
 const preview = spawn(process.execPath, [join(PWA, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: PWA, stdio: 'ignore' });
 const userDataDir = mkdtempSync(join(tmpdir(), 'rc-ui-'));
+const QR_LINK = `${base}#sid=MockSession_0123456789&jt=join_token_aaaaaaaaaaaaaaaaaaaaaa&relay=http%3A%2F%2Frelay.mock`;
+const y4m = join(userDataDir, 'qr.y4m');
+qrY4M(QR_LINK, y4m);
 let ctx = null;
 let failed = false;
 
@@ -69,6 +73,15 @@ const desk = {
   requests: [],
   nextReq: 17,
 };
+// T2: a long, rich history (paging, cards, markdown, system lines, reasoning)
+for (let i = 0; i < 110; i++) desk.messages.push({ id: `h${i}`, threadID: T2, role: i % 2 ? 'assistant' : 'user', text: `history message ${i}`, createdAt: `2026-03-12T05:${String(Math.floor(i / 2) % 60).padStart(2, '0')}:00Z` });
+desk.messages.push(
+  { id: 'r1', threadID: T2, role: 'system', text: 'Completed reasoning: compared the two loaders', createdAt: '2026-03-12T06:21:40Z' },
+  { id: 'c1', threadID: T2, role: 'system', text: 'Command: `npm test -- --run` (exit 1)\nFAIL tests/config.test.ts\n  expected 3 keys', createdAt: '2026-03-12T06:21:41Z' },
+  { id: 'f1', threadID: T2, role: 'system', text: 'File change: src/config.ts (completed)\ndiff --git a/src/config.ts b/src/config.ts\n--- a/src/config.ts\n+++ b/src/config.ts\n@@ -1,2 +1,2 @@\n-const a = 1;\n+const a = 2;', createdAt: '2026-03-12T06:21:42Z' },
+  { id: 's1', threadID: T2, role: 'system', text: 'Codex: stream error (retrying)', createdAt: '2026-03-12T06:21:43Z' },
+  { id: 'md1', threadID: T2, role: 'assistant', text: 'Done:\n\n```ts\nexport const a = 2; // ' + 'w'.repeat(120) + '\n```\n\n<img src=x onerror="window.__xss=1"> [x](javascript:window.__xss=2) ' + 'L'.repeat(200), createdAt: '2026-03-12T06:21:44Z' },
+);
 let sockets = [];
 const sendAll = (obj) => sockets.forEach((ws) => ws.send(JSON.stringify(obj)));
 const envelope = (type, payload) => ({ schemaVersion: 2, sessionID: SID, seq: ++desk.seq, timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), payload: { type, payload } });
@@ -80,6 +93,7 @@ const snapshot = () =>
     messages: desk.messages,
     ...(desk.running ? { turnState: { threadID: desk.running, isTurnInProgress: true, isAwaitingRuntimeRequest: desk.requests.length > 0 } } : {}),
     pendingRuntimeRequests: desk.requests,
+    capabilities: { interrupt: true },
   });
 const pushSnapshot = () => sendAll(snapshot());
 async function streamReply(threadID, text) {
@@ -90,6 +104,11 @@ async function streamReply(threadID, text) {
   const msg = { id, threadID, role: 'assistant', text: '', createdAt: new Date().toISOString() };
   desk.messages.push(msg);
   for (let i = 0; i < words.length; i++) {
+    if (desk.interrupt) {
+      desk.interrupt = false;
+      desk.messages.push({ id: `i-${Date.now()}`, threadID, role: 'system', text: 'Turn interrupted.', createdAt: new Date().toISOString() });
+      break;
+    }
     msg.text = words.slice(0, i + 1).join(' ');
     pushSnapshot();
     await sleep(60);
@@ -101,7 +120,12 @@ async function streamReply(threadID, text) {
 function onCommand(ws, env) {
   const c = env.payload.payload;
   const ack = (status, reason) => ws.send(JSON.stringify(envelope('command_ack', { commandSeq: env.seq, commandID: c.commandID, commandName: c.name, status, ...(reason ? { reason } : {}), ...(c.threadID ? { threadID: c.threadID } : {}) })));
-  if (c.name === 'thread.select') return ack('accepted');
+  if (c.name === 'thread.select' || c.name === 'project.select') return ack('accepted');
+  if (c.name === 'thread.interrupt') {
+    desk.interrupt = desk.running === c.threadID;
+    desk.interrupts = (desk.interrupts ?? 0) + 1;
+    return ack('accepted');
+  }
   if (c.name === 'thread.send_message') {
     if (c.text.includes('busy')) return ack('rejected', 'desktop_busy');
     desk.messages.push({ id: `u-${Date.now()}`, threadID: c.threadID, role: 'user', text: c.text, createdAt: new Date().toISOString() });
@@ -150,12 +174,13 @@ try {
   ctx = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
     colorScheme: 'dark',
+    permissions: ['camera'],
     userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
   });
   ctx.setDefaultTimeout(10_000);
@@ -182,12 +207,16 @@ try {
     return route.fulfill({ status: 404, headers: cors, body: '' });
   });
   let rotation = 0;
+  const acceptAuth = (ws) => {
+    sockets.push(ws);
+    ws.send(JSON.stringify({ type: 'auth_ok', role: 'mobile', sessionID: SID, deviceID: 'MockDevice123456', nextDeviceSessionToken: `rot${++rotation}_` + 'b'.repeat(40), connectedDeviceCount: 1, desktopConnected: true }));
+  };
   await ctx.routeWebSocket('ws://relay.mock/ws', (ws) => {
     ws.onMessage((raw) => {
       const m = JSON.parse(String(raw));
       if (m.type === 'relay.auth') {
-        sockets.push(ws);
-        ws.send(JSON.stringify({ type: 'auth_ok', role: 'mobile', sessionID: SID, deviceID: 'MockDevice123456', nextDeviceSessionToken: `rot${++rotation}_` + 'b'.repeat(40), connectedDeviceCount: 1, desktopConnected: true }));
+        if (desk.held) return desk.held.push(ws); // relay "down": hold the answer until released
+        acceptAuth(ws);
         return;
       }
       if (m.type === 'relay.snapshot_request') {
@@ -208,6 +237,13 @@ try {
   await page.locator('[data-testid=pair-error][data-code=pair_request_denied]').waitFor();
   await shot(page, 'pair-denied');
 
+  // in-app scanner: the fake camera shows the join QR; the decoded link is offered for pairing
+  await page.goto(base);
+  await page.locator('[data-testid=scan-button]').click();
+  await page.locator('[data-testid=pair-button]').waitFor({ timeout: 20_000 });
+  if (!(await page.locator('.pair-card').innerText()).includes('relay.mock')) throw new Error('scanned link not offered');
+  await page.locator('[data-testid=pair-screen] button', { hasText: 'Cancel' }).click();
+
   // pairing happy path
   await page.goto(`${base}#sid=${SID}&jt=join_token_aaaaaaaaaaaaaaaaaaaaaa&relay=http%3A%2F%2Frelay.mock`);
   await page.locator('[data-testid=pair-button]').waitFor();
@@ -226,6 +262,62 @@ try {
   if (!stored.deviceSessionToken.startsWith('rot1_')) throw new Error('rotated token not stored');
   await shot(page, 'threads');
 
+  // rich thread: route, markdown, cards, system toggle, paging, jump, reload, Back, overflow, axe
+  const axeSrc = (await import('node:fs')).readFileSync(join(PWA, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  const axe = async (where) => {
+    await page.evaluate(axeSrc);
+    const v = await page.evaluate(async () => (await window.axe.run(document)).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.nodes.slice(0, 2).map((n) => n.target).join(' | ')}`));
+    if (v.length) throw new Error(`axe (${where}): ${v.join('; ')}`);
+  };
+  await axe('threads');
+  await page.locator('[data-testid=thread-row]', { hasText: 'Refactor' }).click();
+  await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
+  if ((await page.evaluate(() => location.hash)) !== `#/t/${T2}`) throw new Error('no thread route');
+  await page.locator('[data-testid=code-block]').waitFor();
+  for (const id of ['command-card', 'file-card', 'reasoning', 'diff']) await page.locator(`[data-testid=${id}]`).first().waitFor();
+  if (await page.evaluate(() => window.__xss ?? document.querySelectorAll('.messages img').length)) throw new Error('markdown not inert');
+  if ((await page.locator('[data-kind=system]').count()) !== 0) throw new Error('system line shown by default');
+  await page.locator('[data-testid=system-toggle]').click();
+  await page.locator('[data-kind=system]').first().waitFor();
+  await page.locator('[data-testid=system-toggle]').click();
+  await axe('thread');
+  await shot(page, 'rich-thread');
+  const n0 = await page.locator('[data-testid=message]').count();
+  if (n0 > 50) throw new Error(`${n0} messages on the first page`);
+  await page.locator('[data-testid=show-earlier]').scrollIntoViewIfNeeded();
+  const firstId = await page.locator('[data-testid=message]').first().getAttribute('data-message-id');
+  const y0 = (await page.locator('[data-testid=message]').first().boundingBox()).y;
+  await page.locator('[data-testid=show-earlier]').click();
+  await waitFor('earlier page', async () => (await page.locator('[data-testid=message]').count()) > n0, 3000);
+  const y1 = (await page.locator(`[data-message-id="${firstId}"]`).boundingBox()).y;
+  if (Math.abs(y1 - y0) > 2) throw new Error(`show-earlier moved the anchor ${y0} → ${y1}`);
+  await page.locator('[data-testid=jump-latest]').click();
+  await waitFor('bottom', () => page.locator('[data-testid=messages]').evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 80), 3000);
+  for (const width of [360, 320]) {
+    await page.setViewportSize({ width, height: 700 });
+    await sleep(150);
+    const over = await page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth || [...document.querySelectorAll('.app *')].some((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && !e.closest('pre, .table-wrap, .chips')));
+    if (over) throw new Error(`horizontal overflow at ${width}px`);
+  }
+  await shot(page, 'rich-thread-320');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
+  await page.locator('[data-testid=back]').click();
+  await waitFor('list after Back', async () => (await page.locator('[data-testid=thread-view]').count()) === 0, 3000);
+  await page.goForward();
+  await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
+  await page.goBack();
+  await waitFor('list after browser Back', async () => (await page.locator('[data-testid=thread-view]').count()) === 0, 3000);
+  await page.locator('[data-testid=status]').click();
+  await page.locator('[data-testid=connection-sheet]').waitFor();
+  await axe('connection sheet');
+  await page.emulateMedia({ colorScheme: 'light' });
+  await shot(page, 'connection-sheet-light');
+  await axe('connection sheet light');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.keyboard.press('Escape');
+
   await page.locator('[data-testid=thread-row]', { hasText: 'Welcome' }).click();
   await page.locator('[data-testid=thread-view]').waitFor();
   await page.locator('[data-testid=composer-input]').fill('Summarise what changed today');
@@ -233,6 +325,15 @@ try {
   await sleep(450);
   await shot(page, 'streaming');
   await waitFor('reply done', async () => (await page.locator('[data-testid=turn-status]').getAttribute('data-running')) === 'false' && (await page.locator('.msg.assistant .bubble').last().innerText()).endsWith('demo agent.'), 10_000);
+
+  // Stop: shown only while a turn runs (desktop advertises capabilities.interrupt), sends thread.interrupt
+  if ((await page.locator('[data-testid=stop-button]').count()) !== 0) throw new Error('stop button while idle');
+  await page.locator('[data-testid=composer-input]').fill('tell me a long story ' + 'and then '.repeat(30));
+  await page.locator('[data-testid=send-button]').click();
+  await page.locator('[data-testid=stop-button]').click();
+  await page.locator('[data-kind=notice]', { hasText: 'Turn interrupted.' }).waitFor();
+  await page.locator('[data-testid=stop-button]').waitFor({ state: 'detached' });
+  if (desk.interrupts !== 1) throw new Error(`thread.interrupt sent ${desk.interrupts} times`);
 
   await page.locator('[data-testid=composer-input]').fill('please approve running the tests');
   await page.locator('[data-testid=send-button]').click();
@@ -248,12 +349,17 @@ try {
   await shot(page, 'approved-and-rejected');
 
   // relay drop → reconnecting, queued message, then back
+  desk.held = [];
   for (const ws of sockets) ws.close({ code: 1006 });
   await waitFor('reconnecting', async () => /Reconnecting/.test(await page.locator('[data-testid=status-text]').innerText()), 5000);
   await page.locator('[data-testid=composer-input]').fill('queued while offline');
   await page.locator('[data-testid=send-button]').click();
   await page.locator('[data-testid=pending-message][data-status=queued]').waitFor();
+  await page.locator('[data-testid=reconnect-banner]').waitFor();
   await shot(page, 'reconnecting-queued');
+  const held = desk.held;
+  desk.held = null;
+  held.forEach(acceptAuth);
   await waitFor('reconnected', async () => (await page.locator('[data-testid=status-text]').innerText()) === 'Connected', 8000);
   await page.locator('.msg.user', { hasText: 'queued while offline' }).waitFor();
 

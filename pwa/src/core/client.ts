@@ -46,6 +46,7 @@ import {
   type OutgoingCommand,
   type SendResult,
   type SocketLike,
+  disconnectCause,
   initialState,
   newCommandID,
 } from './clientTypes';
@@ -192,7 +193,7 @@ export class RemoteClient {
     try {
       sock = this.deps.createSocket(paired.wsURL);
     } catch {
-      this.scheduleReconnect();
+      this.scheduleReconnect('connect_failed');
       return;
     }
     this.socket = sock;
@@ -203,7 +204,7 @@ export class RemoteClient {
       if (gen !== this.socketGen) return;
       // neither open nor authenticated in time: treat as a transient failure
       this.teardownSocket();
-      this.scheduleReconnect();
+      this.scheduleReconnect('connect_timeout');
     }, CONNECT_TIMEOUT_MS + AUTH_TIMEOUT_MS);
     sock.onopen = () => {
       if (gen !== this.socketGen) return;
@@ -250,7 +251,7 @@ export class RemoteClient {
     }
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(cause: string): void {
     if (!this.state.paired || this.state.terminal) return;
     this.clearRetry();
     const delay = backoffDelay(this.state.attempt, this.deps.random);
@@ -258,7 +259,7 @@ export class RemoteClient {
       this.retryTimer = null;
       this.connect();
     }, delay);
-    this.set({ phase: 'reconnecting', attempt: this.state.attempt + 1, nextRetryAt: this.deps.now() + delay, desktopConnected: null });
+    this.set({ phase: 'reconnecting', attempt: this.state.attempt + 1, nextRetryAt: this.deps.now() + delay, desktopConnected: null, disconnectReason: disconnectCause(cause) });
   }
 
   private handleClose(code: number, reason: string): void {
@@ -269,7 +270,7 @@ export class RemoteClient {
     }
     if (code === POLICY_CLOSE_CODE) return this.terminate('session_expired');
     if (TERMINAL_DISCONNECT_REASONS.has(reason)) return this.terminate(reason);
-    this.scheduleReconnect();
+    this.scheduleReconnect(reason);
   }
 
   /** Terminal end of the pairing: stop reconnecting, clear credentials and caches (§10). */
@@ -302,7 +303,7 @@ export class RemoteClient {
     }
     this.tracker.reset();
     this.seqToThread.clear();
-    this.set({ outgoing: [], queueBytes: 0, lastSyncedAt: null, stale: false });
+    this.set({ outgoing: [], queueBytes: 0, lastSyncedAt: null, lastSeq: null, stale: false });
   }
 
   /** Page became visible again (§10): reconnect now if closed, else resync. */
@@ -358,7 +359,7 @@ export class RemoteClient {
         if (TERMINAL_DISCONNECT_REASONS.has(reason)) return this.terminate(reason);
         // transient: the relay closes the socket next; reconnect with backoff
         this.teardownSocket();
-        this.scheduleReconnect();
+        this.scheduleReconnect(reason);
         return;
       }
       case 'relay.desktop_status':
@@ -397,6 +398,7 @@ export class RemoteClient {
     this.set({
       paired: next,
       phase: 'online',
+      disconnectReason: null,
       attempt: 0,
       nextRetryAt: null,
       desktopConnected,
@@ -457,7 +459,7 @@ export class RemoteClient {
       case 'untracked':
         break;
     }
-    this.set({ lastSyncedAt: this.deps.now(), stale: false });
+    this.set({ lastSyncedAt: this.deps.now(), stale: false, lastSeq: this.tracker.lastSeen });
     this.applyEffect(appPayloadEffect(this.state, type, env.payload.payload as unknown, this.deps.now, this.seqToThread));
   }
 

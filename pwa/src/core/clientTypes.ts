@@ -75,6 +75,10 @@ export interface ClientState {
   attempt: number;
   nextRetryAt: number | null;
   lastSyncedAt: number | null;
+  /** last accepted inbound seq (connection details) */
+  lastSeq: number | null;
+  /** why the socket last dropped (relay `disconnect` reason, close reason, or a client cause) */
+  disconnectReason: string | null;
   stale: boolean;
   canRespond: boolean;
   desktopName: string | null;
@@ -101,6 +105,8 @@ export function initialState(paired: PairedDevice | null, e2ee: E2eeStatus): Cli
     attempt: 0,
     nextRetryAt: null,
     lastSyncedAt: null,
+    lastSeq: null,
+    disconnectReason: null,
     stale: false,
     canRespond: false,
     desktopName: null,
@@ -119,4 +125,9 @@ export function initialState(paired: PairedDevice | null, e2ee: E2eeStatus): Cli
  */
 export function newCommandID(seq: number, random: () => number): string {
   return `cmd-${seq}-${Math.floor(random() * 36 ** 4).toString(36)}`;
+}
+
+/** A disconnect reason safe to keep and show (bounded, plain identifier), else the generic cause. */
+export function disconnectCause(reason: string): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(reason) ? reason : 'connection_lost';
 }

@@ -53,6 +53,8 @@ export interface Snapshot {
   messages: Message[];
   turnState?: TurnState;
   pendingRuntimeRequests: RuntimeRequest[];
+  /** optional features the desktop advertises, e.g. `interrupt` (thread.interrupt is handled) */
+  capabilities?: Record<string, boolean>;
 }
 
 export interface Hello { role: 'desktop' | 'mobile'; clientName?: string; supportsRuntimeRequests?: boolean }
@@ -74,7 +76,7 @@ export interface AppEvent {
   createdAt?: string;
 }
 
-export type CommandName = 'thread.send_message' | 'thread.select' | 'project.select' | 'runtime_request.respond';
+export type CommandName = 'thread.send_message' | 'thread.select' | 'project.select' | 'runtime_request.respond' | 'thread.interrupt' | 'thread.load_earlier';
 export const QUEUEABLE_COMMANDS: ReadonlySet<CommandName> = new Set(['thread.send_message', 'runtime_request.respond']);
 
 /** runtimeRequestResponse: only the keys the relay admits; never explicit null (RELAY §9.3). */
@@ -156,7 +158,8 @@ export type SnapshotReason =
   | 'visibility_resume'
   | 'command_replay_rejected'
   | 'runtime_request_event'
-  | 'stale_sync';
+  | 'stale_sync'
+  | 'manual';
 
 export interface SnapshotRequest { type: 'relay.snapshot_request'; sessionID: string; reason: SnapshotReason; lastSeq?: number }
 
@@ -274,7 +277,10 @@ export function parseSnapshot(v: unknown): Snapshot | null {
   const pendingRuntimeRequests = Array.isArray(v.pendingRuntimeRequests)
     ? v.pendingRuntimeRequests.map(normalizeRuntimeRequest).filter((r): r is RuntimeRequest => r !== null)
     : [];
-  const snap: Snapshot = { projects, threads, messages, pendingRuntimeRequests };
+  const capabilities: Record<string, boolean> = {};
+  if (isObj(v.capabilities))
+    for (const [k, val] of Object.entries(v.capabilities).slice(0, 32)) if (val === true && /^[A-Za-z0-9_.-]{1,64}$/.test(k)) capabilities[k] = true;
+  const snap: Snapshot = { projects, threads, messages, pendingRuntimeRequests, capabilities };
   const sp = nonEmpty(v.selectedProjectID);
   if (sp) snap.selectedProjectID = sp;
   const st = nonEmpty(v.selectedThreadID);
@@ -354,6 +360,8 @@ export function validateCommand(c: Command): string | null {
       if (utf8Bytes(c.text) > MAX_COMMAND_TEXT_BYTES) return `Message text exceeds ${MAX_COMMAND_TEXT_BYTES} bytes.`;
       return null;
     case 'thread.select':
+    case 'thread.interrupt':
+    case 'thread.load_earlier':
       return isCompactId(c.threadID) ? null : 'threadID must be a compact identifier.';
     case 'project.select':
       return isCompactId(c.projectID) ? null : 'projectID must be a compact identifier.';

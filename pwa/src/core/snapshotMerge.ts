@@ -28,6 +28,8 @@ export interface SyncData {
   /** phone-local system messages (e.g. rejected command acks), kept outside the buckets */
   localMessages: Record<string, Message[]>;
   snapshotCount: number;
+  /** the desktop's advertised optional features (last snapshot) */
+  capabilities: Record<string, boolean>;
 }
 
 export function emptySyncData(): SyncData {
@@ -47,6 +49,7 @@ export function emptySyncData(): SyncData {
     pendingRuntimeRequests: [],
     localMessages: {},
     snapshotCount: 0,
+    capabilities: {},
   };
 }
 
@@ -151,6 +154,7 @@ export function applySnapshot(d: SyncData, s: Snapshot): SyncData {
     reasoning,
     pendingRuntimeRequests: s.pendingRuntimeRequests,
     snapshotCount: d.snapshotCount + 1,
+    capabilities: s.capabilities ?? {},
   });
 }
 
