@@ -46,7 +46,7 @@ export function createHarness({ relayBin, bridgeBin, tmp }) {
 
   function startBridge(relay, extra, env) {
     const stateFile = path.join(tmp, `state-${Math.random().toString(36).slice(2)}.json`);
-    const args = ['--json', '--relay', relay.wsURL, '--join-url', `${ORIGIN}/`, '--state-file', stateFile, ...extra];
+    const args = ['--json', '--relay', relay.wsURL, '--join-url', `${ORIGIN}/`, '--state-file', stateFile, '--e2ee', 'preferred', ...extra];
     const proc = spawn(bridgeBin, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
     children.add(proc);
     const events = [];

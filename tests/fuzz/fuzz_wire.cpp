@@ -24,8 +24,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     RC_FUZZ_CHECK(again.parsed && again.is_object);
     RC_FUZZ_CHECK(again.value.value("relayDeviceID", "") == "dev-00000001");
   }
-  nlohmann::json parsed;
-  (void)rc::proto::desktop_session_mismatch(text, sid, &parsed);
   (void)rc::proto::is_blank(text);
   auto name = rc::proto::sanitize_device_name(std::string(text));
   if (name) RC_FUZZ_CHECK(!name->empty() && name->size() <= text.size());

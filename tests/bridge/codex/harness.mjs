@@ -52,7 +52,7 @@ export async function startRelay() {
 export const bridges = [];
 export function startBridge(relay, extra, env) {
   const stateFile = path.join(TMP, `state-${Math.random().toString(36).slice(2)}.json`);
-  const args = ['--json', '--relay', relay.wsURL, '--join-url', 'http://localhost:4173/', '--state-file', stateFile, ...extra];
+  const args = ['--json', '--relay', relay.wsURL, '--join-url', 'http://localhost:4173/', '--state-file', stateFile, '--e2ee', 'preferred', ...extra];
   const proc = spawn(BRIDGE, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
   children.add(proc);
   const events = [];
