@@ -7,7 +7,7 @@
 
 namespace rc::actors {
 
-conn_handler::conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<gw::ws_peer> peer)
+conn_handler::conn_handler(context_ptr ctx, broker_actor broker, std::shared_ptr<gw::ws_peer> peer)
     : ctx_(std::move(ctx)), broker_(std::move(broker)), peer_(peer) {
   conn_id_ = proto::random_token(proto::connection_id_bytes);
   if (!peer->query_token().empty()) start_auth(peer->query_token());
@@ -72,7 +72,7 @@ void conn_handler::start_auth(const std::string& token) {
   caf::anon_send(broker_, auth_atom::value, auth_request{token, conn_id_, p, weak_from_this()});
 }
 
-void conn_handler::authed(bool desktop, caf::actor session, caf::actor device,
+void conn_handler::authed(bool desktop, session_actor session, device_actor device,
                           std::string session_id, std::string device_id) {
   session_ = std::move(session);
   device_ = std::move(device);

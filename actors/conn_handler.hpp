@@ -19,14 +19,14 @@ using route_table = std::vector<mobile_route>;
 class conn_handler final : public gw::ws_handler,
                            public std::enable_shared_from_this<conn_handler> {
  public:
-  conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<gw::ws_peer> peer);
+  conn_handler(context_ptr ctx, broker_actor broker, std::shared_ptr<gw::ws_peer> peer);
 
   void on_text(std::string&& text) override;
   void on_binary_first() override;
   void on_closed() override;
 
   /// Called on the strand (via ws_peer::post) once a session accepted this socket.
-  void authed(bool desktop, caf::actor session, caf::actor device, std::string session_id,
+  void authed(bool desktop, session_actor session, device_actor device, std::string session_id,
               std::string device_id);
   /// Called on the strand by the session: the mobiles to forward desktop frames to directly
   /// (nullptr = send every frame through the session actor).
@@ -48,12 +48,13 @@ class conn_handler final : public gw::ws_handler,
   void route(std::string&& text);
 
   context_ptr ctx_;
-  caf::actor broker_;
+  broker_actor broker_;
   std::weak_ptr<gw::ws_peer> peer_;
   std::string conn_id_;
   phase phase_ = phase::awaiting_auth;
   bool socket_closed_ = false;
-  caf::actor session_, device_;
+  session_actor session_;
+  device_actor device_;
   std::string session_id_, device_id_;
   std::deque<std::string> early_;
   std::shared_ptr<const route_table> routes_;

@@ -3,6 +3,7 @@
 // an asynchronous send to an actor.
 #pragma once
 #include "actors/context.hpp"
+#include "actors/messages.hpp"
 #include "caf/all.hpp"
 #include "gateway/gateway.hpp"
 
@@ -10,8 +11,8 @@ namespace rc::actors {
 
 struct front_refs {
   caf::actor_system* sys = nullptr;
-  caf::actor broker;
-  caf::actor ip_limiter;
+  broker_actor broker;
+  ip_limiter_actor ip_limiter;
 };
 
 gw::hooks make_hooks(context_ptr ctx, front_refs refs);
