@@ -5,35 +5,30 @@
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
+#include "actors/token_index.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 
 namespace rc::actors {
 
-struct device_index_entry {
-  std::string session_id;
-  std::string device_id;
-  int64_t expires_at_ms = 0;  ///< 0 = current token
-};
+namespace {
 
 struct broker_state {
-  std::unordered_map<std::string, caf::actor> sessions;
-  std::unordered_map<std::string, std::string> desktop_index;
-  std::unordered_map<std::string, device_index_entry> device_index;
-  caf::actor ip_limiter;
+  std::unordered_map<std::string, session_actor> sessions;
+  token_index tokens;
+  ip_limiter_actor ip_limiter;
   int64_t spawned_at = 0;
   bool shutting_down = false;
   // ---- multi-node (cluster.hpp): bus actor, store reader, forced-reload coalescing ----
-  caf::actor cluster, loader;
+  cluster_actor cluster;
+  loader_actor loader;
   std::vector<auth_request> auth_waiting;  ///< token misses waiting for a forced reload
   bool reload_inflight = false, reload_scheduled = false;
   int64_t last_reload_ms = 0;
   static inline const char* name = "broker";
 };
 
-using broker_ptr = caf::stateful_actor<broker_state>*;
-
-namespace {
+using broker_ptr = broker_actor::stateful_pointer<broker_state>;
 
 bool opaque_sid(const std::string& s) {
   return proto::is_opaque(s, proto::min_session_id_len);
@@ -43,7 +38,7 @@ bool opaque_tok(const std::string& s) {
 }
 
 void set_token_gauge(broker_ptr self, const context_ptr& ctx) {
-  ctx->metrics.device_tokens.store(static_cast<int64_t>(self->state.device_index.size()));
+  ctx->metrics.device_tokens.store(static_cast<int64_t>(self->state.tokens.device_tokens()));
 }
 
 /// Validates the token formats and expiry of desktop management requests; answers on failure.
@@ -100,9 +95,9 @@ bool precheck(const context_ptr& ctx, api_call& c) {
   return false;
 }
 
-caf::actor spawn_session(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
-                         const std::string& sid) {
-  auto s = spawn_session(self, ctx, caf::actor_cast<caf::actor>(self), store, sid);
+session_actor spawn_session(broker_ptr self, const context_ptr& ctx, const store_actor& store,
+                            const std::string& sid) {
+  auto s = spawn_session(self, ctx, caf::actor_cast<broker_actor>(self), store, sid);
   self->state.sessions[sid] = s;
   if (self->state.cluster) self->send(s, cluster_atom::value, self->state.cluster);
   return s;
@@ -111,8 +106,8 @@ caf::actor spawn_session(broker_ptr self, const context_ptr& ctx, const caf::act
 /// Routes a WS auth by token to its session; false when the token is unknown locally.
 bool route_auth(broker_ptr self, const context_ptr& ctx, auth_request& a) {
   auto& st = self->state;
-  if (auto d = st.desktop_index.find(a.token); d != st.desktop_index.end()) {
-    auto s = st.sessions.find(d->second);
+  if (auto d = st.tokens.desktop(a.token)) {
+    auto s = st.sessions.find(*d);
     if (s == st.sessions.end()) {
       reject_auth(ctx, a, auth_failure::desktop_session_missing, true);
       return true;
@@ -120,15 +115,13 @@ bool route_auth(broker_ptr self, const context_ptr& ctx, auth_request& a) {
     self->send(s->second, auth_atom::value, std::move(a), true, std::string{});
     return true;
   }
-  auto m = st.device_index.find(a.token);
-  if (m != st.device_index.end() &&
-      (m->second.expires_at_ms == 0 || m->second.expires_at_ms > now_of(ctx))) {
-    auto s = st.sessions.find(m->second.session_id);
+  if (auto m = st.tokens.device(a.token, now_of(ctx))) {
+    auto s = st.sessions.find(m->session_id);
     if (s == st.sessions.end()) {
       reject_auth(ctx, a, auth_failure::mobile_session_missing, true);
       return true;
     }
-    std::string device = m->second.device_id;
+    std::string device = m->device_id;
     self->send(s->second, auth_atom::value, std::move(a), false, device);
     return true;
   }
@@ -136,20 +129,13 @@ bool route_auth(broker_ptr self, const context_ptr& ctx, auth_request& a) {
 }
 
 /// Puts a persisted copy into the local registry (§4.5 merge rule, applied by the session).
-void adopt(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
+void adopt(broker_ptr self, const context_ptr& ctx, const store_actor& store,
            persistence::session_record rec, uint64_t version) {
   auto& st = self->state;
   if (st.shutting_down || rec.session_id.empty()) return;
   // Index the persisted tokens now, so that auths retried right after this reload find them
   // (the session re-sends its own, authoritative index operations when it merges).
-  int64_t n = now_of(ctx);
-  st.desktop_index[rec.desktop_session_token] = rec.session_id;
-  for (const auto& [id, d] : rec.devices) {
-    st.device_index[d.current_session_token] = device_index_entry{rec.session_id, id, 0};
-    for (const auto& r : d.retired_session_tokens)
-      if (r.expires_at_ms > n)
-        st.device_index[r.token] = device_index_entry{rec.session_id, id, r.expires_at_ms};
-  }
+  st.tokens.adopt(rec, now_of(ctx));
   set_token_gauge(self, ctx);
   auto it = st.sessions.find(rec.session_id);
   if (it != st.sessions.end()) {
@@ -161,10 +147,10 @@ void adopt(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
   self->send(s, restore_atom::value, std::move(rec), version);
 }
 
-void request_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& store);
+void request_reload(broker_ptr self, const context_ptr& ctx, const store_actor& store);
 
 /// Forced reload (§4.5): load_all, merge, then retry the token misses it covers.
-void start_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& store) {
+void start_reload(broker_ptr self, const context_ptr& ctx, const store_actor& store) {
   auto& st = self->state;
   st.reload_inflight = true;
   st.last_reload_ms = now_of(ctx);
@@ -191,10 +177,14 @@ void start_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& sto
               for (auto& vr : r->records) adopt(self, ctx, store, vr.record, vr.version);
             finish(ok);
           },
-          [=](caf::error&) { finish(false); });
+          [=](caf::error& e) {
+            ctx->log(log_level::warn, "broker", "forced reload failed",
+                     ",\"error\":" + json_str(caf::to_string(e)));
+            finish(false);
+          });
 }
 
-void request_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& store) {
+void request_reload(broker_ptr self, const context_ptr& ctx, const store_actor& store) {
   constexpr int64_t throttle_ms = 250;
   auto& st = self->state;
   if (st.reload_inflight || st.reload_scheduled) return;
@@ -208,7 +198,7 @@ void request_reload(broker_ptr self, const context_ptr& ctx, const caf::actor& s
 }
 
 /// Answers an API call for a session this node does not hold (after the lazy load missed).
-void unknown_session_api(broker_ptr self, const context_ptr& ctx, const caf::actor& store,
+void unknown_session_api(broker_ptr self, const context_ptr& ctx, const store_actor& store,
                          api_call& c, uint64_t tombstone) {
   auto& st = self->state;
   if (c.req.r == proto::route::pair_stop) {
@@ -229,43 +219,52 @@ void unknown_session_api(broker_ptr self, const context_ptr& ctx, const caf::act
   self->send(s, api_atom::value, std::move(c));
 }
 
-}  // namespace
+/// Supervision of a session that ended without reporting closed (exception, kill, a failed
+/// child): its tokens are dropped and it is restarted from its persisted record.
+void restart_session(broker_ptr self, const context_ptr& ctx, const store_actor& store,
+                     const std::string& sid) {
+  self->state.tokens.drop_session(sid);
+  set_token_gauge(self, ctx);
+  ctx->log(log_level::error, "broker",
+           "session actor ended unexpectedly; restarting it from the store", sid_field(sid));
+  self->request(store, std::chrono::seconds(5), load_atom::value, sid)
+      .then(
+          [=](load_reply& r) {
+            if (r.status != store_status::ok) {
+              ctx->log(
+                  r.status == store_status::not_found ? log_level::info : log_level::error,
+                  "broker", "session not restarted: no usable persisted record",
+                  sid_field(sid) + ",\"status\":" + json_str(persistence::to_string(r.status)));
+              return;
+            }
+            if (self->state.sessions.count(r.record.session_id) || self->state.shutting_down)
+              return;
+            auto s = spawn_session(self, ctx, store, r.record.session_id);
+            self->send(s, restore_atom::value, std::move(r.record), r.version);
+          },
+          [=](caf::error& e) {
+            ctx->log(log_level::error, "broker", "session not restarted: store did not answer",
+                     sid_field(sid) + ",\"error\":" + json_str(caf::to_string(e)));
+          });
+}
 
-caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
+broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_actor store) {
   self->state.spawned_at = now_of(ctx);
   self->set_down_handler([=](caf::down_msg& m) {
     auto& st = self->state;
     for (auto it = st.sessions.begin(); it != st.sessions.end(); ++it) {
       if (it->second.address() == m.source) {
-        // Abnormal end (the session did not report closed): drop its index entries too.
         std::string sid = it->first;
         st.sessions.erase(it);
-        for (auto d = st.desktop_index.begin(); d != st.desktop_index.end();)
-          d = d->second == sid ? st.desktop_index.erase(d) : std::next(d);
-        for (auto d = st.device_index.begin(); d != st.device_index.end();)
-          d = d->second.session_id == sid ? st.device_index.erase(d) : std::next(d);
-        set_token_gauge(self, ctx);
-        ctx->log(log_level::error, "broker",
-                 "session actor ended unexpectedly; restarting it from the store", sid_field(sid));
-        // Supervision: restart the session from its persisted record (sockets were told to
-        // reconnect by the dying session's cleanup).
-        self->request(store, std::chrono::seconds(5), restore_atom::value, sid)
-            .then(
-                [=](persistence::session_record& rec, uint64_t version) {
-                  if (self->state.sessions.count(rec.session_id) || self->state.shutting_down)
-                    return;
-                  auto s = spawn_session(self, ctx, store, rec.session_id);
-                  self->send(s, restore_atom::value, std::move(rec), version);
-                },
-                [=](caf::error&) {});
-        break;
+        restart_session(self, ctx, store, sid);
+        return;
       }
     }
   });
   self->delayed_send(self, std::chrono::milliseconds(ctx->cfg.sweep_interval_ms),
                      sweep_atom::value);
   return {
-      [=](attach_atom, caf::actor limiter) { self->state.ip_limiter = std::move(limiter); },
+      [=](attach_atom, ip_limiter_actor limiter) { self->state.ip_limiter = std::move(limiter); },
       [=](api_atom, api_call& c) {
         auto& st = self->state;
         if (st.shutting_down) {
@@ -326,12 +325,17 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         self->state.reload_scheduled = false;
         request_reload(self, ctx, store);
       },
-      [=](cluster_atom, caf::actor cluster, caf::actor loader) {
-        self->state.cluster = std::move(cluster);
-        self->state.loader = std::move(loader);
+      // (Re)attached by the supervisor; a restarted bus actor reaches every session too.
+      [=](cluster_atom, cluster_actor cluster, loader_actor loader) {
+        auto& st = self->state;
+        bool fresh_bus = cluster != st.cluster;
+        st.cluster = std::move(cluster);
+        st.loader = std::move(loader);
+        if (fresh_bus && st.cluster)
+          for (auto& [sid, s] : st.sessions) self->send(s, cluster_atom::value, st.cluster);
       },
       // Inbound bus envelope (already verified by the cluster actor).
-      [=](bus_atom, persistence::bus_envelope& e) {
+      [=](bus_atom, bus_envelope& e) {
         auto& st = self->state;
         if (st.shutting_down) return;
         if (e.target == target::kill_all) {
@@ -343,13 +347,17 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         }
         if (e.target == target::session_refresh) {
           if (!st.loader || !proto::is_opaque(e.session_id, proto::min_session_id_len)) return;
+          auto e_sid = e.session_id;
           self->request(st.loader, std::chrono::seconds(5), load_atom::value, e.session_id)
               .then(
                   [=](load_reply& r) {
                     if (r.status == persistence::store_status::ok)
                       adopt(self, ctx, store, std::move(r.record), r.version);
                   },
-                  [](caf::error&) {});
+                  [=](caf::error& err) {
+                    ctx->log(log_level::warn, "broker", "session refresh load failed",
+                             sid_field(e_sid) + ",\"error\":" + json_str(caf::to_string(err)));
+                  });
           return;
         }
         auto it = st.sessions.find(e.session_id);
@@ -375,25 +383,10 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
             .dump();
       },
       [=](index_atom, std::vector<index_op>& ops) {
-        auto& st = self->state;
-        for (auto& o : ops) {
-          switch (o.kind) {
-            case index_op::add_desktop:
-              st.desktop_index[o.token] = o.session_id;
-              break;
-            case index_op::add_device:
-              st.device_index[o.token] =
-                  device_index_entry{o.session_id, o.device_id, o.expires_at_ms};
-              break;
-            case index_op::remove:
-              st.desktop_index.erase(o.token);
-              st.device_index.erase(o.token);
-              break;
-          }
-        }
+        self->state.tokens.apply(ops);
         set_token_gauge(self, ctx);
       },
-      [=](restore_atom, persistence::session_record& rec, uint64_t version) {
+      [=](restore_atom, session_record& rec, uint64_t version) {
         auto& st = self->state;
         if (st.sessions.count(rec.session_id)) return;
         auto s = spawn_session(self, ctx, store, rec.session_id);
@@ -404,7 +397,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         auto& st = self->state;
         auto it = st.sessions.find(sid);
         if (it != st.sessions.end() && it->second.address() == self->current_sender()) {
-          self->demonitor(it->second);
+          self->demonitor(it->second.address());
           st.sessions.erase(it);
         }
         return true;
@@ -412,10 +405,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
       [=](sweep_atom) {
         auto& st = self->state;
         int64_t n = now_of(ctx);
-        for (auto d = st.device_index.begin(); d != st.device_index.end();)
-          d = d->second.expires_at_ms != 0 && d->second.expires_at_ms <= n
-                  ? st.device_index.erase(d)
-                  : std::next(d);
+        st.tokens.expire(n);
         set_token_gauge(self, ctx);
         for (auto& [sid, s] : st.sessions) self->send(s, sweep_atom::value);
         if (st.ip_limiter) self->send(st.ip_limiter, prune_atom::value);
@@ -447,7 +437,11 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
                              sid_field(sid) + ",\"reason\":" + json_str(proto::to_string(reason)));
                     rp.deliver(true);
                   },
-                  [=](caf::error&) mutable { rp.deliver(false); });
+                  [=](caf::error& e) mutable {
+                    ctx->log(log_level::warn, "broker", "kill switch: load failed",
+                             sid_field(sid) + ",\"error\":" + json_str(caf::to_string(e)));
+                    rp.deliver(false);
+                  });
           return rp;
         }
         if (it == st.sessions.end()) return false;
@@ -462,7 +456,7 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         uint64_t n = st.sessions.size();
         for (auto& [sid, s] : st.sessions) self->send(s, close_atom::value, reason, delete_records);
         if (delete_records && st.cluster)  // cluster-wide: every peer closes its sessions too
-          self->send(st.cluster, publish_atom::value, true,
+          self->send(st.cluster, publish_atom::value, control_atom::value,
                      make_envelope("", target::kill_all,
                                    proto::json{{"type", "relay.kill_all"},
                                                {"reason", proto::to_string(reason)}}
@@ -486,9 +480,9 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
         auto j = actor_info("broker", self->id(), self->mailbox().size(), st.spawned_at, n);
         j["state"] = st.shutting_down ? "shutting_down" : "running";
         j["sessions"] = st.sessions.size();
-        j["desktopTokens"] = st.desktop_index.size();
-        j["deviceTokens"] = st.device_index.size();
-        std::vector<caf::actor> kids;
+        j["desktopTokens"] = st.tokens.desktop_tokens();
+        j["deviceTokens"] = st.tokens.device_tokens();
+        std::vector<describable_actor> kids;
         if (st.ip_limiter) kids.push_back(st.ip_limiter);
         for (auto& [sid, s] : st.sessions) {
           if (kids.size() > limit) break;
@@ -500,7 +494,9 @@ caf::behavior broker_impl(broker_ptr self, context_ptr ctx, caf::actor store) {
   };
 }
 
-caf::actor spawn_broker(caf::actor_system& sys, context_ptr ctx, caf::actor store) {
+}  // namespace
+
+broker_actor spawn_broker(caf::actor_system& sys, context_ptr ctx, store_actor store) {
   return sys.spawn(broker_impl, std::move(ctx), std::move(store));
 }
 

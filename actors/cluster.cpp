@@ -1,5 +1,10 @@
-// Cluster actor (NATS bus, envelopes, membership) and loader actor (store reads). See
-// cluster.hpp for the message flow and CONFIG_REFERENCE §5 for the bus design.
+// Cluster actor: owns the NATS bus, signs and verifies envelopes, subscribes the subjects of the
+// sessions with local sockets, tracks membership (CONFIG_REFERENCE §5).
+//
+//   session ──(publish_atom[, control_atom], envelope)──▶ cluster ──▶ NATS (one FIFO per node)
+//   NATS thread ──(inbound_atom, subject, data)──▶ cluster ──(bus_atom, envelope)──▶ broker
+//   broker ──(bus_atom, envelope)──▶ session
+//   session ──(sockets_atom, sid, desktop, mobiles)──▶ cluster (subscribe N.session.<sid>)
 #include "actors/cluster.hpp"
 
 #include <map>
@@ -46,14 +51,14 @@ struct cluster_state {
   static inline const char* name = "cluster";
 };
 
-using cluster_ptr = caf::stateful_actor<cluster_state>*;
+using cluster_ptr = cluster_actor::stateful_pointer<cluster_state>;
 
 namespace {
 
 struct cluster_ops {
   cluster_ptr self;
   context_ptr ctx;
-  caf::actor broker;
+  broker_actor broker;
 
   cluster_state& st() { return self->state; }
   const std::string& prefix() { return ctx->cfg.nats_subject_prefix; }
@@ -70,7 +75,7 @@ struct cluster_ops {
     caf::weak_actor_ptr weak = self->ctrl();
     return [weak](std::string subject, std::string data) {
       if (auto p = weak.lock())
-        caf::anon_send(caf::actor_cast<caf::actor>(p), inbound_atom::value, std::move(subject),
+        caf::anon_send(caf::actor_cast<cluster_actor>(p), inbound_atom::value, std::move(subject),
                        std::move(data));
     };
   }
@@ -102,7 +107,7 @@ struct cluster_ops {
     caf::weak_actor_ptr weak = self->ctrl();
     auto event = [weak](bool up) {
       if (auto p = weak.lock())
-        caf::anon_send(caf::actor_cast<caf::actor>(p), busstate_atom::value, up);
+        caf::anon_send(caf::actor_cast<cluster_actor>(p), busstate_atom::value, up);
     };
     o.on_disconnected = [event] { event(false); };
     o.on_reconnected = [event] { event(true); };
@@ -305,7 +310,9 @@ struct cluster_ops {
 
 }  // namespace
 
-caf::behavior cluster_impl(cluster_ptr self, context_ptr ctx, caf::actor broker) {
+namespace {
+
+cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, broker_actor broker) {
   persistence::replay_limits lim;
   lim.window_ms = static_cast<int64_t>(ctx->cfg.nats_replay_window_ms);
   lim.max_clock_skew_ms = static_cast<int64_t>(ctx->cfg.nats_max_clock_skew_ms);
@@ -317,9 +324,12 @@ caf::behavior cluster_impl(cluster_ptr self, context_ptr ctx, caf::actor broker)
   self->delayed_send(self, heartbeat_every, heartbeat_atom::value);
   return {
       [=](connect_atom) { ops->connect(); },
-      [=](publish_atom, bool control, persistence::bus_envelope& e) {
-        std::string subject = control ? ops->control_subject() : ops->session_subject(e.session_id);
+      [=](publish_atom, bus_envelope& e) {
+        auto subject = ops->session_subject(e.session_id);
         ops->publish(subject, std::move(e));
+      },
+      [=](publish_atom, control_atom, bus_envelope& e) {
+        ops->publish(ops->control_subject(), std::move(e));
       },
       [=](sockets_atom, const std::string& sid, bool desktop, uint64_t mobiles) {
         auto& st = self->state;
@@ -385,50 +395,10 @@ caf::behavior cluster_impl(cluster_ptr self, context_ptr ctx, caf::actor broker)
   };
 }
 
-caf::actor spawn_cluster(caf::actor_system& sys, context_ptr ctx, caf::actor broker) {
-  return sys.spawn<caf::detached>(cluster_impl, std::move(ctx), std::move(broker));
-}
-
-// ---- loader -------------------------------------------------------------------------------
-
-namespace {
-
-void note_store_health(const context_ptr& ctx, bool healthy) {
-  bool was = ctx->metrics.redis_healthy.exchange(healthy);
-  if (was && !healthy) ctx->log(log_level::error, "loader", "state store unreachable");
-  if (!was && healthy) ctx->log(log_level::info, "loader", "state store reachable again");
-}
-
 }  // namespace
 
-caf::behavior loader_impl(caf::event_based_actor* self, context_ptr ctx,
-                          std::shared_ptr<persistence::state_store> store) {
-  self->delayed_send(self, std::chrono::seconds(2), heartbeat_atom::value);
-  return {
-      [=](load_atom, const std::string& sid) -> load_reply {
-        auto r = store->load(sid);
-        note_store_health(ctx, r.status != persistence::store_status::unavailable);
-        load_reply out;
-        out.status = r.status;
-        out.version = r.version;
-        if (r.record) out.record = std::move(*r.record);
-        return out;
-      },
-      [=](loadall_atom) -> load_all_ptr {
-        auto r = std::make_shared<persistence::load_all_result>(store->load_all());
-        note_store_health(ctx, r->status != persistence::store_status::unavailable);
-        return r;
-      },
-      [=](heartbeat_atom) {
-        note_store_health(ctx, store->healthy());
-        self->delayed_send(self, std::chrono::seconds(2), heartbeat_atom::value);
-      },
-  };
-}
-
-caf::actor spawn_loader(caf::actor_system& sys, context_ptr ctx,
-                        std::shared_ptr<persistence::state_store> store) {
-  return sys.spawn<caf::detached>(loader_impl, std::move(ctx), std::move(store));
+cluster_actor spawn_cluster(caf::actor_system& sys, context_ptr ctx, broker_actor broker) {
+  return sys.spawn<caf::detached>(cluster_impl, std::move(ctx), std::move(broker));
 }
 
 }  // namespace rc::actors

@@ -58,29 +58,6 @@ proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
                      {"spawnedAt", proto::format_rfc3339_ms(spawned_at_ms)}};
 }
 
-caf::result<std::string> describe_with_children(caf::event_based_actor* self, proto::json self_info,
-                                                const std::vector<caf::actor>& kids,
-                                                std::chrono::milliseconds timeout) {
-  self_info["children"] = proto::json::array();
-  if (kids.empty()) return self_info.dump();
-  auto rp = self->make_response_promise<std::string>();
-  auto acc =
-      std::make_shared<std::pair<proto::json, std::size_t>>(std::move(self_info), kids.size());
-  for (const auto& k : kids) {
-    auto done = [acc, rp]() mutable {
-      if (--acc->second == 0) rp.deliver(acc->first.dump());
-    };
-    self->request(k, timeout, describe_atom::value)
-        .then(
-            [acc, done](const std::string& s) mutable {
-              acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
-              done();
-            },
-            [done](caf::error&) mutable { done(); });
-  }
-  return rp;
-}
-
 void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy) {
   ctx->metrics.fail(why);
   ctx->log(log_level::info, "auth", "ws_auth_failure",

@@ -1,8 +1,9 @@
-// Small helpers shared by the actor files: HTTP replies and log formatting.
+// Small helpers shared by the actor files: HTTP replies, log formatting, admin descriptions.
 #pragma once
 #include <string>
 
 #include "actors/context.hpp"
+#include "actors/messages.hpp"
 #include "caf/all.hpp"
 #include "protocol/wire.hpp"
 
@@ -36,9 +37,30 @@ proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
                        int64_t spawned_at_ms, int64_t now_ms);
 
 /// Admin view: asks each child actor for its description (bounded wait) and answers with
-/// `self_info` plus a `children` array once all replied or timed out.
-caf::result<std::string> describe_with_children(caf::event_based_actor* self, proto::json self_info,
-                                                const std::vector<caf::actor>& kids,
-                                                std::chrono::milliseconds timeout);
+/// `self_info` plus a `children` array once all replied or timed out (a child that does not
+/// answer in time is left out of the array).
+template <class Self>
+caf::result<std::string> describe_with_children(Self* self, proto::json self_info,
+                                                const std::vector<describable_actor>& kids,
+                                                std::chrono::milliseconds timeout) {
+  self_info["children"] = proto::json::array();
+  if (kids.empty()) return self_info.dump();
+  auto rp = self->template make_response_promise<std::string>();
+  auto acc =
+      std::make_shared<std::pair<proto::json, std::size_t>>(std::move(self_info), kids.size());
+  for (const auto& k : kids) {
+    auto done = [acc, rp]() mutable {
+      if (--acc->second == 0) rp.deliver(acc->first.dump());
+    };
+    self->request(k, timeout, describe_atom::value)
+        .then(
+            [acc, done](const std::string& s) mutable {
+              acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
+              done();
+            },
+            [done](caf::error&) mutable { done(); });  // gone or slow: omitted, by design
+  }
+  return rp;
+}
 
 }  // namespace rc::actors

@@ -7,6 +7,8 @@
 
 namespace rc::actors {
 
+namespace {
+
 struct device_state {
   std::string conn_id;
   std::shared_ptr<gw::ws_peer> peer;
@@ -19,31 +21,35 @@ struct device_state {
   uint64_t rejected = 0;
   static inline const char* name = "device";
 };
+using device_ptr = device_actor::stateful_pointer<device_state>;
 
-namespace {
-void send_error(caf::stateful_actor<device_state>* self, proto::relay_error code,
-                const std::string& message) {
+void send_error(device_ptr self, proto::relay_error code, const std::string& message) {
   ++self->state.rejected;
   if (self->state.peer)
     self->state.peer->send(
         std::make_shared<const std::string>(proto::msg_relay_error(code, message)));
 }
-}  // namespace
 
-caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr ctx,
-                          caf::actor session, caf::actor limiter, std::string /*session_id*/,
-                          std::string device_id, bool desktop_connected) {
+device_actor::behavior_type device_impl(device_ptr self, context_ptr ctx, session_actor session,
+                                        session_limiter_actor limiter, std::string session_id,
+                                        std::string device_id, bool desktop_connected) {
   self->state.spawned_at = now_of(ctx);
   self->state.desktop_connected = desktop_connected;
   ctx->metrics.device_actors.fetch_add(1);
   self->attach_functor([ctx] { ctx->metrics.device_actors.fetch_sub(1); });
+  // The limiter is linked to the same session: an error here means it is gone and the session
+  // is ending. The frame is dropped (fail closed), not forwarded unbudgeted.
+  auto limiter_failed = [=](caf::error& e) {
+    ctx->log(log_level::warn, "device", "rate limiter unavailable; frame dropped",
+             sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
+  };
   auto forward = [=](std::shared_ptr<proto::json> value) {
     auto text = std::make_shared<const std::string>(
         proto::inject_metadata(*value, self->state.conn_id, device_id));
     ++self->state.forwarded;
     if (auto& d = self->state.desktop) {  // direct: the session told us the desktop socket
       if (!d->send(std::move(text))) {
-        self->send(session, slow_atom::value, true, self->state.desktop_conn);
+        self->send(session, slowdesk_atom::value, self->state.desktop_conn);
         d.reset();
       }
       return;
@@ -95,7 +101,7 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
                                         proto::err::snapshot_rate_msg);
                     forward(value);
                   },
-                  [](caf::error&) {});
+                  limiter_failed);
           return;
         }
         uint64_t seq = 0;
@@ -122,7 +128,7 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
                   if (!rules.ok()) return send_error(self, rules.error, rules.message);
                   forward(value);
                 },
-                [](caf::error&) {});
+                limiter_failed);
       },
       [=](describe_atom) -> std::string {
         auto j = actor_info("device", self->id(), self->mailbox().size(), self->state.spawned_at,
@@ -138,9 +144,11 @@ caf::behavior device_impl(caf::stateful_actor<device_state>* self, context_ptr c
   };
 }
 
-caf::actor spawn_device(caf::event_based_actor* parent, context_ptr ctx, caf::actor session,
-                        caf::actor limiter, std::string session_id, std::string device_id,
-                        bool desktop_connected) {
+}  // namespace
+
+device_actor spawn_device(caf::local_actor* parent, context_ptr ctx, session_actor session,
+                          session_limiter_actor limiter, std::string session_id,
+                          std::string device_id, bool desktop_connected) {
   return parent->spawn<caf::linked>(device_impl, std::move(ctx), std::move(session),
                                     std::move(limiter), std::move(session_id), std::move(device_id),
                                     desktop_connected);

@@ -9,7 +9,7 @@ namespace rc::gw {
 
 using namespace actors;
 
-conn_handler::conn_handler(context_ptr ctx, caf::actor broker, std::shared_ptr<ws_peer> peer)
+conn_handler::conn_handler(context_ptr ctx, broker_actor broker, std::shared_ptr<ws_peer> peer)
     : ctx_(std::move(ctx)), broker_(std::move(broker)), peer_(peer) {
   conn_id_ = proto::random_token(proto::connection_id_bytes);
   if (!peer->query_token().empty()) start_auth(peer->query_token());
@@ -76,8 +76,8 @@ void conn_handler::start_auth(const std::string& token) {
 
 void conn_handler::authed(bool desktop, caf::actor session, caf::actor device,
                           std::string session_id, std::string device_id) {
-  session_ = std::move(session);
-  device_ = std::move(device);
+  session_ = caf::actor_cast<session_actor>(std::move(session));
+  device_ = caf::actor_cast<device_actor>(std::move(device));
   session_id_ = std::move(session_id);
   device_id_ = std::move(device_id);
   if (socket_closed_) {  // the socket died while auth was in flight

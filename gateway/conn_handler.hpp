@@ -14,7 +14,7 @@ class conn_handler final : public ws_handler,
                            public ws_link,
                            public std::enable_shared_from_this<conn_handler> {
  public:
-  conn_handler(actors::context_ptr ctx, caf::actor broker, std::shared_ptr<ws_peer> peer);
+  conn_handler(actors::context_ptr ctx, actors::broker_actor broker, std::shared_ptr<ws_peer> peer);
 
   void on_text(std::string&& text) override;
   void on_binary_first() override;
@@ -40,12 +40,13 @@ class conn_handler final : public ws_handler,
   void route(std::string&& text);
 
   actors::context_ptr ctx_;
-  caf::actor broker_;
+  actors::broker_actor broker_;
   std::weak_ptr<ws_peer> peer_;
   std::string conn_id_;
   phase phase_ = phase::awaiting_auth;
   bool socket_closed_ = false;
-  caf::actor session_, device_;
+  actors::session_actor session_;
+  actors::device_actor device_;
   std::string session_id_, device_id_;
   std::deque<std::string> early_;
   std::shared_ptr<const route_table> routes_;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "actors/context.hpp"
+#include "actors/messages.hpp"
 #include "caf/actor.hpp"
 #include "gateway/listener.hpp"
 
@@ -15,9 +16,9 @@ namespace rc::gw {
 
 /// The actors the gateway talks to.
 struct actor_refs {
-  caf::actor_system* sys = nullptr;  ///< spawns the short-lived admin request actors
-  caf::actor broker;                 ///< websocket auth, admin requests
-  caf::actor ip_limiter;             ///< every pairing/management API call
+  caf::actor_system* sys = nullptr;     ///< spawns the short-lived admin request actors
+  actors::broker_actor broker;          ///< websocket auth, admin requests
+  actors::ip_limiter_actor ip_limiter;  ///< every pairing/management API call
 };
 
 /// The listeners with their HTTP routes and websocket bridge. Reads ctx->cfg (immutable).

@@ -15,10 +15,10 @@ namespace rc::gw {
 
 struct ws_bridge {
   actors::context_ptr ctx;
-  caf::actor broker;
+  actors::broker_actor broker;
 };
 
-std::shared_ptr<ws_bridge> make_ws_bridge(actors::context_ptr ctx, caf::actor broker) {
+std::shared_ptr<ws_bridge> make_ws_bridge(actors::context_ptr ctx, actors::broker_actor broker) {
   return std::make_shared<ws_bridge>(ws_bridge{std::move(ctx), std::move(broker)});
 }
 

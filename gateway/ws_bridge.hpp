@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "actors/context.hpp"
-#include "caf/actor.hpp"
+#include "actors/messages.hpp"
 
 namespace rc::gw {
 
@@ -11,6 +11,6 @@ struct ws_bridge;
 
 /// What every new websocket needs to reach the actors: the context and the broker that
 /// resolves its relay.auth.
-std::shared_ptr<ws_bridge> make_ws_bridge(actors::context_ptr ctx, caf::actor broker);
+std::shared_ptr<ws_bridge> make_ws_bridge(actors::context_ptr ctx, actors::broker_actor broker);
 
 }  // namespace rc::gw

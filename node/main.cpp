@@ -1,11 +1,15 @@
 // relay-node: config → store → actors → gateway; SIGTERM/SIGINT drain and exit 0.
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
 #include "actors/common.hpp"
+#include "actors/supervisor.hpp"
 #include "caf/all.hpp"
 #include "gateway/gateway.hpp"
 #include "persistence/memory_store.hpp"
@@ -84,27 +88,29 @@ int main(int argc, char** argv) {
   if (initial.status != persistence::store_status::ok)
     ctx->log(actors::log_level::warn, "node", "state store unreachable at start; starting empty",
              ",\"error\":" + actors::json_str(initial.error));
+  // ---- actors (supervision tree: actors/supervisor.hpp, README "Supervision tree") ----
   // Redis I/O blocks: its actor gets a thread of its own. The in-memory store never blocks, so it
-  // runs on the shared workers (no thread hand-off on every write).
-  auto store_actor = ctx->metrics.redis_enabled.load()
-                         ? sys.spawn<caf::detached>(actors::store_impl, ctx, store)
-                         : sys.spawn(actors::store_impl, ctx, store);
-
-  // ---- actors ----
-  auto broker = actors::spawn_broker(sys, ctx, store_actor);
-  auto limiter = actors::spawn_ip_limiter(sys, ctx, broker);
-  caf::anon_send(broker, actors::attach_atom::value, limiter);
-  // Multi-node: a read-only store connection for lazy/forced reloads (Redis only; a memory
-  // store has nothing another node or an earlier run could have written) and the NATS bus.
-  caf::actor loader, cluster;
+  // runs on the shared workers (no thread hand-off on every write). Multi-node: a read-only
+  // store connection for lazy/forced reloads (Redis only; a memory store has nothing another
+  // node or an earlier run could have written) and the NATS bus.
+  std::atomic<bool> fatal{false};
+  actors::relay_options ro;
+  ro.store = store;
+  ro.store_detached = ctx->metrics.redis_enabled.load();
   if (ctx->metrics.redis_enabled.load()) {
     persistence::redis_store_options lo;
     lo.url = *persistence::parse_redis_url(cfg.redis_url).value;
     lo.key_prefix = cfg.redis_key_prefix;
-    loader = actors::spawn_loader(sys, ctx, std::make_shared<persistence::redis_store>(lo));
+    ro.loader_store = std::make_shared<persistence::redis_store>(lo);
   }
-  if (!cfg.nats_url.empty()) cluster = actors::spawn_cluster(sys, ctx, broker);
-  if (loader || cluster) caf::anon_send(broker, actors::cluster_atom::value, cluster, loader);
+  ro.with_cluster = !cfg.nats_url.empty();
+  ro.on_fatal = [&fatal](const std::string&) {
+    fatal.store(true);
+    kill(getpid(), SIGTERM);  // drained and stopped like a signal, exit status 1
+  };
+  auto tree = actors::spawn_relay(sys, ctx, std::move(ro));
+  auto broker = tree.broker;
+  auto limiter = tree.ip_limiter;
   std::size_t restored = 0;
   for (auto& vr : initial.records) {
     caf::anon_send(broker, actors::restore_atom::value, std::move(vr.record), vr.version);
@@ -115,11 +121,7 @@ int main(int argc, char** argv) {
   auto server = gw::make_gateway(ctx, gw::actor_refs{&sys, broker, limiter});
   if (auto err = server->bind(); !err.empty()) {
     std::fprintf(stderr, "invalid configuration: %s\n", err.c_str());
-    caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(store_actor, caf::exit_reason::user_shutdown);
-    if (cluster) caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
-    if (loader) caf::anon_send_exit(loader, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(tree.supervisor, caf::exit_reason::user_shutdown);
     return 1;
   }
   ctx->log(actors::log_level::info, "node", "listening",
@@ -143,11 +145,18 @@ int main(int argc, char** argv) {
     {
       caf::scoped_actor self{sys};
       self->request(broker, std::chrono::seconds(3), actors::shutdown_atom::value)
-          .receive([](uint64_t) {}, [](caf::error&) {});
+          .receive([](uint64_t) {},
+                   [&](caf::error& e) {
+                     ctx->log(actors::log_level::warn, "node", "broker did not confirm the drain",
+                              ",\"error\":" + actors::json_str(caf::to_string(e)));
+                   });
       // Leave the cluster (peers drop us at once); no session disconnects are published.
-      if (cluster)
-        self->request(cluster, std::chrono::seconds(2), actors::leave_atom::value)
-            .receive([](bool) {}, [](caf::error&) {});
+      self->request(tree.supervisor, std::chrono::seconds(3), actors::leave_atom::value)
+          .receive([](bool) {},
+                   [&](caf::error& e) {
+                     ctx->log(actors::log_level::warn, "node", "cluster leave not confirmed",
+                              ",\"error\":" + actors::json_str(caf::to_string(e)));
+                   });
     }
     // Give the disconnect frames time to flush (sessions close asynchronously).
     for (int i = 0; i < 40 && ctx->metrics.active_websockets.load() > 0; ++i)
@@ -157,12 +166,9 @@ int main(int argc, char** argv) {
   });
   server->run();
   signal_thread.join();
-  caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(store_actor, caf::exit_reason::user_shutdown);
-  if (cluster) caf::anon_send_exit(cluster, caf::exit_reason::user_shutdown);
-  if (loader) caf::anon_send_exit(loader, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(tree.supervisor, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
-  ctx->log(actors::log_level::info, "node", "stopped");
-  return 0;
+  ctx->log(actors::log_level::info, "node",
+           fatal ? "stopped after a fatal actor failure" : "stopped");
+  return fatal ? 1 : 0;
 }

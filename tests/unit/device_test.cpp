@@ -30,13 +30,14 @@ struct device_fixture : base_fixture {
     extra.push_back(sink);
     auto c = ctx;
     auto s = sink;
-    auto handles = std::make_shared<std::pair<caf::actor, caf::actor>>();
+    auto handles = std::make_shared<std::pair<device_actor, session_limiter_actor>>();
     spawn_parent([c, s, handles](caf::event_based_actor* p) {
       handles->second = spawn_session_limiter(p, c, sid);
-      handles->first = spawn_device(p, c, s, handles->second, sid, dev_id, false);
+      handles->first = spawn_device(p, c, caf::actor_cast<session_actor>(s), handles->second, sid,
+                                    dev_id, false);
     });
-    device = handles->first;
-    limiter = handles->second;
+    device = caf::actor_cast<caf::actor>(handles->first);
+    limiter = caf::actor_cast<caf::actor>(handles->second);
     CAF_REQUIRE(device);
     self->send(device, attach_atom::value, conn, std::shared_ptr<gw::ws_peer>(peer));
     run();

@@ -16,7 +16,7 @@ struct limiter_fixture : base_fixture {
     auto c = ctx;
     auto out = std::make_shared<caf::actor>();
     spawn_parent([c, out](caf::event_based_actor* p) {
-      *out = spawn_session_limiter(p, c, "SESSION-limiter-0001");
+      *out = caf::actor_cast<caf::actor>(spawn_session_limiter(p, c, "SESSION-limiter-0001"));
     });
     limiter = *out;
     CAF_REQUIRE(limiter);

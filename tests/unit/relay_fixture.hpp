@@ -164,7 +164,7 @@ struct base_fixture : test_coordinator_fixture<> {
   std::shared_ptr<std::atomic<int64_t>> clock = std::make_shared<std::atomic<int64_t>>(t0_ms);
   context_ptr ctx;
   std::shared_ptr<persistence::memory_store> mem = std::make_shared<persistence::memory_store>();
-  caf::actor store;
+  store_actor store;
   std::vector<caf::actor> extra;  ///< actors the fixture must stop
 
   base_fixture() {
@@ -174,7 +174,7 @@ struct base_fixture : test_coordinator_fixture<> {
     ctx->now_ms = [c] { return c->load(); };
     ctx->started_at_ms = t0_ms;
     // Normally detached; here the deterministic scheduler must run it.
-    store = sys.spawn(store_impl, ctx, std::shared_ptr<persistence::state_store>(mem));
+    store = spawn_store(sys, ctx, std::shared_ptr<persistence::state_store>(mem), false);
     drain();
   }
 
@@ -223,8 +223,8 @@ struct base_fixture : test_coordinator_fixture<> {
 
 /// Full relay core: store, broker and per-IP limiter, driven like front.cpp drives them.
 struct relay_fixture : base_fixture {
-  caf::actor broker;
-  caf::actor ip_limiter;
+  broker_actor broker;
+  ip_limiter_actor ip_limiter;
 
   /// A websocket client: the fake peer plus the real conn_handler the gateway would create.
   struct client {
@@ -274,7 +274,8 @@ struct relay_fixture : base_fixture {
     auto req = proto::parse_api_request(r, body.dump(), fe);
     CAF_REQUIRE(req.has_value());
     auto resp = std::make_shared<fake_responder>();
-    self->send(target ? target : ip_limiter, api_atom::value, api_call{std::move(*req), ip, resp});
+    self->send(target ? target : caf::actor_cast<caf::actor>(ip_limiter), api_atom::value,
+               api_call{std::move(*req), ip, resp});
     drain();
     return resp;
   }

@@ -1,5 +1,5 @@
-// Rate limiter actors: the per-IP limiter in front of the broker, and one per-session limiter
-// holding the session command budget and the per-device command and snapshot budgets.
+// Per-session limiter: the session command budget and the per-device command and snapshot
+// budgets (RELAY_PROTOCOL §9.3, §10). Linked to its session.
 #include <unordered_map>
 
 #include "actors/actors.hpp"
@@ -9,63 +9,6 @@
 namespace rc::actors {
 
 namespace {
-/// Hard bound on per-IP buckets; when full and nothing has expired, new IPs are refused (429).
-constexpr std::size_t max_ip_buckets = 200000;
-
-const char* limit_message(proto::route r) {
-  return r == proto::route::pair_start || r == proto::route::pair_join
-             ? "Too many pairing attempts. Try again in a minute."
-             : "Too many relay management requests. Try again in a minute.";
-}
-}  // namespace
-
-struct ip_limiter_state {
-  std::unordered_map<std::string, fixed_window> buckets;
-  int64_t spawned_at = 0;
-  static inline const char* name = "ip_limiter";
-};
-
-caf::behavior ip_limiter_impl(caf::stateful_actor<ip_limiter_state>* self, context_ptr ctx,
-                              caf::actor broker) {
-  self->state.spawned_at = now_of(ctx);
-  ctx->metrics.limiter_actors.fetch_add(1);
-  self->attach_functor([ctx] { ctx->metrics.limiter_actors.fetch_sub(1); });
-  auto prune = [self, ctx](int64_t now) {
-    auto& b = self->state.buckets;
-    for (auto it = b.begin(); it != b.end();)
-      it = it->second.expired(now) ? b.erase(it) : std::next(it);
-    ctx->metrics.ip_buckets.store(static_cast<int64_t>(b.size()));
-  };
-  return {
-      [=](api_atom, api_call& call) {
-        int64_t now = now_of(ctx);
-        auto& b = self->state.buckets;
-        auto it = b.find(call.client_ip);
-        if (it == b.end()) {
-          if (b.size() >= max_ip_buckets) prune(now);
-          if (b.size() >= max_ip_buckets) {
-            reply_error(call.responder, 429, "rate_limited", limit_message(call.req.r));
-            return;
-          }
-          it = b.emplace(call.client_ip, fixed_window{}).first;
-          ctx->metrics.ip_buckets.store(static_cast<int64_t>(b.size()));
-        }
-        if (!it->second.consume(now, ctx->cfg.max_pair_requests_per_minute)) {
-          reply_error(call.responder, 429, "rate_limited", limit_message(call.req.r));
-          return;
-        }
-        self->send(broker, api_atom::value, std::move(call));
-      },
-      [=](prune_atom) { prune(now_of(ctx)); },
-      [=](describe_atom) -> std::string {
-        auto j = actor_info("rate_limiter", self->id(), self->mailbox().size(),
-                            self->state.spawned_at, now_of(ctx));
-        j["scope"] = "client_ip";
-        j["buckets"] = self->state.buckets.size();
-        return j.dump();
-      },
-  };
-}
 
 struct session_limiter_state {
   fixed_window session_commands;
@@ -75,8 +18,9 @@ struct session_limiter_state {
   static inline const char* name = "session_limiter";
 };
 
-caf::behavior session_limiter_impl(caf::stateful_actor<session_limiter_state>* self,
-                                   context_ptr ctx, std::string session_id) {
+session_limiter_actor::behavior_type session_limiter_impl(
+    session_limiter_actor::stateful_pointer<session_limiter_state> self, context_ptr ctx,
+    std::string session_id) {
   self->state.spawned_at = now_of(ctx);
   ctx->metrics.limiter_actors.fetch_add(1);
   self->attach_functor([ctx] { ctx->metrics.limiter_actors.fetch_sub(1); });
@@ -126,12 +70,10 @@ caf::behavior session_limiter_impl(caf::stateful_actor<session_limiter_state>* s
   };
 }
 
-caf::actor spawn_ip_limiter(caf::actor_system& sys, context_ptr ctx, caf::actor broker) {
-  return sys.spawn(ip_limiter_impl, std::move(ctx), std::move(broker));
-}
+}  // namespace
 
-caf::actor spawn_session_limiter(caf::event_based_actor* parent, context_ptr ctx,
-                                 std::string session_id) {
+session_limiter_actor spawn_session_limiter(caf::local_actor* parent, context_ptr ctx,
+                                            std::string session_id) {
   return parent->spawn<caf::linked>(session_limiter_impl, std::move(ctx), std::move(session_id));
 }
 

@@ -1,0 +1,207 @@
+// Session actor, websocket auth unit (RELAY_PROTOCOL §6): desktop auth (socket replacement),
+// mobile auth with token rotation (session_tokens; persisted before auth_ok, rolled back on
+// failure) and the cross-node presence probe that precedes a phone's auth_ok.
+#include "actors/cluster.hpp"
+#include "actors/session_ops.hpp"
+#include "protocol/tokens.hpp"
+#include "protocol/url.hpp"
+
+namespace rc::actors {
+
+void session_ops::reject(auth_request& a, auth_failure why, bool policy) {
+  reject_auth(ctx, a, why, policy);
+}
+
+void session_ops::accepted(auth_request& a, bool desktop, device_actor device,
+                           const std::string& device_id) {
+  ctx->metrics.ws_auth_successes.fetch_add(1);
+  a.peer->mark_authenticated();
+  auto h = a.handler;
+  auto me = caf::actor_cast<session_actor>(self);
+  auto s = sid();
+  a.peer->post([h, desktop, me, device, s, device_id] {
+    if (auto hh = h.lock())
+      hh->authed(desktop, caf::actor_cast<caf::actor>(me), caf::actor_cast<caf::actor>(device), s,
+                 device_id);
+  });
+}
+
+bool session_ops::over_capacity() {
+  return ctx->metrics.active_websockets.load() >=
+         static_cast<int64_t>(ctx->cfg.max_active_websocket_connections);
+}
+
+bool session_ops::origin_allowed(const gw::ws_peer& p) {
+  for (const auto& o : ctx->cfg.allowed_origins)
+    if (o == "*") return true;
+  if (!p.has_origin()) return false;
+  auto n = proto::normalize_origin(p.origin());
+  if (!n) return false;
+  for (const auto& o : ctx->cfg.allowed_origins)
+    if (o == *n) return true;
+  return false;
+}
+
+void session_ops::when_subscribed(std::function<void()> then) {
+  // auth_ok only once this node receives the session's envelopes (pair requests, commands and
+  // status from peers): nothing published right after auth_ok can miss this socket.
+  push_routes();
+  auto c = ctx;
+  auto session_id = sid();
+  self->request(st().cluster, std::chrono::seconds(2), sockets_atom::value, ack_atom::value, sid(),
+                static_cast<bool>(st().desktop), static_cast<uint64_t>(st().mobiles.size()))
+      .await([then](bool) { then(); },
+             [then, c, session_id](caf::error& e) {
+               // Answer anyway: the socket works locally; peers' envelopes may be missed.
+               c->log(log_level::warn, "session", "bus subscription not confirmed",
+                      sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
+               then();
+             });
+}
+
+void session_ops::auth_desktop(auth_request& a) {
+  if (!st().initialized || st().closed)
+    return reject(a, auth_failure::desktop_session_missing, true);
+  if (!tokens().desktop_ok(a.token)) return reject(a, auth_failure::token_not_found, true);
+  if (!st().desktop && over_capacity()) return reject(a, auth_failure::relay_over_capacity, false);
+  if (st().desktop) {
+    // Replace the old socket; its later close must not clear the new slot (§16.3 fix).
+    auto old = std::move(st().desktop);
+    st().desktop.reset();
+    clear_routes(old, st().desktop_handler);
+    old->disconnect(close_reason::desktop_reconnected);
+  } else {
+    ctx->metrics.active_websockets.fetch_add(1);
+    ctx->metrics.sessions_with_desktop.fetch_add(1);
+  }
+  st().desktop = a.peer;
+  st().desktop_conn = a.conn_id;
+  st().desktop_handler = a.handler;
+  touch();
+  st().remote_desktop = false;
+  st().remote_desktop_instance.clear();
+  tell_presence(true);
+  auto done = [this, a]() mutable {
+    accepted(a, true, device_actor{}, {});
+    send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
+    auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
+    for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+    publish(target::mobile, *status);
+    persist();
+  };
+  if (!bus()) {
+    report_sockets();
+    return done();
+  }
+  when_subscribed(done);
+}
+
+void session_ops::auth_mobile(auth_request& a, const std::string& device_id) {
+  if (!st().initialized || st().closed)
+    return reject(a, auth_failure::mobile_session_missing, true);
+  bool same_device = st().device_conn.count(device_id) > 0;
+  if (!same_device && over_capacity()) return reject(a, auth_failure::relay_over_capacity, false);
+  if (!origin_allowed(*a.peer)) return reject(a, auth_failure::mobile_origin_not_allowed, false);
+  auto it = st().rec.devices.find(device_id);
+  if (it == st().rec.devices.end()) return reject(a, auth_failure::device_not_registered, true);
+  auto& d = it->second;
+  int64_t n = now();
+  if (!session_tokens::device_accepts(d, a.token, n))
+    return reject(a, auth_failure::device_record_missing, true);
+  if (same_device) remove_mobile(st().device_conn[device_id], close_reason::device_reconnected);
+  if (st().mobiles.size() >= ctx->cfg.max_devices_per_session)
+    return reject(a, auth_failure::device_cap_reached, false);
+  // Rotation: the token that was current becomes a grace token (or dies when grace is 0).
+  std::string next = proto::random_token(proto::token_bytes);
+  auto rot = tokens().rotate(d, device_id, next, n,
+                             static_cast<int64_t>(ctx->cfg.token_rotation_grace_ms));
+  touch();
+  ++st().version;
+  auto req = std::make_shared<auth_request>(std::move(a));
+  auto before = std::move(rot.before);
+  auto ops = std::move(rot.ops);
+  auto rollback = [this, device_id, before] {
+    if (auto dev = st().rec.devices.find(device_id); dev != st().rec.devices.end())
+      dev->second = before;
+  };
+  // The rotation must be persisted before auth_ok; on failure it is rolled back (§6.3.4).
+  self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
+                store_write{st().rec, st().version, false})
+      .await(
+          [=](store_status status) mutable {
+            if (status != store_status::ok && status != store_status::stale_version) {
+              rollback();
+              return reject(*req, auth_failure::token_rotation_persist_failed, false);
+            }
+            after_rotation(req, device_id, next, ops);
+          },
+          [=](caf::error& e) mutable {
+            ctx->log(log_level::warn, "session", "token rotation not persisted",
+                     sid_field(sid()) + ",\"error\":" + json_str(caf::to_string(e)));
+            rollback();
+            reject(*req, auth_failure::token_rotation_persist_failed, false);
+          });
+}
+
+/// Rotation persisted: peers reload the tokens; presence is resolved (probe) before auth_ok.
+void session_ops::after_rotation(std::shared_ptr<auth_request> req, const std::string& device_id,
+                                 const std::string& next, std::vector<index_op> ops) {
+  publish_control(target::session_refresh, refresh_payload());
+  if (st().desktop || st().remote_desktop || !bus())
+    return finish_mobile_auth(*req, device_id, next, ops);
+  pending_probe p{++st().probe_seq, std::move(req), device_id, next, std::move(ops)};
+  publish_control(target::probe, proto::json{{"type", "relay.desktop_status_probe"},
+                                             {"sessionID", sid()},
+                                             {"requestingInstanceID", ctx->instance_id}}
+                                     .dump());
+  self->delayed_send(self, std::chrono::milliseconds(150), probe_atom::value, p.id);
+  st().probes.push_back(std::move(p));
+}
+
+/// Completes the waiting mobile auths (all, or only probe `id`).
+void session_ops::finish_probes(std::optional<uint64_t> id) {
+  auto& v = st().probes;
+  std::vector<pending_probe> done;
+  for (auto it = v.begin(); it != v.end();) {
+    if (!id || it->id == *id) {
+      done.push_back(std::move(*it));
+      it = v.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& p : done) finish_mobile_auth(*p.req, p.device_id, p.next, p.ops);
+}
+
+void session_ops::finish_mobile_auth(auth_request& a, const std::string& device_id,
+                                     const std::string& next, std::vector<index_op>& ops) {
+  if (st().closed || !st().rec.devices.count(device_id))
+    return reject(a, auth_failure::device_record_missing, true);
+  index(std::move(ops));
+  std::size_t before = st().mobiles.size();
+  st().mobiles[a.conn_id] = mobile_slot{device_id, a.peer};
+  st().device_conn[device_id] = a.conn_id;
+  ctx->metrics.active_websockets.fetch_add(1);
+  update_mobile_gauge(before);
+  auto dev = st().device_actors[device_id];
+  if (!dev) {
+    spawn_device(device_id);
+    dev = st().device_actors[device_id];
+  }
+  self->send(dev, attach_atom::value, a.conn_id, a.peer);
+  auto done = [this, a, dev, device_id, next]() mutable {
+    accepted(a, false, dev, device_id);
+    send_text(a.peer, proto::msg_auth_ok_mobile(sid(), device_id, next, st().mobiles.size(),
+                                                desktop_present()));
+    device_count_to_desktop();
+  };
+  if (!bus()) {
+    report_sockets();
+    return done();
+  }
+  // With a bus, auth_ok waits until this node is subscribed to the session's subject, so
+  // nothing published for this phone right after it is told auth_ok can miss it.
+  when_subscribed(done);
+}
+
+}  // namespace rc::actors

@@ -1,0 +1,164 @@
+// Session actor, multi-node unit (CONFIG_REFERENCE §4.5, §5): publishing to peers, the local
+// socket census, envelopes from peers, and adopting persisted copies (restore / merge).
+// Without a bus every publish is a no-op.
+#include <algorithm>
+
+#include "actors/cluster.hpp"
+#include "actors/session_ops.hpp"
+#include "protocol/tokens.hpp"
+
+namespace rc::actors {
+
+void session_ops::publish(const char* tgt, std::string payload, std::optional<std::string> device) {
+  if (bus())
+    self->send(st().cluster, publish_atom::value,
+               make_envelope(sid(), tgt, std::move(payload), std::move(device)));
+}
+
+void session_ops::publish_control(const char* tgt, std::string payload) {
+  if (bus())
+    self->send(st().cluster, publish_atom::value, control_atom::value,
+               make_envelope(sid(), tgt, std::move(payload)));
+}
+
+std::string session_ops::refresh_payload() {
+  return proto::json{{"type", "relay.session_refresh"}, {"sessionID", sid()}}.dump();
+}
+
+/// Tells the cluster actor how many local sockets we hold (it (un)subscribes the subject).
+void session_ops::report_sockets() {
+  push_routes();
+  if (!bus()) return;
+  self->send(st().cluster, sockets_atom::value, sid(), static_cast<bool>(st().desktop),
+             static_cast<uint64_t>(st().mobiles.size()));
+  if (!st().desktop && st().mobiles.empty()) {  // unsubscribed: remote presence unknown
+    st().remote_desktop = false;
+    st().remote_desktop_instance.clear();
+  }
+}
+
+/// Remote presence changes (desktop_status from a peer, probe answer, member gone).
+void session_ops::set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles) {
+  if (st().desktop) return;  // the local socket is authoritative
+  bool before = st().remote_desktop;
+  st().remote_desktop = v;
+  st().remote_desktop_instance = v ? instance : std::string();
+  if (before == v) return;
+  tell_presence(v);
+  if (tell_mobiles) {
+    auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), v));
+    for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+  }
+}
+
+/// Envelope from a peer (already verified): CONFIG_REFERENCE §5.4 and the control kinds.
+void session_ops::from_bus(const persistence::bus_envelope& e) {
+  if (!st().initialized || st().closed) return;
+  auto j = proto::json::parse(e.payload, nullptr, false);
+  std::string type = j.is_object() ? j.value("type", std::string()) : std::string();
+  if (e.target == target::pair_decision) {
+    std::string rid = j.is_object() ? j.value("requestID", std::string()) : std::string();
+    bool approved = j.is_object() && j.value("approved", false);
+    if (!st().pending || !proto::constant_time_equal(rid, st().pending->request_id)) return;
+    if (approved)
+      approve();
+    else
+      fail_join(403, "pair_request_denied", "Desktop denied this pairing request.");
+    return;
+  }
+  if (e.target == target::probe) {
+    if (!st().desktop) return;
+    std::string who = j.is_object() ? j.value("requestingInstanceID", std::string()) : "";
+    publish_control(target::probe_response, proto::json{{"type", "relay.desktop_status_response"},
+                                                        {"sessionID", sid()},
+                                                        {"requestingInstanceID", who},
+                                                        {"desktopConnected", true}}
+                                                .dump());
+    return;
+  }
+  if (e.target == target::probe_response) {
+    if (!j.is_object() || j.value("requestingInstanceID", std::string()) != ctx->instance_id)
+      return;
+    if (j.value("desktopConnected", false)) set_remote_desktop(true, e.source_instance_id, false);
+    finish_probes(std::nullopt);
+    return;
+  }
+  touch();
+  if (type == "disconnect") {
+    // Peers send one of our own reasons; anything else ends the session as expired.
+    auto reason = proto::parse_close_reason(j.value("reason", std::string()))
+                      .value_or(close_reason::session_expired);
+    if (e.target == target::mobile && e.target_device_id) return revoke_local(*e.target_device_id);
+    return close(reason, false);
+  }
+  auto text = std::make_shared<const std::string>(e.payload);
+  if (e.target == target::desktop) {
+    if (!st().desktop) return;
+    if (st().desktop->send(text)) {
+      ++st().to_desktop;
+      return;
+    }
+    slow_desktop();
+    return;
+  }
+  if (e.target != target::mobile) return;
+  if (type == "relay.desktop_status" && j.contains("desktopConnected") &&
+      j["desktopConnected"].is_boolean())
+    set_remote_desktop(j["desktopConnected"].get<bool>(), e.source_instance_id, false);
+  to_mobiles(text);
+}
+
+/// Targeted revoke (§5.4; also the local devices/revoke): drop the device, its socket, buckets
+/// and tokens.
+void session_ops::revoke_local(const std::string& device_id) {
+  auto it = st().rec.devices.find(device_id);
+  if (it == st().rec.devices.end()) return;
+  if (auto conn = st().device_conn.find(device_id); conn != st().device_conn.end())
+    remove_mobile(conn->second, close_reason::device_revoked);
+  index(tokens().device(device_id, it->second, false));
+  st().rec.devices.erase(it);
+  kill_device(device_id);
+  if (st().desktop) device_count_to_desktop();
+}
+
+/// Persisted copy from a reload (§4.5, improved): adopt it when it is newer than ours. With
+/// local sockets the devices' token records are still merged, so a phone whose token was
+/// rotated on another node authenticates here; devices with a live local socket are kept.
+void session_ops::merge(persistence::session_record& rec, uint64_t version) {
+  if (st().closed) return;
+  if (!st().initialized) {
+    restore(rec, version);
+    return;
+  }
+  if (version <= st().version) return;
+  index(tokens().all(false));
+  std::vector<std::string> gone;
+  for (auto& [id, d] : st().rec.devices)
+    if (!rec.devices.count(id)) gone.push_back(id);
+  for (auto& id : gone) {
+    if (st().device_conn.count(id))
+      rec.devices[id] = st().rec.devices[id];  // live here: keep it
+    else
+      kill_device(id);
+  }
+  int64_t activity = std::max(st().rec.last_activity_at_ms, rec.last_activity_at_ms);
+  st().rec = std::move(rec);
+  st().rec.last_activity_at_ms = activity;
+  st().version = version;
+  for (auto& [id, d] : st().rec.devices)
+    if (!st().device_actors.count(id)) spawn_device(id);
+  auto idx = tokens().prune_all(now());
+  auto add = tokens().all(true);
+  idx.insert(idx.end(), add.begin(), add.end());
+  index(std::move(idx));
+}
+
+void session_ops::restore(persistence::session_record& rec, uint64_t version) {
+  st().rec = std::move(rec);
+  st().version = std::max(st().version, version);
+  st().initialized = true;
+  for (auto& [id, d] : st().rec.devices) spawn_device(id);
+  index(tokens().all(true));
+}
+
+}  // namespace rc::actors

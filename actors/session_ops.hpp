@@ -1,0 +1,159 @@
+// Private to the session actor's units: its state and the operations its handlers call.
+//   session.cpp          behavior, sockets, routing, presence, close
+//   session_pairing.cpp  HTTP API: pair/start, pair/join + approval, refresh, stop, devices
+//   session_auth.cpp     websocket auth, token rotation (session_tokens), presence probes
+//   session_cluster.cpp  bus glue: publish, socket census, envelopes from peers, merge/restore
+#pragma once
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/actors.hpp"
+#include "actors/common.hpp"
+#include "actors/token_index.hpp"
+
+namespace rc::actors {
+
+inline constexpr const char* desktop_gone_msg =
+    "Desktop disconnected before pairing could be approved.";
+
+struct mobile_slot {
+  std::string device_id;
+  std::shared_ptr<gw::ws_peer> peer;
+};
+
+struct pending_join {
+  uint64_t id = 0;
+  std::string request_id;
+  std::string join_token;
+  std::shared_ptr<gw::http_responder> responder;
+  std::optional<std::string> device_name;
+  int64_t expires_at = 0;
+};
+
+/// A mobile auth waiting for the cross-node presence probe (§6.3 step 5).
+struct pending_probe {
+  uint64_t id = 0;
+  std::shared_ptr<auth_request> req;
+  std::string device_id, next;
+  std::vector<index_op> ops;
+};
+
+struct session_state {
+  bool initialized = false;
+  bool closed = false;
+  persistence::session_record rec;
+  uint64_t version = 0;
+  std::string desktop_conn;
+  std::shared_ptr<gw::ws_peer> desktop;
+  std::weak_ptr<gw::ws_link> desktop_handler;         ///< receives the zero-hop mobile route table
+  std::map<std::string, mobile_slot> mobiles;         // conn id → slot
+  std::map<std::string, device_actor> device_actors;  // device id → actor
+  std::map<std::string, std::string> device_conn;     // device id → conn id
+  std::optional<pending_join> pending;
+  uint64_t join_seq = 0;
+  session_limiter_actor limiter;
+  int64_t spawned_at = 0;
+  uint64_t to_mobiles = 0, to_desktop = 0;
+  // ---- multi-node ----
+  cluster_actor cluster;                ///< empty without NATS
+  bool remote_desktop = false;          ///< a peer holds the desktop socket (learned via bus)
+  std::string remote_desktop_instance;  ///< ... and which peer
+  std::vector<pending_probe> probes;
+  uint64_t probe_seq = 0;
+  context_ptr ctx;  ///< for the emergency cleanup below
+  static inline const char* name = "session";
+
+  /// Runs however the actor ends. After a normal close() there is nothing left; after an
+  /// abnormal end (exception, kill, a child's failure) the sockets are told to reconnect and
+  /// every gauge the session held is released, so admission counts never leak. The broker
+  /// restarts the session from the store.
+  ~session_state();
+};
+
+using session_ptr = session_actor::stateful_pointer<session_state>;
+
+struct session_ops {
+  session_ptr self;
+  context_ptr ctx;
+  broker_actor broker;
+  store_actor store;
+
+  session_state& st() { return self->state; }
+  const std::string& sid() { return st().rec.session_id; }
+  int64_t now() { return now_of(ctx); }
+  session_tokens tokens() { return session_tokens(st().rec); }
+  void touch() { st().rec.last_activity_at_ms = now(); }
+  bool bus() { return static_cast<bool>(st().cluster); }
+  bool desktop_present() { return st().desktop || st().remote_desktop; }
+
+  // ---- session.cpp: sockets, routing, presence, lifecycle ----
+  void index(std::vector<index_op> ops);
+  void presence_to(const device_actor& device, bool connected);
+  void tell_presence(bool connected);
+  void persist();
+  /// Persists, then (once the write is done) tells peers to reload and runs `then`.
+  void persist_then(std::function<void()> then);
+  void send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text);
+  void spawn_device(const std::string& device_id);
+  void kill_device(const std::string& device_id);
+  void update_mobile_gauge(std::size_t before);
+  void push_routes();
+  /// Tells a desktop connection to stop its zero-hop forwarding.
+  static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer, std::weak_ptr<gw::ws_link> h);
+  void device_count_to_desktop();
+  void remove_mobile(std::string conn_id, std::optional<close_reason> reason);
+  void remove_desktop(std::optional<close_reason> reason);
+  void desktop_lost();
+  void slow_consumer(const std::shared_ptr<gw::ws_peer>& peer);
+  /// A phone's socket refused a frame: it is dropped as a slow consumer.
+  void slow_mobile(const std::string& conn_id);
+  /// The desktop's socket refused a frame: it is dropped as a slow consumer.
+  void slow_desktop();
+  /// Fan-out of one desktop frame to the local phones.
+  void to_mobiles(const text_ptr& text);
+  void close(close_reason reason, bool delete_record);
+  void sweep();
+  caf::result<std::string> describe();
+
+  // ---- session_pairing.cpp ----
+  void api(api_call& c);
+  void pair_start(api_call& c);
+  void pair_join(api_call& c);
+  void approve();
+  void decide(const std::string& request_id, bool approved);
+  void finish_join(int status, const proto::json& body);
+  void fail_join(int status, const char* code, const std::string& msg);
+  void reset_for_replacement();
+  proto::json device_list();
+
+  // ---- session_auth.cpp ----
+  void reject(auth_request& a, auth_failure why, bool policy);
+  void accepted(auth_request& a, bool desktop, device_actor device, const std::string& device_id);
+  bool over_capacity();
+  bool origin_allowed(const gw::ws_peer& p);
+  void auth_desktop(auth_request& a);
+  void auth_mobile(auth_request& a, const std::string& device_id);
+  void after_rotation(std::shared_ptr<auth_request> req, const std::string& device_id,
+                      const std::string& next, std::vector<index_op> ops);
+  void finish_probes(std::optional<uint64_t> id);
+  void finish_mobile_auth(auth_request& a, const std::string& device_id, const std::string& next,
+                          std::vector<index_op>& ops);
+  /// With a bus, `then` runs once the cluster subscribed the session's subject (or failed).
+  void when_subscribed(std::function<void()> then);
+
+  // ---- session_cluster.cpp ----
+  void publish(const char* tgt, std::string payload, std::optional<std::string> device = {});
+  void publish_control(const char* tgt, std::string payload);
+  std::string refresh_payload();
+  void report_sockets();
+  void set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles);
+  void from_bus(const persistence::bus_envelope& e);
+  void revoke_local(const std::string& device_id);
+  void merge(persistence::session_record& rec, uint64_t version);
+  void restore(persistence::session_record& rec, uint64_t version);
+};
+
+}  // namespace rc::actors
