@@ -268,7 +268,7 @@ broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_
       [=](api_atom, api_call& c) {
         auto& st = self->state;
         if (st.shutting_down) {
-          reply_error(c.responder, 503, "server_shutdown",
+          reply_error(c.responder, 503, proto::to_string(proto::close_reason::server_shutdown),
                       "Relay is shutting down. Retry shortly.");
           return;
         }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "protocol/close_reason.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 
@@ -13,7 +14,7 @@ const char* to_string(auth_failure f) {
   static const char* names[] = {"auth_timeout_or_missing_payload",
                                 "invalid_auth_payload",
                                 "token_not_found",
-                                "relay_over_capacity",
+                                proto::to_string(proto::close_reason::relay_over_capacity),
                                 "desktop_session_missing",
                                 "mobile_origin_not_allowed",
                                 "mobile_session_missing",

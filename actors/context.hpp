@@ -91,9 +91,8 @@ class logger {
 std::string json_str(const std::string& s);  ///< quoted, escaped JSON string
 
 struct relay_context {
-  /// Read-only once the node runs (nothing in actors/ or gateway/ writes it). Not `const` because
-  /// the unit tests adjust it in their setup (18 sites in tests/unit).
-  settings::relay_config cfg;
+  /// Immutable after start (the node and the tests build a new context for another config).
+  const settings::relay_config cfg;
   std::shared_ptr<gw::counters> io;  ///< gateway counters (send failures, sockets)
   relay_metrics metrics;
   logger log;

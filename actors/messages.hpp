@@ -272,6 +272,15 @@ using broker_actor = caf::typed_actor<
     replies_to<shutdown_atom>::with<uint64_t>,
     replies_to<describe_atom, uint64_t>::with<std::string>>;  // child limit → JSON tree
 
+/// What a session hands the websocket it accepted (gw::ws_link::authed, on the socket's strand).
+struct auth_grant {
+  bool desktop = false;
+  session_actor session;
+  device_actor device;  ///< empty for the desktop
+  std::string session_id;
+  std::string device_id;  ///< empty for the desktop
+};
+
 /// The node's supervisor: monitors the long-lived actors and applies their restart policy.
 using supervisor_actor =
     caf::typed_actor<replies_to<children_atom>::with<std::string>,  // child table (JSON)

@@ -17,12 +17,9 @@ void session_ops::accepted(auth_request& a, bool desktop, device_actor device,
   ctx->metrics.ws_auth_successes.fetch_add(1);
   a.peer->mark_authenticated();
   auto h = a.handler;
-  auto me = caf::actor_cast<session_actor>(self);
-  auto s = sid();
-  a.peer->post([h, desktop, me, device, s, device_id] {
-    if (auto hh = h.lock())
-      hh->authed(desktop, caf::actor_cast<caf::actor>(me), caf::actor_cast<caf::actor>(device), s,
-                 device_id);
+  auth_grant g{desktop, caf::actor_cast<session_actor>(self), std::move(device), sid(), device_id};
+  a.peer->post([h, g = std::move(g)] {
+    if (auto hh = h.lock()) hh->authed(g);
   });
 }
 

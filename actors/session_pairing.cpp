@@ -259,7 +259,8 @@ void session_ops::api(api_call& c) {
       if (!st().desktop) device_count_to_desktop();  // revoke_local told a local desktop
       touch();
       persist_then(nullptr);
-      ctx->log(log_level::info, "session", "device_revoked", sid_field(sid()));
+      ctx->log(log_level::info, "session", proto::to_string(proto::close_reason::device_revoked),
+               sid_field(sid()));
       reply_json(c.responder, 200,
                  {{"accepted", true}, {"sessionID", sid()}, {"deviceID", q.device_id}});
       return;

@@ -74,12 +74,12 @@ void conn_handler::start_auth(const std::string& token) {
   caf::anon_send(broker_, auth_atom::value, auth_request{token, conn_id_, p, weak_from_this()});
 }
 
-void conn_handler::authed(bool desktop, caf::actor session, caf::actor device,
-                          std::string session_id, std::string device_id) {
-  session_ = caf::actor_cast<session_actor>(std::move(session));
-  device_ = caf::actor_cast<device_actor>(std::move(device));
-  session_id_ = std::move(session_id);
-  device_id_ = std::move(device_id);
+void conn_handler::authed(const actors::auth_grant& g) {
+  session_ = g.session;
+  device_ = g.device;
+  session_id_ = g.session_id;
+  device_id_ = g.device_id;
+  bool desktop = g.desktop;
   if (socket_closed_) {  // the socket died while auth was in flight
     caf::anon_send(session_, detach_atom::value, conn_id_);
     return;

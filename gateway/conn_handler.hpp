@@ -21,8 +21,7 @@ class conn_handler final : public ws_handler,
   void on_closed() override;
 
   // ---- ws_link (on the strand, posted by the session) ----
-  void authed(bool desktop, caf::actor session, caf::actor device, std::string session_id,
-              std::string device_id) override;
+  void authed(const actors::auth_grant& grant) override;
   void set_routes(std::shared_ptr<const route_table> routes) override {
     routes_ = std::move(routes);
     failed_.clear();

@@ -12,6 +12,7 @@ using rc::proto::route;
 namespace {
 
 struct broker_fixture : relay_fixture {
+  using relay_fixture::relay_fixture;
   /// Sends a request to the broker and returns its (already delivered) reply.
   template <class T, class... Ts>
   T ask(Ts... xs) {
@@ -92,16 +93,6 @@ CAF_TEST(abnormal end restarts the session from the store) {
   // The other session is untouched (SCENARIOS 54).
   CAF_CHECK_EQUAL(val(connect(odev.token).peer->count("auth_ok")), 1u);
   CAF_CHECK_EQUAL(val(connect(other.desk).peer->count("auth_ok")), 1u);
-}
-
-CAF_TEST(session capacity) {
-  ctx->cfg.max_sessions = 1;
-  session_ids a, b;
-  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(a))->status), 200);
-  auto r = api(route::pair_start, start_body(b));
-  CAF_CHECK_EQUAL(r->status, 503);
-  CAF_CHECK_EQUAL(r->error(), "relay_at_capacity");
-  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(a))->status), 200);  // replacement is fine
 }
 
 CAF_TEST(restore rebuilds the token index) {
@@ -247,23 +238,6 @@ CAF_TEST(sweep prunes expired grace tokens) {
   CAF_CHECK(m.peer->disconnects.empty());
 }
 
-CAF_TEST(periodic sweep is scheduled by the broker) {
-  ctx->cfg.sweep_interval_ms = 30000;
-  // The first sweep was scheduled with the (one-year) interval at spawn; a manual sweep
-  // reschedules with the current interval.
-  sweep();
-  session_ids ids;
-  auto body = start_body(ids);
-  body["idleTimeoutSeconds"] = 60;
-  api(route::pair_start, body);
-  advance(30000);  // sweep at 30 s: idle for 30 s only
-  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
-  advance(30000);  // sweep at 60 s: idle 60 s → closed
-  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 0);
-  ctx->cfg.sweep_interval_ms = 365ull * 86400000ull;
-  advance(30000);  // last short sweep reschedules with the long interval
-}
-
 CAF_TEST_FIXTURE_SCOPE_END()
 
 CAF_TEST_FIXTURE_SCOPE(broker_kill_switch, broker_fixture)
@@ -352,6 +326,45 @@ CAF_TEST(shutdown uses server_shutdown and keeps records) {
   auto late = connect(a.desk);
   CAF_CHECK_EQUAL(late.peer->last_disconnect(), "relay_over_capacity");
   CAF_CHECK_EQUAL(failures(auth_failure::relay_over_capacity), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct one_session {
+  static void apply(settings::relay_config& c) { c.max_sessions = 1; }
+};
+using one_session_fixture = with_config<broker_fixture, one_session>;
+
+CAF_TEST_FIXTURE_SCOPE(broker_capacity, one_session_fixture)
+
+CAF_TEST(session capacity) {
+  session_ids a, b;
+  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(a))->status), 200);
+  auto r = api(route::pair_start, start_body(b));
+  CAF_CHECK_EQUAL(r->status, 503);
+  CAF_CHECK_EQUAL(r->error(), "relay_at_capacity");
+  CAF_CHECK_EQUAL(val(api(route::pair_start, start_body(a))->status), 200);  // replacement is fine
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct sweep_30s {
+  static void apply(settings::relay_config& c) { c.sweep_interval_ms = 30000; }
+};
+using sweep_30s_fixture = with_config<broker_fixture, sweep_30s>;
+
+CAF_TEST_FIXTURE_SCOPE(broker_periodic_sweep, sweep_30s_fixture)
+
+CAF_TEST(periodic sweep is scheduled by the broker) {
+  // The first sweep was scheduled with the 30 s interval when the broker was spawned.
+  session_ids ids;
+  auto body = start_body(ids);
+  body["idleTimeoutSeconds"] = 60;
+  api(route::pair_start, body);
+  advance(30000);  // sweep at 30 s: idle for 30 s only
+  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
+  advance(30000);  // sweep at 60 s: idle 60 s → closed
+  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 0);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -11,10 +11,10 @@
 #include "relay_fixture.hpp"
 
 using namespace rc_test;
-using rc::proto::close_reason;
-using rc::proto::relay_error;
 using rc::gw::metricsz_json;
 using rc::gw::prometheus_text;
+using rc::proto::close_reason;
+using rc::proto::relay_error;
 
 namespace {
 

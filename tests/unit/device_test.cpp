@@ -21,7 +21,8 @@ struct device_fixture : base_fixture {
   std::shared_ptr<fake_peer> peer = std::make_shared<fake_peer>();
   std::string conn = "CONN-0001";
 
-  device_fixture() {
+  explicit device_fixture(settings::relay_config cfg = test_config())
+      : base_fixture(std::move(cfg)) {
     auto out = to_desktop;
     sink = sys.spawn([out](caf::event_based_actor*) -> caf::behavior {
       return {
@@ -177,32 +178,6 @@ CAF_TEST(invalid commands are rejected after consuming the sequence) {
   CAF_CHECK_EQUAL(to_desktop->size(), 1u);
 }
 
-CAF_TEST(snapshot requests) {
-  presence(true);
-  // SCENARIOS 59 / 32.
-  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}, {"lastSeq", -1}});
-  CAF_CHECK_EQUAL(last_error(), "invalid_snapshot_request");
-  CAF_CHECK_EQUAL(str_of(errors().back(), "message"), "lastSeq must be numeric when provided.");
-  CAF_CHECK(to_desktop->empty());
-  // SCENARIOS 33: string lastSeq forwarded with type intact.
-  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}, {"lastSeq", "42"}});
-  CAF_REQUIRE_EQUAL(to_desktop->size(), 1u);
-  auto fwd = json::parse(to_desktop->back());
-  CAF_CHECK_EQUAL(str_of(fwd, "type"), "relay.snapshot_request");
-  CAF_CHECK_EQUAL(str_of(fwd, "lastSeq"), "42");
-  CAF_CHECK_EQUAL(str_of(fwd, "relayConnectionID"), conn);
-  CAF_CHECK_EQUAL(str_of(fwd, "relayDeviceID"), dev_id);
-  CAF_CHECK_EQUAL(errors().size(), 1u);
-  // SCENARIOS 36: snapshot budget.
-  ctx->cfg.max_snapshot_requests_per_minute = 2;
-  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}});
-  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}});
-  CAF_CHECK_EQUAL(to_desktop->size(), 2u);
-  CAF_CHECK_EQUAL(last_error(), "snapshot_rate_limited");
-  CAF_CHECK_EQUAL(str_of(errors().back(), "message"),
-                  "Too many snapshot requests from this device. Retry shortly.");
-}
-
 CAF_TEST(metadata injection overwrites spoofed ids) {
   // SCENARIOS 31 / 60.
   presence(true);
@@ -220,25 +195,6 @@ CAF_TEST(metadata injection overwrites spoofed ids) {
   CAF_CHECK(peer->frames.empty());
 }
 
-CAF_TEST(command budgets through the device) {
-  // SCENARIOS 34: device budget 2.
-  presence(true);
-  ctx->cfg.max_remote_commands_per_minute = 2;
-  for (uint64_t s = 1; s <= 3; ++s) mobile(relay_fixture::command(sid, s));
-  CAF_CHECK_EQUAL(to_desktop->size(), 2u);
-  CAF_CHECK_EQUAL(last_error(), "command_rate_limited");
-  CAF_CHECK_EQUAL(str_of(errors().back(), "message"),
-                  "Too many remote commands from this device. Retry shortly.");
-  // SCENARIOS 35: session budget 2 (device budget raised) in a fresh window.
-  advance(60000);
-  ctx->cfg.max_remote_commands_per_minute = 10;
-  ctx->cfg.max_remote_session_commands_per_minute = 2;
-  for (uint64_t s = 4; s <= 6; ++s) mobile(relay_fixture::command(sid, s));
-  CAF_CHECK_EQUAL(to_desktop->size(), 4u);
-  CAF_CHECK_EQUAL(str_of(errors().back(), "message"),
-                  "Remote command throughput for this session is temporarily saturated.");
-}
-
 CAF_TEST(frames from a socket that is no longer registered are dropped) {
   presence(true);
   auto stale = std::make_shared<fake_peer>();
@@ -251,6 +207,81 @@ CAF_TEST(frames from a socket that is no longer registered are dropped) {
   CAF_CHECK_EQUAL(peer->drops, 1);  // detached: the old socket is ended
   CAF_CHECK(to_desktop->empty());
   CAF_CHECK_EQUAL(describe().at("connected").get<bool>(), false);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct snapshot_budget_2 {
+  static void apply(settings::relay_config& c) { c.max_snapshot_requests_per_minute = 2; }
+};
+using snapshot_budget_fixture = with_config<device_fixture, snapshot_budget_2>;
+
+CAF_TEST_FIXTURE_SCOPE(device_snapshot_budget, snapshot_budget_fixture)
+
+CAF_TEST(snapshot requests) {
+  presence(true);
+  // SCENARIOS 59 / 32.
+  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}, {"lastSeq", -1}});
+  CAF_CHECK_EQUAL(last_error(), "invalid_snapshot_request");
+  CAF_CHECK_EQUAL(str_of(errors().back(), "message"), "lastSeq must be numeric when provided.");
+  CAF_CHECK(to_desktop->empty());
+  // SCENARIOS 33: string lastSeq forwarded with type intact.
+  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}, {"lastSeq", "42"}});
+  CAF_REQUIRE_EQUAL(to_desktop->size(), 1u);
+  auto fwd = json::parse(to_desktop->back());
+  CAF_CHECK_EQUAL(str_of(fwd, "type"), "relay.snapshot_request");
+  CAF_CHECK_EQUAL(str_of(fwd, "lastSeq"), "42");
+  CAF_CHECK_EQUAL(str_of(fwd, "relayConnectionID"), conn);
+  CAF_CHECK_EQUAL(str_of(fwd, "relayDeviceID"), dev_id);
+  CAF_CHECK_EQUAL(errors().size(), 1u);
+  // SCENARIOS 36: snapshot budget.
+  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}});
+  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}});
+  CAF_CHECK_EQUAL(to_desktop->size(), 2u);
+  CAF_CHECK_EQUAL(last_error(), "snapshot_rate_limited");
+  CAF_CHECK_EQUAL(str_of(errors().back(), "message"),
+                  "Too many snapshot requests from this device. Retry shortly.");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct device_budget_2 {
+  static void apply(settings::relay_config& c) { c.max_remote_commands_per_minute = 2; }
+};
+using device_budget_fixture = with_config<device_fixture, device_budget_2>;
+
+CAF_TEST_FIXTURE_SCOPE(device_command_budget, device_budget_fixture)
+
+CAF_TEST(device command budget through the device) {
+  // SCENARIOS 34: device budget 2.
+  presence(true);
+  for (uint64_t s = 1; s <= 3; ++s) mobile(relay_fixture::command(sid, s));
+  CAF_CHECK_EQUAL(to_desktop->size(), 2u);
+  CAF_CHECK_EQUAL(last_error(), "command_rate_limited");
+  CAF_CHECK_EQUAL(str_of(errors().back(), "message"),
+                  "Too many remote commands from this device. Retry shortly.");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct session_budget_2 {
+  static void apply(settings::relay_config& c) {
+    c.max_remote_commands_per_minute = 10;
+    c.max_remote_session_commands_per_minute = 2;
+  }
+};
+using session_budget_fixture = with_config<device_fixture, session_budget_2>;
+
+CAF_TEST_FIXTURE_SCOPE(device_session_budget, session_budget_fixture)
+
+CAF_TEST(session command budget through the device) {
+  // SCENARIOS 35: session budget 2 (device budget 10).
+  presence(true);
+  for (uint64_t s = 1; s <= 3; ++s) mobile(relay_fixture::command(sid, s));
+  CAF_CHECK_EQUAL(to_desktop->size(), 2u);
+  CAF_CHECK_EQUAL(last_error(), "command_rate_limited");
+  CAF_CHECK_EQUAL(str_of(errors().back(), "message"),
+                  "Remote command throughput for this session is temporarily saturated.");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

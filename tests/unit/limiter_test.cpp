@@ -12,7 +12,8 @@ namespace {
 
 struct limiter_fixture : base_fixture {
   caf::actor limiter;
-  limiter_fixture() {
+  explicit limiter_fixture(settings::relay_config cfg = test_config())
+      : base_fixture(std::move(cfg)) {
     auto c = ctx;
     auto out = std::make_shared<caf::actor>();
     spawn_parent([c, out](caf::event_based_actor* p) {
@@ -26,6 +27,25 @@ struct limiter_fixture : base_fixture {
   }
   bool snap(const std::string& device) { return request<bool>(limiter, snap_atom::value, device); }
 };
+
+/// Device budget 2, session budget 100, snapshot budget 2.
+struct small_budgets {
+  static void apply(settings::relay_config& c) {
+    c.max_remote_commands_per_minute = 2;
+    c.max_remote_session_commands_per_minute = 100;
+    c.max_snapshot_requests_per_minute = 2;
+  }
+};
+using small_budgets_fixture = with_config<limiter_fixture, small_budgets>;
+
+/// Device budget 2, session budget 2.
+struct small_session_budget {
+  static void apply(settings::relay_config& c) {
+    c.max_remote_commands_per_minute = 2;
+    c.max_remote_session_commands_per_minute = 2;
+  }
+};
+using small_session_budget_fixture = with_config<limiter_fixture, small_session_budget>;
 
 }  // namespace
 
@@ -53,11 +73,9 @@ CAF_TEST(fixed window limit zero denies everything inside the window) {
   CAF_CHECK(!w.consume(6, 0, 1000));
 }
 
-CAF_TEST_FIXTURE_SCOPE(limiter_tests, limiter_fixture)
+CAF_TEST_FIXTURE_SCOPE(limiter_tests, small_budgets_fixture)
 
 CAF_TEST(device command budget is per device) {
-  ctx->cfg.max_remote_commands_per_minute = 2;
-  ctx->cfg.max_remote_session_commands_per_minute = 100;
   CAF_CHECK(cmd("devA") == std::make_tuple(true, true));
   CAF_CHECK(cmd("devA") == std::make_tuple(true, true));
   CAF_CHECK(cmd("devA") == std::make_tuple(false, false));  // device budget spent
@@ -67,21 +85,7 @@ CAF_TEST(device command budget is per device) {
   CAF_CHECK(cmd("devA") == std::make_tuple(true, true));  // new window
 }
 
-CAF_TEST(session command budget is shared and device budget is consumed first) {
-  ctx->cfg.max_remote_commands_per_minute = 10;
-  ctx->cfg.max_remote_session_commands_per_minute = 2;
-  CAF_CHECK(cmd("devA") == std::make_tuple(true, true));
-  CAF_CHECK(cmd("devB") == std::make_tuple(true, true));
-  CAF_CHECK(cmd("devA") == std::make_tuple(true, false));  // session saturated
-  auto d = json::parse(request<std::string>(limiter, describe_atom::value));
-  CAF_CHECK_EQUAL(d.at("sessionCommandsInWindow").get<uint64_t>(), 3u);
-  // devA spent 2 of its 10 device units even though the session rejected the second one.
-  ctx->cfg.max_remote_commands_per_minute = 2;
-  CAF_CHECK(cmd("devA") == std::make_tuple(false, false));
-}
-
 CAF_TEST(snapshot budget and drop) {
-  ctx->cfg.max_snapshot_requests_per_minute = 2;
   CAF_CHECK(snap("devA"));
   CAF_CHECK(snap("devA"));
   CAF_CHECK(!snap("devA"));
@@ -94,10 +98,28 @@ CAF_TEST(snapshot budget and drop) {
 
 CAF_TEST_FIXTURE_SCOPE_END()
 
-CAF_TEST_FIXTURE_SCOPE(ip_limiter_tests, relay_fixture)
+CAF_TEST_FIXTURE_SCOPE(limiter_session_budget, small_session_budget_fixture)
+
+CAF_TEST(session command budget is shared and device budget is consumed first) {
+  CAF_CHECK(cmd("devA") == std::make_tuple(true, true));
+  CAF_CHECK(cmd("devB") == std::make_tuple(true, true));
+  CAF_CHECK(cmd("devA") == std::make_tuple(true, false));  // session saturated
+  auto d = json::parse(request<std::string>(limiter, describe_atom::value));
+  CAF_CHECK_EQUAL(d.at("sessionCommandsInWindow").get<uint64_t>(), 3u);
+  // devA spent both of its device units even though the session rejected the second one.
+  CAF_CHECK(cmd("devA") == std::make_tuple(false, false));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct ip_budget_2 {
+  static void apply(settings::relay_config& c) { c.max_pair_requests_per_minute = 2; }
+};
+using ip_budget_fixture = with_config<relay_fixture, ip_budget_2>;
+
+CAF_TEST_FIXTURE_SCOPE(ip_limiter_budget, ip_budget_fixture)
 
 CAF_TEST(per ip limiter answers 429 after the budget) {
-  ctx->cfg.max_pair_requests_per_minute = 2;
   session_ids ids;
   json stop = desk_body(ids);  // unknown session: pair/stop answers 200
   CAF_CHECK_EQUAL(val(api(proto::route::pair_stop, stop, "10.0.0.1")->status), 200);

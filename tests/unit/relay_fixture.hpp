@@ -167,15 +167,22 @@ struct base_fixture : test_coordinator_fixture<> {
   store_actor store;
   std::vector<caf::actor> extra;  ///< actors the fixture must stop
 
-  base_fixture() {
-    ctx = std::make_shared<relay_context>(test_config(), std::make_shared<gw::counters>(),
+  /// The relay's config is read-only once its actors run (`relay_context::cfg` is const), in the
+  /// tests as in the node: a test that needs other values builds its fixture with them
+  /// (`with_config`), or restarts the relay with them (`relay_fixture::restart_relay`).
+  explicit base_fixture(settings::relay_config cfg = test_config()) {
+    make_context(std::move(cfg));
+    // Normally detached; here the deterministic scheduler must run it.
+    store = spawn_store(sys, ctx, std::shared_ptr<persistence::state_store>(mem), false);
+    drain();
+  }
+
+  void make_context(settings::relay_config cfg) {
+    ctx = std::make_shared<relay_context>(std::move(cfg), std::make_shared<gw::counters>(),
                                           log_level::error);
     auto c = clock;
     ctx->now_ms = [c] { return c->load(); };
     ctx->started_at_ms = t0_ms;
-    // Normally detached; here the deterministic scheduler must run it.
-    store = spawn_store(sys, ctx, std::shared_ptr<persistence::state_store>(mem), false);
-    drain();
   }
 
   ~base_fixture() override {
@@ -233,19 +240,46 @@ struct relay_fixture : base_fixture {
     const std::string& conn_id() const { return handler->conn_id(); }
   };
 
-  relay_fixture() {
+  explicit relay_fixture(settings::relay_config cfg = test_config())
+      : base_fixture(std::move(cfg)) {
+    start_relay();
+  }
+
+  ~relay_fixture() override { stop_relay(); }
+
+  void start_relay() {
     broker = spawn_broker(sys, ctx, store);
     ip_limiter = spawn_ip_limiter(sys, ctx, broker);
     self->send(broker, attach_atom::value, ip_limiter);
     drain();
   }
 
-  ~relay_fixture() override {
+  void stop_relay() {
     // Close every session (keeps records), then stop the broker so no periodic sweep remains.
     self->send(broker, shutdown_atom::value);
     drain();
     self->send_exit(ip_limiter, caf::exit_reason::kill);
     self->send_exit(broker, caf::exit_reason::kill);
+    drain();
+  }
+
+  /// A node restart with a changed config: every session closes (records kept), a new context
+  /// with `tweak` applied to the old config, a new store actor on the same memory store, a new
+  /// broker that restores every stored record (what the node's loader does at start-up).
+  template <class Tweak>
+  void restart_relay(Tweak tweak) {
+    stop_relay();
+    self->send_exit(store, caf::exit_reason::kill);
+    drain();
+    auto cfg = ctx->cfg;
+    tweak(cfg);
+    make_context(std::move(cfg));
+    store = spawn_store(sys, ctx, std::shared_ptr<persistence::state_store>(mem), false);
+    drain();
+    start_relay();
+    auto all = mem->load_all();
+    CAF_REQUIRE(all.status == persistence::store_status::ok);
+    for (auto& r : all.records) self->send(broker, restore_atom::value, r.record, r.version);
     drain();
   }
 
@@ -382,6 +416,18 @@ struct relay_fixture : base_fixture {
                 {"seq", seq},
                 {"timestamp", "2026-01-01T00:00:00Z"},
                 {"payload", {{"type", "command"}, {"payload", body}}}};
+  }
+};
+
+/// Fixture `F` built with test_config() changed by `Tweak::apply` (the relay's config is
+/// read-only once its actors run). CAF_TEST_FIXTURE_SCOPE needs one type: name it with `using`.
+template <class F, class Tweak>
+struct with_config : F {
+  with_config() : F(tweaked()) {}
+  static settings::relay_config tweaked() {
+    auto c = test_config();
+    Tweak::apply(c);
+    return c;
   }
 };
 

@@ -62,24 +62,6 @@ CAF_TEST(token rotation with grace) {
   CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 2);  // desktop + one mobile
 }
 
-CAF_TEST(token rotation with zero grace invalidates immediately) {
-  ctx->cfg.token_rotation_grace_ms = 0;
-  session_ids ids;
-  auto d = start_with_desktop(ids);
-  auto dev = pair_device(ids, d);
-  auto m1 = connect(dev.token);
-  auto t1 = str_of(m1.peer->of_type("auth_ok").at(0), "nextDeviceSessionToken");
-  {
-    auto rec_ = stored(ids.sid);
-    CAF_CHECK(rec_.devices.at(dev.device_id).retired_session_tokens.empty());
-  }
-  auto again = connect(dev.token);
-  CAF_CHECK_EQUAL(again.peer->policy_rejects, 1);
-  CAF_CHECK_EQUAL(failures(ctx, auth_failure::token_not_found), 1u);
-  CAF_CHECK(m1.peer->disconnects.empty());  // the live socket is unaffected
-  CAF_CHECK_EQUAL(val(connect(t1).peer->count("auth_ok")), 1u);
-}
-
 CAF_TEST(mobile origin is checked) {
   session_ids ids;
   auto d = start_with_desktop(ids);
@@ -110,7 +92,8 @@ CAF_TEST(device cap at auth counts live sockets) {
                                 {"desktopSessionToken", ids.desk},
                                 {"joinTokenExpiresAt", proto::format_rfc3339_ms(now() + 600000)}});
   auto b = pair_device(ids, d);
-  ctx->cfg.max_devices_per_session = 1;  // e.g. lowered by a restart with a smaller cap
+  // The node restarts with a smaller cap: both devices stay trusted, one may be connected.
+  restart_relay([](settings::relay_config& c) { c.max_devices_per_session = 1; });
   auto ma = connect(a.token);
   CAF_CHECK_EQUAL(ma.peer->count("auth_ok"), 1u);
   auto mb = connect(b.token);
@@ -253,6 +236,32 @@ CAF_TEST(pair request to a full desktop queue) {
   CAF_CHECK_EQUAL(ctx->io->slow_consumer_disconnects.load(), 1u);
   CAF_CHECK_EQUAL(ctx->metrics.pending_join_waiters.load(), 0);
   CAF_CHECK_EQUAL(ctx->metrics.sessions_with_desktop.load(), 0);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct zero_grace {
+  static void apply(settings::relay_config& c) { c.token_rotation_grace_ms = 0; }
+};
+using zero_grace_fixture = with_config<relay_fixture, zero_grace>;
+
+CAF_TEST_FIXTURE_SCOPE(session_tokens_zero_grace, zero_grace_fixture)
+
+CAF_TEST(token rotation with zero grace invalidates immediately) {
+  session_ids ids;
+  auto d = start_with_desktop(ids);
+  auto dev = pair_device(ids, d);
+  auto m1 = connect(dev.token);
+  auto t1 = str_of(m1.peer->of_type("auth_ok").at(0), "nextDeviceSessionToken");
+  {
+    auto rec_ = stored(ids.sid);
+    CAF_CHECK(rec_.devices.at(dev.device_id).retired_session_tokens.empty());
+  }
+  auto again = connect(dev.token);
+  CAF_CHECK_EQUAL(again.peer->policy_rejects, 1);
+  CAF_CHECK_EQUAL(failures(ctx, auth_failure::token_not_found), 1u);
+  CAF_CHECK(m1.peer->disconnects.empty());  // the live socket is unaffected
+  CAF_CHECK_EQUAL(val(connect(t1).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -413,8 +413,16 @@ CAF_TEST(pair result echo for unknown request ids) {
   CAF_CHECK_EQUAL(join->calls, 0);
 }
 
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct one_waiter {
+  static void apply(settings::relay_config& c) { c.max_pending_join_waiters = 1; }
+};
+using one_waiter_fixture = with_config<relay_fixture, one_waiter>;
+
+CAF_TEST_FIXTURE_SCOPE(session_pairing_one_waiter, one_waiter_fixture)
+
 CAF_TEST(pairing backpressure) {
-  ctx->cfg.max_pending_join_waiters = 1;
   session_ids a, b;
   auto da = start_with_desktop(a);
   auto db = start_with_desktop(b);
@@ -426,8 +434,16 @@ CAF_TEST(pairing backpressure) {
   CAF_CHECK_EQUAL(db.peer->count("relay.pair_request"), 0u);
 }
 
+CAF_TEST_FIXTURE_SCOPE_END()
+
+struct one_device {
+  static void apply(settings::relay_config& c) { c.max_devices_per_session = 1; }
+};
+using one_device_fixture = with_config<relay_fixture, one_device>;
+
+CAF_TEST_FIXTURE_SCOPE(session_pairing_one_device, one_device_fixture)
+
 CAF_TEST(device cap at join) {
-  ctx->cfg.max_devices_per_session = 1;
   session_ids ids;
   auto d = start_with_desktop(ids);
   pair_device(ids, d);
