@@ -146,15 +146,18 @@ void session_ops::pair_join(api_call& c) {
   p.expires_at = n + timeout;
   auto msg = std::make_shared<const std::string>(
       proto::msg_pair_request(sid(), p.request_id, p.device_name, c.client_ip, n, p.expires_at));
+  // Counted before the desktop can see the request (a /healthz read after the desktop got it
+  // must include it).
+  ctx->metrics.pending_join_waiters.fetch_add(1);
   if (!st().desktop) {
     publish(target::desktop, *msg);
   } else if (!st().desktop->send(msg)) {
+    ctx->metrics.pending_join_waiters.fetch_sub(1);
     slow_consumer(st().desktop);
     remove_desktop(std::nullopt);
     desktop_lost();
     return fail(409, "desktop_not_connected", offline_msg);
   }
-  ctx->metrics.pending_join_waiters.fetch_add(1);
   st().pending = std::move(p);
   self->delayed_send(self, std::chrono::milliseconds(timeout), timeout_atom::value,
                      st().pending->id);
