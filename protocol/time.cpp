@@ -102,6 +102,11 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
   tm.tm_min = mi;
   tm.tm_sec = se > 59 ? 59 : se;
   int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
+  // The instant must be writable back as RFC 3339 (four-digit year in UTC): an offset can move
+  // 0000-01-01 before year 0 or 9999-12-31 past year 9999 (found by fuzz_time).
+  constexpr int64_t first_s = -62167219200;  // 0000-01-01T00:00:00Z
+  constexpr int64_t last_s = 253402300799;   // 9999-12-31T23:59:59Z
+  if (secs < first_s || secs > last_s) return std::nullopt;
   return secs * 1000 + frac_ms;
 }
 

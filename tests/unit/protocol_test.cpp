@@ -123,6 +123,11 @@ CAF_TEST(rfc3339 round trip) {
   CAF_CHECK_EQUAL(proto::parse_rfc3339("2026-01-01T00:00:00.123456789Z").value_or(-1), t0_ms + 123);
   CAF_CHECK(!proto::parse_rfc3339("2026-01-01T00:00:00").has_value());  // offset mandatory
   CAF_CHECK(!proto::parse_rfc3339("2026-01-01").has_value());
+  // Instants outside year 0000..9999 in UTC cannot be written back (fuzz_time found these).
+  CAF_CHECK(!proto::parse_rfc3339("0000-01-01T00:00:00+05:30").has_value());
+  CAF_CHECK(!proto::parse_rfc3339("9999-12-31T23:59:59-00:01").has_value());
+  CAF_CHECK(proto::parse_rfc3339("0000-01-01T00:00:00Z").has_value());
+  CAF_CHECK(proto::parse_rfc3339("9999-12-31T23:59:59.999Z").has_value());
   CAF_CHECK(!proto::parse_rfc3339("2026-02-30T00:00:00Z").has_value());
   CAF_CHECK(!proto::parse_rfc3339("2025-02-29T00:00:00Z").has_value());  // not a leap year
   CAF_CHECK(!proto::parse_rfc3339("2026-13-01T00:00:00Z").has_value());
