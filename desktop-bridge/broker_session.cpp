@@ -189,6 +189,10 @@ void broker_state::on_control(const json& j) {
     }
     device_count = n;
   } else if (type == "relay.snapshot_request") {
+    // `required`: a phone that never paired with E2EE gets a named refusal, not silence.
+    auto dev = j.value("relayDeviceID", "");
+    if (hub.policy() == e2ee_policy::required && !dev.empty() && !hub.is_pinned(dev))
+      return refuse(dev, "e2ee_required");
     send_hello();
     flush(true);
   } else if (type == "relay.pair_request") {
@@ -255,9 +259,7 @@ void broker_state::on_e2ee(const std::string& device, const std::string& conn, c
     for (auto& f : o.to_phone) ws->send(dump(f));
   if (o.changed) save();
   if (!o.refused.empty())
-    emit({{"event", o.to_phone.empty() || o.to_phone.back().value("k", "") == "resync"
-                        ? "e2ee_resync"
-                        : "e2ee_refused"},
+    emit({{"event", o.resync ? "e2ee_resync" : "e2ee_refused"},
           {"deviceID", device},
           {"reason", o.refused},
           {"message", e2ee_reason_text(o.refused)}});

@@ -179,6 +179,12 @@ export class E2eeLink {
     return true;
   }
 
+  /** A plaintext pairing got a desktop refusal (`--e2ee required`, or a downgrade): say why. */
+  refusedPlaintext(m: DesktopWire, deviceID: string): void {
+    if (m.to !== deviceID || m.k !== 'refused' || typeof m.reason !== 'string') return;
+    if (m.reason === 'e2ee_required' || m.reason === 'downgrade_refused') this.failed(m.reason);
+  }
+
   /** A plaintext app envelope arrived for an encrypted pairing: never applied. */
   plaintextRefused(): void {
     if (this.status.reason !== 'plaintext_refused') this.set({ reason: 'plaintext_refused', text: e2eeReasonText('plaintext_refused') });
