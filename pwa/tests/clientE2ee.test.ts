@@ -6,6 +6,7 @@ import { webcrypto } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RemoteClient, type ClientDeps } from '../src/core/client';
 import * as C from '../src/core/e2eeCrypto';
+import { HANDSHAKE_TIMEOUT_MS } from '../src/core/e2eeClient';
 import { MemoryKeyStore } from '../src/core/e2eeKeys';
 import { CONFIRM, channelTag } from '../src/core/e2eeSession';
 import { MemoryStorage } from '../src/core/storage';
@@ -29,6 +30,7 @@ class Desktop {
   ps = C.randomBytes(32);
   pinned: C.Bytes | null = null;
   required = true;
+  dropHellos = 0; // the relay loses this many hellos
   commands: Frame[] = [];
   named: string[] = []; // reasons the phone sent in `resync`
   private pk: C.Bytes | null = null;
@@ -65,6 +67,10 @@ class Desktop {
     if (m.payload?.type === 'command') return this.required ? [this.frame('refused', { reason: 'e2ee_required' })] : [];
     if (m.payload?.type !== 'e2ee') return [];
     const b = m.payload.payload as Record<string, string & number>;
+    if (b.k === 'hello' && this.dropHellos > 0) {
+      this.dropHellos--;
+      return [];
+    }
     if (b.k === 'hello') return this.onHello(b);
     if (b.k === 'finish') {
       const ok = await C.verify((await C.importPoint(this.pk!, 'ECDSA'))!, C.unb64u(b.sig)!, C.signedInput('finish', this.h!));
@@ -117,10 +123,12 @@ interface Rig {
   /** Moves frames both ways until nothing new happens (bounded). */
   pump: () => Promise<void>;
   wire: () => string;
+  timers: FakeTimers;
 }
 
-async function rig(link: { dk?: string; ps?: string } | 'qr'): Promise<Rig> {
+async function rig(link: { dk?: string; ps?: string } | 'qr', dropHellos = 0): Promise<Rig> {
   const desktop = await Desktop.create();
+  desktop.dropHellos = dropHellos;
   const timers = new FakeTimers();
   const sockets: FakeSocket[] = [];
   const deps: ClientDeps = {
@@ -160,7 +168,7 @@ async function rig(link: { dk?: string; ps?: string } | 'qr'): Promise<Rig> {
   read = 1; // relay.auth
   sock().receive(authOk());
   await pump();
-  return { client, desktop, sock, pump, wire: () => sock().sent.join('\n') };
+  return { client, desktop, sock, pump, wire: () => sock().sent.join('\n'), timers };
 }
 
 describe('controller E2EE wiring', () => {
@@ -233,6 +241,21 @@ describe('controller E2EE wiring', () => {
     expect(wrong.client.state.e2ee.reason).toBe('pair_mac_mismatch');
     expect(wrong.sock().sent.filter((t) => t.includes('"k":"hello"'))).toHaveLength(1);
     expect(wrong.desktop.pinned).toBeNull();
+  });
+
+  it('a lost hello is retried after the handshake timeout, then named as failed', async () => {
+    const r = await rig('qr', 1);
+    expect(r.client.state.e2ee.mode).toBe('pending');
+    r.timers.advance(HANDSHAKE_TIMEOUT_MS);
+    await r.pump();
+    expect(r.client.state.e2ee.mode).toBe('verified'); // the retry carried the pairing proof again
+    const lost = await rig('qr', 99);
+    for (let i = 0; i < 3; i++) {
+      lost.timers.advance(HANDSHAKE_TIMEOUT_MS);
+      await lost.pump();
+    }
+    expect(lost.client.state.e2ee).toMatchObject({ mode: 'failed', reason: 'handshake_timeout' });
+    expect(lost.sock().sent.filter((t) => t.includes('"k":"hello"'))).toHaveLength(3);
   });
 
   it('a `required` desktop refuses a plaintext phone with a clear message', async () => {

@@ -84,6 +84,7 @@ export class RemoteClient {
         if (f.kind === 'envelope') this.handleEnvelope(f.env);
       },
       status: (e2ee) => this.set({ e2ee }),
+      later: (fn, ms) => void this.deps.setTimeout(fn, ms),
       established: () => {
         this.flushQueue();
         this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
