@@ -133,8 +133,9 @@ void broker_state::flush(bool forced) {
   snapshot_limits lim;
   std::string text = dump(m.snapshot(approvals, lim));
   // The relay limits inbound frames to 64 KiB: shrink the window if the bounded snapshot
-  // (plus JSON escaping and metadata) would still not fit.
-  while (text.size() > 60000 && lim.text_budget > 1000) {
+  // (plus JSON escaping and metadata) would still not fit — encrypted, after base64url (×4/3).
+  const std::size_t cap = hub.open_channels() > 0 ? e2ee_hub::max_sealed_app_bytes - 512 : 60000;
+  while (text.size() > cap && lim.text_budget > 1000) {
     lim.text_budget /= 2;
     lim.max_messages = std::max<std::size_t>(10, lim.max_messages / 2);
     text = dump(m.snapshot(approvals, lim));

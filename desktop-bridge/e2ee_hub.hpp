@@ -28,6 +28,9 @@ class e2ee_hub {
   static constexpr std::size_t max_channels = 64;
   /// Devices told to resync whose stale in-flight frames are dropped until their next hello.
   static constexpr std::size_t max_resyncing = 256;
+  /// Largest app envelope whose record frame (base64url ×4/3 + tag + wrapper) still fits the
+  /// relay's 64 KiB inbound frame limit, with room for long ids.
+  static constexpr std::size_t max_sealed_app_bytes = 48000;
 
   struct outcome {
     std::vector<nlohmann::json> to_phone;  ///< desktop → phone frames, in order

@@ -90,6 +90,11 @@ CAF_TEST(pairing_pins_after_finish_and_records_flow) {
   CAF_REQUIRE(app.app);
   CAF_CHECK_EQUAL(*app.app, "{\"x\":1}");
   CAF_CHECK_EQUAL(hub.seal_all("{\"y\":2}").size(), 1u);
+  // the largest app envelope the broker seals still fits the relay's 64 KiB frame limit
+  auto big = hub.seal_all(std::string(e2ee_hub::max_sealed_app_bytes, 'x'));
+  CAF_REQUIRE_EQUAL(big.size(), 1u);
+  CAF_CHECK_LESS(big[0].size() + 2 * 64, 65536u);  // + room for 64 more chars of each id
+  CAF_CHECK_GREATER(big[0].size(), 64000u);
   CAF_CHECK(!hub.plaintext_needed(1));  // required: never plaintext
   CAF_CHECK_EQUAL(hub.plaintext_refusal(did), "e2ee_required");
   // the secret was single use: a second pairing with it fails
