@@ -133,8 +133,9 @@ void broker_state::flush(bool forced) {
   snapshot_limits lim;
   std::string text = dump(m.snapshot(approvals, lim));
   // The relay limits inbound frames to 64 KiB: shrink the window if the bounded snapshot
-  // (plus JSON escaping and metadata) would still not fit.
-  while (text.size() > 60000 && lim.text_budget > 1000) {
+  // (plus JSON escaping and metadata) would still not fit — encrypted, after base64url (×4/3).
+  const std::size_t cap = hub.open_channels() > 0 ? e2ee_hub::max_sealed_app_bytes - 512 : 60000;
+  while (text.size() > cap && lim.text_budget > 1000) {
     lim.text_budget /= 2;
     lim.max_messages = std::max<std::size_t>(10, lim.max_messages / 2);
     text = dump(m.snapshot(approvals, lim));
@@ -189,6 +190,10 @@ void broker_state::on_control(const json& j) {
     }
     device_count = n;
   } else if (type == "relay.snapshot_request") {
+    // `required`: a phone that never paired with E2EE gets a named refusal, not silence.
+    auto dev = j.value("relayDeviceID", "");
+    if (hub.policy() == e2ee_policy::required && !dev.empty() && !hub.is_pinned(dev))
+      return refuse(dev, "e2ee_required");
     send_hello();
     flush(true);
   } else if (type == "relay.pair_request") {
@@ -255,9 +260,7 @@ void broker_state::on_e2ee(const std::string& device, const std::string& conn, c
     for (auto& f : o.to_phone) ws->send(dump(f));
   if (o.changed) save();
   if (!o.refused.empty())
-    emit({{"event", o.to_phone.empty() || o.to_phone.back().value("k", "") == "resync"
-                        ? "e2ee_resync"
-                        : "e2ee_refused"},
+    emit({{"event", o.resync ? "e2ee_resync" : "e2ee_refused"},
           {"deviceID", device},
           {"reason", o.refused},
           {"message", e2ee_reason_text(o.refused)}});

@@ -56,6 +56,10 @@ std::string e2ee_reason_text(const std::string& r) {
   if (r == "malformed_record" || r == "malformed_handshake")
     return "a malformed encrypted frame was rejected";
   if (r == "missing_confirm") return "key confirmation failed";
+  if (r == "bad_accept_signature")
+    return "the phone could not verify this desktop's signature (desktop key substituted?)";
+  if (r == "too_many_channels") return "too many encrypted devices at once";
+  if (r == "replayed_handshake") return "a replayed handshake was ignored";
   if (r == "unexpected_message") return "an encrypted frame arrived out of order";
   return "end-to-end encryption error";
 }
@@ -63,7 +67,7 @@ std::string e2ee_reason_text(const std::string& r) {
 struct e2ee_hub::channel {
   enum class st { awaiting_finish, awaiting_confirm, open } state = st::awaiting_finish;
   std::string ch;
-  bytes pk_p, h;
+  bytes n_p, pk_p, h;
   std::optional<bytes> pairing_secret;  // burned once the finish signature verified
   std::unique_ptr<record_stream> tx, rx;
 };
@@ -72,7 +76,13 @@ void e2ee_hub::reset() {
   identity_ = std::make_unique<identity_key>();
   pinned_.clear();
   secrets_.clear();
+  drop_channels();
+}
+
+void e2ee_hub::drop_channels() {
   channels_.clear();
+  pending_.clear();
+  resyncing_.clear();
 }
 
 bool e2ee_hub::load(const std::string& identity_b64,
@@ -92,7 +102,7 @@ bool e2ee_hub::load(const std::string& identity_b64,
   for (auto& [ps, exp] : secrets)
     if (auto b = unb64u(ps); b && b->size() == 32 && secrets_.size() < max_secrets)
       secrets_.emplace_back(*b, exp);
-  channels_.clear();
+  drop_channels();
   return true;
 }
 
@@ -137,15 +147,28 @@ json e2ee_hub::refusal(const std::string& device_id, const std::string& reason) 
 }
 
 e2ee_hub::outcome e2ee_hub::fail(const std::string& device_id, const std::string& reason,
-                                 bool resync) {
+                                 bool resync, const channel* ch, bool whole_device) {
   outcome o;
   o.refused = reason;
-  auto it = channels_.find(device_id);
-  json f = frame(device_id, it == channels_.end() ? nullptr : it->second.get(),
-                 resync ? "resync" : "refused");
+  o.resync = resync;
+  json f = frame(device_id, ch, resync ? "resync" : "refused");
   f["reason"] = reason;
   o.to_phone.push_back(std::move(f));
-  channels_.erase(device_id);
+  if (auto p = pending_.find(device_id);
+      p != pending_.end() && (whole_device || p->second.get() == ch))
+    pending_.erase(p);
+  if (whole_device) channels_.erase(device_id);
+  // The phone learns it from this one frame; whatever it sent before (records in flight,
+  // a confirm) is stale and must not trigger a resync of the handshake it starts next.
+  if (resyncing_.size() >= max_resyncing) resyncing_.erase(resyncing_.begin());
+  resyncing_.insert(device_id);
+  return o;
+}
+
+e2ee_hub::outcome e2ee_hub::stale_or_fail(const std::string& device_id) {
+  if (resyncing_.count(device_id) == 0) return fail(device_id, "unexpected_message", true);
+  outcome o;
+  o.dropped = true;
   return o;
 }
 
@@ -160,9 +183,14 @@ e2ee_hub::outcome e2ee_hub::on_frame(const std::string& device_id, const json& b
   if (k == "rec") return on_record(device_id, body);
   if (k == "resync") {  // the phone saw a bad record from us and starts a new handshake
     outcome o;
-    o.refused = body.value("reason", "resync");
-    if (o.refused.size() > 64) o.refused = "resync";
+    o.resync = true;
+    auto r = body.find("reason");
+    o.refused = r != body.end() && r->is_string() ? r->get<std::string>() : "resync";
+    if (o.refused.empty() || o.refused.size() > 64 ||
+        o.refused.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)
+      o.refused = "resync";
     channels_.erase(device_id);
+    pending_.erase(device_id);
     return o;
   }
   return fail(device_id, "malformed_handshake", false);
@@ -170,16 +198,28 @@ e2ee_hub::outcome e2ee_hub::on_frame(const std::string& device_id, const json& b
 
 e2ee_hub::outcome e2ee_hub::on_hello(const std::string& device_id, const json& body,
                                      int64_t now_ms) {
-  channels_.erase(device_id);  // a new handshake replaces the old channel
+  // A new handshake replaces any earlier one; the open channel stays until this one completes.
   auto eph_p = b64_field(body, "eph", 65);
   auto n_p = b64_field(body, "n", 32);
-  if (!eph_p || !n_p || (*eph_p)[0] != 0x04) return fail(device_id, "malformed_handshake", false);
+  if (!eph_p || !n_p || (*eph_p)[0] != 0x04)
+    return fail(device_id, "malformed_handshake", false, nullptr, false);
+  // A replay of the hello that opened (or is opening) this device's channel: answering it would
+  // carry that channel's tag and disturb the phone, so it is named here and dropped.
+  for (auto* m : {&channels_, &pending_})
+    if (auto c = m->find(device_id); c != m->end() && c->second->n_p == *n_p) {
+      outcome o;
+      o.refused = "replayed_handshake";
+      return o;
+    }
+  pending_.erase(device_id);
+  resyncing_.erase(device_id);
   auto ch = std::make_shared<channel>();
+  ch->n_p = *n_p;
   ch->ch = b64u(*n_p).substr(0, 12);
   if (body.contains("pk") || body.contains("mac")) {
     auto pk = b64_field(body, "pk", 65);
     auto mac = b64_field(body, "mac", 32);
-    if (!pk || !mac) return fail(device_id, "malformed_handshake", false);
+    if (!pk || !mac) return fail(device_id, "malformed_handshake", false, ch.get(), false);
     auto input = pair_mac_input(*pk, identity_point(), sid_, device_id);
     bool ok = false;
     for (auto& [ps, exp] : secrets_) {
@@ -188,47 +228,57 @@ e2ee_hub::outcome e2ee_hub::on_hello(const std::string& device_id, const json& b
       ok = ok || match;
     }
     if (!ok) {
-      auto o = fail(device_id, "pair_mac_mismatch", false);
+      // Tagged with this hello's channel: a phone ignores refusals of hellos it did not send.
+      auto o = fail(device_id, "pair_mac_mismatch", false, ch.get(), false);
       o.revoke = !is_pinned(device_id);
       return o;
     }
     ch->pk_p = *pk;
   } else {
     auto it = pinned_.find(device_id);
-    if (it == pinned_.end()) return fail(device_id, "unknown_device_key", false);
+    if (it == pinned_.end()) return fail(device_id, "unknown_device_key", false, ch.get(), false);
     ch->pk_p = it->second;
   }
-  if (channels_.size() >= max_channels) return fail(device_id, "too_many_channels", false);
+  if (pending_.size() >= max_channels ||
+      (channels_.size() >= max_channels && !channels_.count(device_id)))
+    return fail(device_id, "too_many_channels", false, ch.get(), false);
   ecdh_key eph;
   bytes n_d = random_bytes(32);
   auto secret = eph.derive(*eph_p);
-  if (!eph.ok() || !secret) return fail(device_id, "malformed_handshake", false);
+  if (!eph.ok() || !secret) return fail(device_id, "malformed_handshake", false, ch.get(), false);
   ch->h = transcript_hash(
       {sid_, device_id, identity_point(), ch->pk_p, *eph_p, *n_p, eph.public_point(), n_d});
   auto keys = derive_keys(*secret, ch->h);
   ch->tx = std::make_unique<record_stream>(keys.d2p, record_prefix("d2p", sid_, device_id));
   ch->rx = std::make_unique<record_stream>(keys.p2d, record_prefix("p2d", sid_, device_id));
   auto sig = identity_->sign(signed_input("accept", ch->h));
-  if (sig.size() != 64) return fail(device_id, "malformed_handshake", false);
+  if (sig.size() != 64) return fail(device_id, "malformed_handshake", false, ch.get(), false);
   outcome o;
   json f = frame(device_id, ch.get(), "accept");
   f["eph"] = b64u(eph.public_point());
   f["n"] = b64u(n_d);
   f["sig"] = b64u(sig);
   o.to_phone.push_back(std::move(f));
-  channels_[device_id] = std::move(ch);
+  pending_[device_id] = std::move(ch);
   return o;  // `eph` and the ECDH secret die here (forward secrecy)
 }
 
 e2ee_hub::outcome e2ee_hub::on_finish(const std::string& device_id, const json& body) {
-  auto it = channels_.find(device_id);
-  if (it == channels_.end() || it->second->state != channel::st::awaiting_finish)
-    return fail(device_id, "unexpected_message", true);
+  auto it = pending_.find(device_id);
+  if (it == pending_.end() || it->second->state != channel::st::awaiting_finish) {
+    // The phone only finishes a handshake it started; with its channel open this finish is
+    // injected (a replay): named, and the working channel is left alone.
+    if (channels_.count(device_id) == 0) return stale_or_fail(device_id);
+    outcome o;
+    o.refused = "unexpected_message";
+    return o;
+  }
   auto& ch = *it->second;
   auto sig = b64_field(body, "sig", 64);
-  if (!sig) return fail(device_id, "malformed_handshake", false);
+  if (!sig) return fail(device_id, "malformed_handshake", false, &ch, false);
+  // A failed (e.g. replayed) handshake ends only itself: the open channel keeps working.
   if (!ecdsa_verify(ch.pk_p, *sig, signed_input("finish", ch.h)))
-    return fail(device_id, "bad_finish_signature", false);
+    return fail(device_id, "bad_finish_signature", false, &ch, false);
   outcome o;
   if (ch.pairing_secret) {  // QR proof + key possession: pin, burn the single-use secret
     pinned_[device_id] = ch.pk_p;
@@ -248,29 +298,42 @@ std::string e2ee_hub::rec_frame(const std::string& device_id, channel& ch,
   auto ct = ch.tx->seal(plaintext, c);
   json f = frame(device_id, &ch, "rec");
   f["c"] = c;
-  f["ct"] = b64u(ct);
-  return f.dump();
+  // The ciphertext is spliced in: base64url needs no JSON escaping, and letting the serializer
+  // scan up to ~1.4 MB per record cost more than the AEAD itself (bench/e2ee_bench.sh).
+  std::string out = f.dump();
+  out.pop_back();  // the closing '}'
+  out += ",\"ct\":\"";
+  out += b64u(ct);
+  out += "\"}";
+  return out;
 }
 
 e2ee_hub::outcome e2ee_hub::on_record(const std::string& device_id, const json& body) {
-  auto it = channels_.find(device_id);
-  if (it == channels_.end() || it->second->state == channel::st::awaiting_finish)
-    return fail(device_id, "unexpected_message", true);
-  auto& ch = *it->second;
+  // The confirm goes to the handshake awaiting it; every other record to the open channel.
+  std::shared_ptr<channel> target;
+  if (auto p = pending_.find(device_id);
+      p != pending_.end() && p->second->state == channel::st::awaiting_confirm)
+    target = p->second;
+  else if (auto it = channels_.find(device_id); it != channels_.end())
+    target = it->second;
+  if (!target) return stale_or_fail(device_id);
+  auto& ch = *target;
   auto c = body.find("c");
   auto ct = b64_field(body, "ct", 0);
   if (c == body.end() || !c->is_number_unsigned() || !ct)
-    return fail(device_id, "malformed_record", true);
+    return fail(device_id, "malformed_record", true, &ch);
   reject why = reject::none;
   auto text = ch.rx->open(c->get<uint64_t>(), *ct, why, max_record_plaintext);
-  if (!text) return fail(device_id, reject_name(why), true);
+  if (!text) return fail(device_id, reject_name(why), true, &ch);
   outcome o;
   if (ch.state == channel::st::awaiting_confirm) {
-    if (*text != confirm_text) return fail(device_id, "missing_confirm", true);
+    if (*text != confirm_text) return fail(device_id, "missing_confirm", true, &ch);
     ch.state = channel::st::open;
     o.to_phone.push_back(json::parse(rec_frame(device_id, ch, confirm_text)));
     o.established = true;
     o.safety = safety_code(identity_point(), ch.pk_p);
+    channels_[device_id] = std::move(target);
+    pending_.erase(device_id);
     return o;
   }
   o.app = std::move(*text);
@@ -285,15 +348,12 @@ std::string e2ee_hub::plaintext_refusal(const std::string& device_id) const {
 
 std::vector<std::string> e2ee_hub::seal_all(const std::string& plaintext) {
   std::vector<std::string> out;
-  for (auto& [dev, ch] : channels_)
-    if (ch->state == channel::st::open) out.push_back(rec_frame(dev, *ch, plaintext));
+  for (auto& [dev, ch] : channels_) out.push_back(rec_frame(dev, *ch, plaintext));
   return out;
 }
 
 std::size_t e2ee_hub::open_channels() const {
-  return static_cast<std::size_t>(std::count_if(channels_.begin(), channels_.end(), [](auto& c) {
-    return c.second->state == channel::st::open;
-  }));
+  return channels_.size();
 }
 
 bool e2ee_hub::plaintext_needed(std::size_t connected_devices) const {
@@ -304,6 +364,8 @@ bool e2ee_hub::plaintext_needed(std::size_t connected_devices) const {
 
 bool e2ee_hub::forget_device(const std::string& device_id) {
   channels_.erase(device_id);
+  pending_.erase(device_id);
+  resyncing_.erase(device_id);
   return pinned_.erase(device_id) != 0;
 }
 

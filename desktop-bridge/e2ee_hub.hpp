@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ class e2ee_hub {
  public:
   static constexpr std::size_t max_secrets = 4;
   static constexpr std::size_t max_channels = 64;
+  /// Devices told to resync whose stale in-flight frames are dropped until their next hello.
+  static constexpr std::size_t max_resyncing = 256;
+  /// Largest app envelope whose record frame (base64url ×4/3 + tag + wrapper) still fits the
+  /// relay's 64 KiB inbound frame limit, with room for long ids.
+  static constexpr std::size_t max_sealed_app_bytes = 48000;
 
   struct outcome {
     std::vector<nlohmann::json> to_phone;  ///< desktop → phone frames, in order
@@ -34,6 +40,8 @@ class e2ee_hub {
     bool changed = false;                  ///< persisted state changed (save)
     bool revoke = false;                   ///< the device failed the QR proof: revoke it
     std::string safety;                    ///< safety code once established
+    bool dropped = false;  ///< stale frame of a torn-down channel (resync already sent)
+    bool resync = false;   ///< `refused` names a resync (a new handshake follows), not a refusal
   };
 
   explicit e2ee_hub(e2ee_policy p = e2ee_policy::required) : policy_(p) {}
@@ -69,7 +77,7 @@ class e2ee_hub {
   /// Revoke: forget the pinned key and any channel.
   bool forget_device(const std::string& device_id);
   /// Relay socket lost: every channel ends with it.
-  void drop_channels() { channels_.clear(); }
+  void drop_channels();
   const e2ee::bytes& identity_point() const;
 
  private:
@@ -77,7 +85,11 @@ class e2ee_hub {
   outcome on_hello(const std::string& device_id, const nlohmann::json& body, int64_t now_ms);
   outcome on_finish(const std::string& device_id, const nlohmann::json& body);
   outcome on_record(const std::string& device_id, const nlohmann::json& body);
-  outcome fail(const std::string& device_id, const std::string& reason, bool resync);
+  /// Names `reason` to the phone (tagged with `ch`'s handshake) and ends `ch`; with
+  /// `whole_device` also the device's open channel. Stale frames then drop until a new hello.
+  outcome fail(const std::string& device_id, const std::string& reason, bool resync,
+               const channel* ch = nullptr, bool whole_device = true);
+  outcome stale_or_fail(const std::string& device_id);
   nlohmann::json frame(const std::string& device_id, const channel* ch, const char* kind) const;
   std::string rec_frame(const std::string& device_id, channel& ch, const std::string& plaintext);
 
@@ -86,7 +98,12 @@ class e2ee_hub {
   std::unique_ptr<e2ee::identity_key> identity_;
   std::map<std::string, e2ee::bytes> pinned_;
   std::vector<std::pair<e2ee::bytes, int64_t>> secrets_;  // newest last
-  std::map<std::string, std::shared_ptr<channel>> channels_;
+  // A handshake runs in `pending_` and replaces the device's open channel only once the phone's
+  // finish signature and confirm checked out: an injected (replayed) handshake that fails leaves
+  // the working channel alone.
+  std::map<std::string, std::shared_ptr<channel>> channels_;  // open
+  std::map<std::string, std::shared_ptr<channel>> pending_;   // handshake in progress
+  std::set<std::string> resyncing_;
 };
 
 }  // namespace rc::bridge

@@ -79,48 +79,56 @@ bytes random_bytes(std::size_t n) {
 
 namespace {
 const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-int b64val(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+// Table-driven (records are up to ~1 MiB, so encoding is on the per-message path): -1 = invalid.
+struct b64_table {
+  signed char v[256];
+  b64_table() {
+    for (auto& x : v) x = -1;
+    for (int i = 0; i < 64; ++i)
+      v[static_cast<unsigned char>(b64chars[i])] = static_cast<signed char>(i);
+  }
+};
+const b64_table b64t;
 }  // namespace
 
 std::string b64u(const bytes& b) {
-  std::string s;
-  s.reserve((b.size() * 4 + 2) / 3);
-  for (std::size_t i = 0; i < b.size(); i += 3) {
+  std::string s((b.size() * 4 + 2) / 3, '\0');
+  std::size_t o = 0, i = 0;
+  for (; i + 3 <= b.size(); i += 3) {
+    uint32_t n = uint32_t{b[i]} << 16 | uint32_t{b[i + 1]} << 8 | b[i + 2];
+    s[o++] = b64chars[(n >> 18) & 63];
+    s[o++] = b64chars[(n >> 12) & 63];
+    s[o++] = b64chars[(n >> 6) & 63];
+    s[o++] = b64chars[n & 63];
+  }
+  if (i < b.size()) {
     uint32_t n = uint32_t{b[i]} << 16;
     if (i + 1 < b.size()) n |= uint32_t{b[i + 1]} << 8;
-    if (i + 2 < b.size()) n |= b[i + 2];
-    s += b64chars[(n >> 18) & 63];
-    s += b64chars[(n >> 12) & 63];
-    if (i + 1 < b.size()) s += b64chars[(n >> 6) & 63];
-    if (i + 2 < b.size()) s += b64chars[n & 63];
+    s[o++] = b64chars[(n >> 18) & 63];
+    s[o++] = b64chars[(n >> 12) & 63];
+    if (i + 1 < b.size()) s[o++] = b64chars[(n >> 6) & 63];
   }
   return s;
 }
 
 std::optional<bytes> unb64u(std::string_view s) {
   if (s.size() % 4 == 1) return std::nullopt;
-  bytes out;
-  out.reserve(s.size() * 3 / 4);
+  bytes out(s.size() * 3 / 4);
+  std::size_t o = 0;
   for (std::size_t i = 0; i < s.size(); i += 4) {
     std::size_t chunk = std::min<std::size_t>(4, s.size() - i);
     uint32_t n = 0;
     for (std::size_t j = 0; j < 4; ++j) {
-      int v = j < chunk ? b64val(s[i + j]) : 0;
+      int v = j < chunk ? b64t.v[static_cast<unsigned char>(s[i + j])] : 0;
       if (v < 0) return std::nullopt;
       n = (n << 6) | static_cast<uint32_t>(v);
     }
-    out.push_back(static_cast<unsigned char>(n >> 16));
-    if (chunk > 2) out.push_back(static_cast<unsigned char>(n >> 8));
-    if (chunk > 3) out.push_back(static_cast<unsigned char>(n));
+    out[o++] = static_cast<unsigned char>(n >> 16);
+    if (chunk > 2) out[o++] = static_cast<unsigned char>(n >> 8);
+    if (chunk > 3) out[o++] = static_cast<unsigned char>(n);
+    // non-canonical trailing bits would give two encodings of one value
+    if ((chunk == 2 && (n & 0xffff) != 0) || (chunk == 3 && (n & 0xff) != 0)) return std::nullopt;
   }
-  if (b64u(out) != s) return std::nullopt;  // non-canonical trailing bits
   return out;
 }
 

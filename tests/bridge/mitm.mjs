@@ -26,7 +26,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-mitm-'));
 const children = new Set();
 process.on('exit', () => { for (const c of children) try { c.kill('SIGKILL'); } catch { /* gone */ } fs.rmSync(tmp, { recursive: true, force: true }); });
-const hardStop = setTimeout(() => { console.error('FAIL: overall timeout'); process.exit(1); }, 150_000);
+const hardStop = setTimeout(() => { console.error('FAIL: overall timeout'); process.exit(1); }, 90_000);
 
 if (!fs.existsSync(RELAY_BIN) || !fs.existsSync(BRIDGE)) { console.log('SKIP: relay-node or desktop-bridge not built'); process.exit(77); }
 const esbuildPath = path.join(PWA, 'node_modules/esbuild/lib/main.js');
@@ -67,7 +67,7 @@ proxy.on('upgrade', (req, sock, head) => wss.handleUpgrade(req, sock, head, (cli
   // The real relay behind us enforces seq monotonicity, so every phone frame we forward (or
   // inject) is renumbered; a malicious relay itself would not even need that.
   const renumber = (t) => { if (conn.role !== 'phone') return t; try { const m = JSON.parse(t); if (typeof m.seq !== 'number') return t; m.seq = maxSeq = Math.max(maxSeq + 1, m.seq); return JSON.stringify(m); } catch { return t; } };
-  const conn = { role: null, client, up, toRelay: (t) => up.readyState === 1 && up.send(renumber(t)), toClient: (t) => client.readyState === 1 && client.send(t) };
+  const conn = { role: null, client, up, toRelay: (t) => { const r = renumber(t); frames.push({ dir: 'inj', role: conn.role, text: r }); return up.readyState === 1 && up.send(r); }, toClient: (t) => client.readyState === 1 && client.send(t) };
   conns.add(conn);
   const early = [];
   up.on('open', () => { for (const t of early.splice(0)) up.send(t); });
@@ -132,6 +132,7 @@ const named = (attack, where, reason) => { results.push({ attack, where, reason 
 
 try {
   const started = await ev('session_started');
+  await ev('relay_connected'); // /pair/join needs the desktop online
   const joinURL = started.joinURL.replace(/relay=[^&]*/, `relay=${encodeURIComponent(`http://127.0.0.1:${proxyPort}`)}`);
 
   // 1. substitute the phone's key in its first hello → pair_mac_mismatch on both screens
@@ -142,7 +143,7 @@ try {
   const victimSeen = reasonsSeen(victim);
   victim.offerJoinLink(P.parseJoinLink(joinURL), ORIGIN);
   assert.ok(victim.state.pair.link?.dk && victim.state.pair.link?.ps, 'join link carries dk and ps');
-  assert.ok(await victim.pair('victim phone'));
+  assert.ok(await victim.pair('victim phone'), `victim pairing: ${JSON.stringify(victim.state.pair.error)}`);
   const r1 = await ev('e2ee_refused', (e) => e.reason === 'pair_mac_mismatch', from);
   await waitFor(() => victimSeen.has('pair_mac_mismatch'), 'phone shows pair_mac_mismatch');
   named('substitute phone key', 'desktop + phone', r1.reason);
@@ -174,10 +175,18 @@ try {
   await ev('command_received', (e) => e.status === 'accepted', from);
   await waitFor(() => fs.existsSync(agentLog) && fs.readFileSync(agentLog, 'utf8').includes(PROMPT), 'agent got the prompt');
 
+  // After an attack the connection must resynchronise: a fresh handshake verified on both sides
+  // (events after `mark`) before the next attack starts — not the phone's old, torn-down channel.
+  let mark = events.length;
+  const resynced = async () => {
+    await ev('e2ee_verified', () => true, mark, 20000);
+    await waitFor(() => phone.e2ee.open, 'phone channel open again', 20000);
+  };
+  const phoneSeen = reasonsSeen(phone);
+
   // 4-7. record attacks on phone → desktop ciphertext
-  // each mutator sees the phone's records in order and returns what to forward (null = not yet)
+  // each mutator sees the phone's records in order and returns what to forward
   const recAttack = async (attack, mutator, want) => {
-    await waitFor(() => phone.e2ee.open, 'channel open', 20000);
     const at = events.length;
     hooks.phone = (t) => { const b = inner(t); if (!b || b.k !== 'rec') return [t]; const out = mutator(t, b); if (out.done) hooks.phone = null; return out.frames; };
     phone.sendMessage(threadID, 'first message for the attack');
@@ -185,6 +194,8 @@ try {
     const r = await ev('e2ee_resync', (e) => e.reason === want, at, 20000);
     hooks.phone = null;
     named(attack, 'desktop', r.reason);
+    mark = events.indexOf(r);
+    await resynced();
   };
   await recAttack('replay record', (t) => ({ frames: [t, t], done: true }), 'replayed_record');
   let held = null;
@@ -193,25 +204,38 @@ try {
   await recAttack('bit-flip record', (t, b) => { const m = JSON.parse(t); const ct = Buffer.from(b.ct, 'base64url'); ct[0] ^= 1; m.payload.payload.ct = ct.toString('base64url'); return { frames: [JSON.stringify(m)], done: true }; }, 'bad_record_tag');
 
   // 8. bit-flip desktop → phone ciphertext: the phone names it and tells the desktop
-  await waitFor(() => phone.e2ee.open, 'channel open', 20000);
   from = events.length;
   let flipped = false;
   hooks.phoneIn = (t) => { const d = outerD(t); if (d?.k === 'rec' && !flipped && phone.e2ee.open) { flipped = true; const ct = Buffer.from(d.ct, 'base64url'); ct[ct.length - 1] ^= 0x20; d.ct = ct.toString('base64url'); return [JSON.stringify(d)]; } return [t]; };
   phone.requestSnapshot('visibility_resume', true);
   const r8 = await ev('e2ee_resync', (e) => e.reason === 'bad_record_tag', from, 20000);
   hooks.phoneIn = null;
+  assert.ok(phoneSeen.has('bad_record_tag'), 'the phone names the flipped record');
   named('bit-flip desktop record', 'phone (told the desktop)', r8.reason);
+  mark = events.indexOf(r8);
+  await resynced();
 
-  // 3. replay a captured handshake (hello + finish) on the phone's connection → bad_finish_signature
-  await waitFor(() => phone.e2ee.open, 'channel open', 20000);
+  // 3. replay captured handshakes (hello + finish) on the phone's connection: the one that opened
+  // the current channel → replayed_handshake; an older one → bad_finish_signature (fresh nonce)
   const hs = frames.filter((f) => f.role === 'phone' && f.dir === 'c2r' && ['hello', 'finish'].includes(inner(f.text)?.k)).map((f) => f.text);
-  const captured = hs.slice(-2); // the last handshake (no pairing proof any more)
-  assert.equal(inner(captured[0]).k, 'hello'); assert.ok(!inner(captured[0]).pk, 'captured a reconnect handshake');
-  from = events.length;
+  const done = []; // completed reconnect handshakes (no pairing proof), oldest first
+  for (let i = 1; i < hs.length; i++) if (inner(hs[i]).k === 'finish' && inner(hs[i - 1]).k === 'hello' && !inner(hs[i - 1]).pk) done.push([hs[i - 1], hs[i]]);
+  assert.ok(done.length >= 2, 'captured two reconnect handshakes');
   const pc = [...conns].find((c) => c.role === 'phone');
-  for (const t of captured) { pc.toRelay(t); await sleep(300); }
-  const r3 = await ev('e2ee_refused', (e) => e.reason === 'bad_finish_signature', from);
-  named('replay captured handshake', 'desktop', r3.reason);
+  for (const [captured, want] of [[done[done.length - 1], 'replayed_handshake'], [done[0], 'bad_finish_signature']]) {
+    from = events.length;
+    for (const t of captured) { pc.toRelay(t); await sleep(200); }
+    const r3 = await ev('e2ee_refused', (e) => e.reason === want, from);
+    named(want === 'replayed_handshake' ? 'replay current handshake' : 'replay older handshake', 'desktop', r3.reason);
+  }
+  // the injected handshake ended only itself: the phone's channel still carries commands
+  from = events.length;
+  assert.ok(phone.e2ee.open, 'phone channel untouched by the injected handshake');
+  const AFTER = 'still encrypted after the replayed handshake';
+  assert.ok(phone.sendMessage(threadID, AFTER).ok);
+  await ev('command_received', (e) => e.status === 'accepted', from);
+  await waitFor(() => fs.readFileSync(agentLog, 'utf8').includes(AFTER), 'agent got the message sent after the replay');
+  assert.ok(!events.slice(from).some((e) => e.event === 'e2ee_resync'), 'no resync caused by the injected handshake');
 
   // 9. strip encryption: forged plaintext command → e2ee_required; forged plaintext snapshot → phone refuses
   await waitFor(() => phone.e2ee.open, 'channel open', 20000);
@@ -220,10 +244,12 @@ try {
   [...conns].find((c) => c.role === 'phone').toRelay(JSON.stringify(forged));
   const r9 = await ev('e2ee_refused', (e) => e.reason === 'e2ee_required', from);
   named('strip encryption (phone → desktop)', 'desktop', r9.reason);
-  const before = JSON.stringify(phone.state.data);
+  let forgedApplied = false;
+  phone.subscribe((st) => { forgedApplied ||= JSON.stringify(st.data).includes('INJECTED'); });
   [...conns].find((c) => c.role === 'phone').toClient(JSON.stringify({ schemaVersion: 2, sessionID: started.sessionID, seq: 999999, timestamp: new Date().toISOString(), payload: { type: 'snapshot', payload: { threads: [{ id: 'forged', title: 'INJECTED' }] } } }));
-  await waitFor(() => phone.state.e2ee.reason === 'plaintext_refused', 'phone refuses plaintext');
-  assert.equal(JSON.stringify(phone.state.data), before, 'forged plaintext snapshot not applied');
+  await waitFor(() => phoneSeen.has('plaintext_refused'), 'phone refuses plaintext');
+  await sleep(200);
+  assert.ok(!forgedApplied && !JSON.stringify(phone.state.data).includes('INJECTED'), 'forged plaintext snapshot not applied');
   named('strip encryption (desktop → phone)', 'phone', 'plaintext_refused');
 
   // the agent read only what the real phone typed; the proxy read no prompt or reply in clear
@@ -232,7 +258,7 @@ try {
   assert.ok(!agentInput.includes('INJECTED'), `injected text reached the agent: ${agentInput}`);
   assert.ok(!events.some((e) => e.event === 'command_received' && e.commandID === 'cmd-forged-1' && e.status === 'accepted'), 'forged command accepted');
   const wire = frames.map((f) => f.text).join('\n');
-  for (const secret of [PROMPT, PROMPT.toUpperCase(), 'first message for the attack', 'FIRST MESSAGE FOR THE ATTACK'])
+  for (const secret of [PROMPT, PROMPT.toUpperCase(), 'first message for the attack', 'FIRST MESSAGE FOR THE ATTACK', AFTER, AFTER.toUpperCase()])
     assert.ok(!wire.includes(secret), `the relay saw "${secret}" in clear`);
   assert.ok(frames.length > 30, 'the proxy saw the traffic');
   console.log(`PASS: ${results.length} attacks detected and named; ${frames.length} frames through the proxy, no plaintext content`);
@@ -241,5 +267,7 @@ try {
 } catch (e) {
   console.error(`FAIL: ${e.stack ?? e}`);
   console.error(`bridge events: ${JSON.stringify(events.slice(-15))}`);
+  if (process.env.MITM_DEBUG) console.error(relayOut.split("\n").slice(-30).join("\n"));
+  if (process.env.MITM_DEBUG) for (const f of frames.filter((x) => x.role === 'phone' || (x.role === 'desktop' && x.dir === 'r2c'))) { const b = inner(f.text) ?? outerD(f.text); let m = null; try { m = JSON.parse(f.text); } catch { /* */ } console.error(f.role, f.dir, m?.seq ?? '', b ? `${b.k} ch=${b.ch ?? ''} c=${b.c ?? ''} ${b.reason ?? ''} to=${b.to ?? ''}` : `${m?.type ?? m?.payload?.type} ${f.text.slice(0, 160)}`); }
   process.exit(1);
 }

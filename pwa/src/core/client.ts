@@ -84,6 +84,7 @@ export class RemoteClient {
         if (f.kind === 'envelope') this.handleEnvelope(f.env);
       },
       status: (e2ee) => this.set({ e2ee }),
+      later: (fn, ms) => void this.deps.setTimeout(fn, ms),
       established: () => {
         this.flushQueue();
         this.requestSnapshot(this.pendingSnapshotReason ?? 'initial_sync', true);
@@ -368,6 +369,7 @@ export class RemoteClient {
         return this.handleRelayError(m as unknown as RelayError);
       case 'e2ee':
         if (this.e2eeOn() && this.state.paired) void this.e2ee.onFrame(m as unknown as DesktopWire, this.state.paired.deviceID);
+        else if (this.state.paired) this.e2ee.refusedPlaintext(m as unknown as DesktopWire, this.state.paired.deviceID);
         return;
       default:
         return; // unknown control frames (and `{}` on auth timeout) are ignored

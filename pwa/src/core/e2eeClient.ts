@@ -17,6 +17,8 @@ export const E2EE_OFF: E2eeStatus = { mode: 'off', safetyCode: null, reason: nul
 
 /** Per-socket handshake attempts before giving up until the next connection. */
 export const MAX_HANDSHAKES_PER_SOCKET = 3;
+/** A handshake not confirmed by then (a hello or accept lost or dropped) is retried. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const REASON_TEXT: Record<string, string> = {
   bad_accept_signature: "The desktop's identity could not be verified: someone may be tampering with the relay.",
@@ -39,6 +41,8 @@ export interface E2eeHooks {
   deliver: (text: string) => void;
   status: (s: E2eeStatus) => void;
   established: () => void;
+  /** Schedules `fn` (the controller's injected clock); without it handshakes never time out. */
+  later?: (fn: () => void, ms: number) => void;
 }
 
 /** E2EE bodies travel as command-style envelopes (`payload.type:"e2ee"`) with their own seq. */
@@ -116,6 +120,11 @@ export class E2eeLink {
     if (gen !== this.gen) return;
     this.channel = channel;
     this.hooks.sendInner(hello);
+    this.hooks.later?.(() => {
+      if (gen !== this.gen || channel.state === 'open' || !this.ids) return;
+      this.set({ reason: 'handshake_timeout', text: e2eeReasonText('handshake_timeout') });
+      void this.handshake(this.ids);
+    }, HANDSHAKE_TIMEOUT_MS);
   }
 
   private failed(reason: string): void {
@@ -177,6 +186,12 @@ export class E2eeLink {
     if (!rec || ch !== this.channel) return false;
     this.hooks.sendInner(rec);
     return true;
+  }
+
+  /** A plaintext pairing got a desktop refusal (`--e2ee required`, or a downgrade): say why. */
+  refusedPlaintext(m: DesktopWire, deviceID: string): void {
+    if (m.to !== deviceID || m.k !== 'refused' || typeof m.reason !== 'string') return;
+    if (m.reason === 'e2ee_required' || m.reason === 'downgrade_refused') this.failed(m.reason);
   }
 
   /** A plaintext app envelope arrived for an encrypted pairing: never applied. */

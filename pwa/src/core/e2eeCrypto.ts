@@ -24,35 +24,63 @@ export const TAG_LEN = 16;
 
 // ---- encodings ---------------------------------------------------------------------------------
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64_CODES = Uint8Array.from(B64, (c) => c.charCodeAt(0));
+const B64_INDEX = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 64; i++) t[B64_CODES[i]] = i;
+  return t;
+})();
+const ascii = new TextDecoder();
+/** base64url without padding (table-driven: records are up to ~1 MiB, so this is on the hot path). */
 export function b64u(b: Bytes): string {
-  let s = '';
-  for (let i = 0; i < b.length; i += 3) {
-    const n = (b[i] << 16) | ((b[i + 1] ?? 0) << 8) | (b[i + 2] ?? 0);
-    s += B64[(n >> 18) & 63] + B64[(n >> 12) & 63];
-    if (i + 1 < b.length) s += B64[(n >> 6) & 63];
-    if (i + 2 < b.length) s += B64[n & 63];
+  const out = new Uint8Array(Math.ceil((b.length * 4) / 3));
+  const full = b.length - (b.length % 3);
+  let o = 0;
+  for (let i = 0; i < full; i += 3) {
+    const n = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
+    out[o] = B64_CODES[n >> 18];
+    out[o + 1] = B64_CODES[(n >> 12) & 63];
+    out[o + 2] = B64_CODES[(n >> 6) & 63];
+    out[o + 3] = B64_CODES[n & 63];
+    o += 4;
   }
-  return s;
+  if (full < b.length) {
+    const n = (b[full] << 16) | (full + 1 < b.length ? b[full + 1] << 8 : 0);
+    out[o++] = B64_CODES[n >> 18];
+    out[o++] = B64_CODES[(n >> 12) & 63];
+    if (full + 1 < b.length) out[o++] = B64_CODES[(n >> 6) & 63];
+  }
+  return ascii.decode(out);
 }
 /** Strict base64url without padding; null on any other character or an impossible length. */
 export function unb64u(s: string): Bytes | null {
   if (typeof s !== 'string' || s.length % 4 === 1) return null;
   const out = new Uint8Array(Math.floor((s.length * 3) / 4));
+  const idx = (i: number): number => {
+    const code = s.charCodeAt(i);
+    return code < 128 ? B64_INDEX[code] : -1;
+  };
+  const full = s.length - (s.length % 4);
   let o = 0;
-  for (let i = 0; i < s.length; i += 4) {
-    let n = 0;
-    const chunk = Math.min(4, s.length - i);
-    for (let j = 0; j < 4; j++) {
-      const c = j < chunk ? B64.indexOf(s[i + j]) : 0;
-      if (c < 0) return null;
-      n = (n << 6) | c;
-    }
-    out[o++] = (n >> 16) & 255;
-    if (chunk > 2) out[o++] = (n >> 8) & 255;
-    if (chunk > 3) out[o++] = n & 255;
+  for (let i = 0; i < full; i += 4) {
+    const a = idx(i), b = idx(i + 1), c = idx(i + 2), d = idx(i + 3);
+    if ((a | b | c | d) < 0) return null;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o] = n >> 16;
+    out[o + 1] = (n >> 8) & 255;
+    out[o + 2] = n & 255;
+    o += 3;
   }
-  // non-canonical trailing bits would give two encodings of one value
-  if (b64u(out) !== s) return null;
+  const rest = s.length - full; // 0, 2 or 3 characters
+  if (rest > 0) {
+    const a = idx(full), b = idx(full + 1), c = rest === 3 ? idx(full + 2) : 0;
+    if ((a | b | c) < 0) return null;
+    const n = (a << 18) | (b << 12) | (c << 6);
+    // non-canonical trailing bits would give two encodings of one value
+    if ((rest === 2 && (n & 0xffff) !== 0) || (rest === 3 && (n & 0xff) !== 0)) return null;
+    out[o++] = n >> 16;
+    if (rest === 3) out[o++] = (n >> 8) & 255;
+  }
   return out;
 }
 export const utf8 = (s: string): Bytes => new TextEncoder().encode(s);
