@@ -207,8 +207,8 @@ struct cluster_ops {
       if (n - it->second.last_seen_ms > member_timeout_ms) {
         std::string id = it->first;
         ctx->log(log_level::warn, "cluster", "member missed heartbeats; removed",
-                 ",\"instanceID\":" + json_str(id) +
-                     ",\"nodeName\":" + json_str(it->second.info.value("nodeName", std::string())));
+                 ",\"instanceID\":" + json_str(id) + ",\"nodeName\":" +
+                     json_str(proto::string_member(it->second.info, "nodeName")));
         it = st().members.erase(it);
         self->send(broker, gone_atom::value, id);
       } else {
@@ -227,7 +227,7 @@ struct cluster_ops {
       return;
     }
     if (e.target != target::heartbeat) return;
-    auto info = proto::json::parse(e.payload, nullptr, false);
+    auto info = proto::parse_untrusted(e.payload);
     if (!info.is_object()) return;
     bool fresh = !st().members.count(id);
     auto& m = st().members[id];
@@ -241,7 +241,7 @@ struct cluster_ops {
     if (fresh)
       ctx->log(log_level::info, "cluster", "member joined",
                ",\"instanceID\":" + json_str(id) +
-                   ",\"nodeName\":" + json_str(m.info.value("nodeName", std::string())));
+                   ",\"nodeName\":" + json_str(proto::string_member(m.info, "nodeName")));
   }
 
   void inbound(const std::string& subject, const std::string& data) {
@@ -289,7 +289,8 @@ struct cluster_ops {
       j["self"] = false;
       j["lastSeenMsAgo"] = n - m.last_seen_ms;
       j["healthy"] = n - m.last_seen_ms <= 2 * heartbeat_every.count() &&
-                     j.value("busConnected", false) && j.value("redisHealthy", true);
+                     proto::bool_member(j, "busConnected", false) &&
+                     proto::bool_member(j, "redisHealthy", true);
       arr.push_back(std::move(j));
     }
     proto::json dropped = proto::json::object();

@@ -55,7 +55,7 @@ caf::result<std::string> describe_with_children(Self* self, proto::json self_inf
     self->request(k, timeout, describe_atom::value)
         .then(
             [acc, done](const std::string& s) mutable {
-              acc->first["children"].push_back(proto::json::parse(s, nullptr, false));
+              acc->first["children"].push_back(proto::parse_untrusted(s));
               done();
             },
             [done](caf::error&) mutable { done(); });  // gone or slow: omitted, by design

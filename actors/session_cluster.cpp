@@ -54,11 +54,12 @@ void session_ops::set_remote_desktop(bool v, const std::string& instance, bool t
 /// Envelope from a peer (already verified): CONFIG_REFERENCE §5.4 and the control kinds.
 void session_ops::from_bus(const persistence::bus_envelope& e) {
   if (!st().initialized || st().closed) return;
-  auto j = proto::json::parse(e.payload, nullptr, false);
-  std::string type = j.is_object() ? j.value("type", std::string()) : std::string();
+  // Peers are authenticated, but the payload is a desktop's frame: any member may have any type.
+  auto j = proto::parse_untrusted(e.payload);
+  std::string type = proto::string_member(j, "type");
   if (e.target == target::pair_decision) {
-    std::string rid = j.is_object() ? j.value("requestID", std::string()) : std::string();
-    bool approved = j.is_object() && j.value("approved", false);
+    std::string rid = proto::string_member(j, "requestID");
+    bool approved = proto::bool_member(j, "approved", false);
     if (!st().pending || !proto::constant_time_equal(rid, st().pending->request_id)) return;
     if (approved)
       approve();
@@ -68,7 +69,7 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
   }
   if (e.target == target::probe) {
     if (!st().desktop) return;
-    std::string who = j.is_object() ? j.value("requestingInstanceID", std::string()) : "";
+    std::string who = proto::string_member(j, "requestingInstanceID");
     publish_control(target::probe_response, proto::json{{"type", "relay.desktop_status_response"},
                                                         {"sessionID", sid()},
                                                         {"requestingInstanceID", who},
@@ -77,16 +78,16 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
     return;
   }
   if (e.target == target::probe_response) {
-    if (!j.is_object() || j.value("requestingInstanceID", std::string()) != ctx->instance_id)
-      return;
-    if (j.value("desktopConnected", false)) set_remote_desktop(true, e.source_instance_id, false);
+    if (proto::string_member(j, "requestingInstanceID") != ctx->instance_id) return;
+    if (proto::bool_member(j, "desktopConnected", false))
+      set_remote_desktop(true, e.source_instance_id, false);
     finish_probes(std::nullopt);
     return;
   }
   touch();
   if (type == "disconnect") {
     // Peers send one of our own reasons; anything else ends the session as expired.
-    auto reason = proto::parse_close_reason(j.value("reason", std::string()))
+    auto reason = proto::parse_close_reason(proto::string_member(j, "reason"))
                       .value_or(close_reason::session_expired);
     if (e.target == target::mobile && e.target_device_id) return revoke_local(*e.target_device_id);
     return close(reason, false);

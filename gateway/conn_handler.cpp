@@ -25,7 +25,7 @@ void conn_handler::on_binary_first() {
 void conn_handler::on_text(std::string&& text) {
   switch (phase_) {
     case phase::awaiting_auth: {
-      auto v = proto::json::parse(text, nullptr, false);
+      auto v = proto::parse_untrusted(text);
       const proto::json* type = nullptr;
       const proto::json* token = nullptr;
       if (v.is_object()) {
@@ -106,7 +106,7 @@ void conn_handler::route(std::string&& text) {
   bool simple = scan_top_level(text, f);
   if (!simple || (f.has_session_id && f.session_id != session_id_) ||
       (f.has_type && f.type == "relay.pair_decision")) {
-    auto v = proto::json::parse(text, nullptr, false);
+    auto v = proto::parse_untrusted(text);
     if (v.is_object()) {
       auto sid = v.find("sessionID");
       if (sid != v.end() && sid->is_string() && sid->get_ref<const std::string&>() != session_id_)

@@ -9,6 +9,8 @@
 #include <openssl/rand.h>
 #include <nlohmann/json.hpp>
 
+#include "protocol/untrusted_json.hpp"
+
 namespace rc::persistence {
 
 namespace {
@@ -206,7 +208,7 @@ result<bus_envelope> decode(std::string_view wire, std::size_t max_bytes) {
   using json = nlohmann::json;
   if (wire.size() > max_bytes) return res::failure("envelope too large");
   try {
-    auto doc = json::parse(wire.begin(), wire.end(), nullptr, false);
+    auto doc = proto::parse_untrusted(wire);
     if (doc.is_discarded() || !doc.is_object())
       return res::failure("envelope is not a JSON object");
     bus_envelope env;

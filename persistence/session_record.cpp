@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/untrusted_json.hpp"
+
 namespace rc::persistence {
 
 namespace {
@@ -181,7 +183,7 @@ result<session_record> from_json(std::string_view text) {
   using res = result<session_record>;
   if (text.size() > max_record_bytes) return res::failure("record too large");
   try {
-    auto doc = json::parse(text.begin(), text.end(), nullptr, false);
+    auto doc = proto::parse_untrusted(text);
     if (doc.is_discarded()) return res::failure("unparsable JSON");
     return parse_record(doc);
   } catch (const std::exception&) {  // defensive: nothing may escape

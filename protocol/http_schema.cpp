@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocol/untrusted_json.hpp"
+
 namespace rc::proto {
 
 using json = nlohmann::json;
@@ -90,7 +92,7 @@ std::optional<std::string> opt_str(const json& b, const char* k) {
 }  // namespace
 
 std::optional<api_request> parse_api_request(route r, std::string_view text, framework_error& err) {
-  json body = json::parse(text.begin(), text.end(), nullptr, false);
+  json body = parse_untrusted(text);
   if (body.is_discarded()) {
     err = {400, "Failed to parse the request body as JSON."};
     return std::nullopt;

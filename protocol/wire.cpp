@@ -85,31 +85,9 @@ std::string msg_pair_request(const std::string& sid, const std::string& request_
   return dump(j);
 }
 
-bool json_depth_within(std::string_view text, std::size_t max_depth) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;  // the escaped character cannot end the string
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
-
 mobile_frame classify_mobile(std::string_view text, const std::string& session_id) {
   mobile_frame f;
-  if (!json_depth_within(text)) return f;
-  f.value = json::parse(text.begin(), text.end(), nullptr, false);
+  f.value = parse_untrusted(text);
   if (f.value.is_discarded()) return f;
   f.parsed = true;
   f.is_object = f.value.is_object();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "protocol/close_reason.hpp"
+#include "protocol/untrusted_json.hpp"
 
 namespace rc::proto {
 
@@ -64,15 +65,6 @@ struct mobile_frame {
   mobile_kind kind = mobile_kind::other;
   json value;
 };
-
-/// Deepest array/object nesting accepted in a mobile frame. Copying and re-serialising a parsed
-/// value recurse once per level (a 32,000-level field fits in 64 KiB and overflows the stack);
-/// real frames nest less than 10 levels.
-inline constexpr std::size_t max_json_depth = 64;
-
-/// True when `text` nests arrays and objects at most `max_depth` deep (brackets inside JSON
-/// strings do not count). Linear, no allocation; says nothing about whether `text` is JSON.
-bool json_depth_within(std::string_view text, std::size_t max_depth = max_json_depth);
 
 /// Parses a mobile text frame for routing decisions. A frame nested deeper than max_json_depth
 /// is not parsed (`parsed` stays false: answered like invalid JSON).

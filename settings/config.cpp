@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/redis_url.hpp"
+#include "protocol/untrusted_json.hpp"
 #include "protocol/url.hpp"
 #include "settings/file_positions.hpp"
 
@@ -275,7 +276,7 @@ struct loader {
       return add("--config", "config file is not valid JSON: " + what + ".",
                  {file, pos.syntax_error->line, pos.syntax_error->column});
     }
-    auto j = nlohmann::json::parse(text, nullptr, false, /*ignore_comments=*/true);
+    auto j = proto::parse_untrusted(text, proto::max_json_depth, /*comments=*/true);
     if (j.is_discarded() || !j.is_object())
       return add("--config", "config file '" + file + "' is not a JSON object.", {file, 1, 1});
     for (auto it = j.begin(); it != j.end(); ++it) {

@@ -7,6 +7,8 @@
 3. actors/ reaches sockets only through the interfaces gateway/socket.hpp and gateway/ws_link.hpp.
 4. settings/, protocol/ and persistence/ include nothing from actors/, gateway/ or node/
    (no arrow back up).
+5. Every JSON parse goes through protocol/untrusted_json.cpp (nesting bounded before parsing,
+   nothing thrown): no other relay file calls `json::parse(`.
 
 Usage: check_includes.py <repo root>. Exit status 1 with one line per violation.
 """
@@ -20,6 +22,9 @@ BEAST_TUS = {"gateway/beast_impl.cpp", "gateway/listener.cpp", BRIDGE}
 ACTOR_SOCKET_API = {"gateway/socket.hpp", "gateway/ws_link.hpp"}
 LOWER = ["settings", "protocol", "persistence"]
 UPPER = ("actors/", "gateway/", "node/")
+
+PARSE_OWNER = "protocol/untrusted_json.cpp"
+RAW_PARSE = re.compile(r"json::parse\s*\(")
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.M)
 
@@ -66,6 +71,10 @@ def main():
                 both.append(rel)
             if has_beast:
                 beast.append(rel)
+        if rel != PARSE_OWNER:
+            with open(os.path.join(root, rel), encoding="utf-8") as f:
+                if RAW_PARSE.search(f.read()):
+                    problems.append(f"{rel}: parses JSON directly; use proto::parse_untrusted ({PARSE_OWNER})")
         top = rel.split("/")[0]
         if top == "actors":
             for h in sorted(ours):

@@ -432,3 +432,21 @@ CAF_TEST(scan top level on tricky inputs) {
   CAF_CHECK(scan_top_level(R"({"sessionID":12,"type":null})", num));
   CAF_CHECK(!num.has_session_id && !num.has_type);
 }
+
+CAF_TEST(untrusted json is bounded and read without throwing) {
+  CAF_CHECK(proto::parse_untrusted(R"({"a":[1,{"b":2}]})").is_object());
+  CAF_CHECK(proto::parse_untrusted("{").is_discarded());
+  CAF_CHECK(proto::parse_untrusted(std::string(64, '[') + std::string(64, ']')).is_array());
+  CAF_CHECK(proto::parse_untrusted(std::string(65, '[') + std::string(65, ']')).is_discarded());
+  // Brackets inside strings do not count.
+  CAF_CHECK(proto::parse_untrusted("[\"" + std::string(200, '[') + "\"]").is_array());
+  CAF_CHECK(proto::parse_untrusted("{} // c", proto::max_json_depth, true).is_object());
+  CAF_CHECK(proto::parse_untrusted("{} // c").is_discarded());
+  auto j = proto::parse_untrusted(R"({"type":1,"ok":"yes","name":"n","flag":true})");
+  CAF_CHECK_EQUAL(proto::string_member(j, "type", "none"), "none");
+  CAF_CHECK_EQUAL(proto::string_member(j, "name"), "n");
+  CAF_CHECK_EQUAL(proto::bool_member(j, "ok", false), false);
+  CAF_CHECK_EQUAL(proto::bool_member(j, "flag", false), true);
+  CAF_CHECK_EQUAL(proto::string_member(proto::json::array(), "type", "x"), "x");
+  CAF_CHECK_EQUAL(proto::bool_member(proto::json(5), "flag", true), true);
+}

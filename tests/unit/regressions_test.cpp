@@ -84,4 +84,46 @@ CAF_TEST(auth racing a session close is answered) {
   CAF_CHECK_EQUAL(peer->policy_rejects, 1);
 }
 
+// Issue 10 item 2 (fixed): a bus envelope whose payload holds a member of an unexpected type
+// (a desktop frame like {"type":1}) made nlohmann's value() throw inside the session actor on
+// every other node, ending the session there. Every member is now read without throwing.
+CAF_TEST(bus payload members of any type never end the session) {
+  session_ids ids;
+  auto d = start_with_desktop(ids);
+  auto dev = pair_device(ids, d);
+  auto m = connect(dev.token);
+  auto frames_before = m.peer->frames.size();
+  auto send_bus = [&](const char* tgt, std::string payload) {
+    bus_envelope e;
+    e.session_id = ids.sid;
+    e.source_instance_id = "other-node";
+    e.target = tgt;
+    e.payload = std::move(payload);
+    self->send(broker, bus_atom::value, std::move(e));
+    drain();
+  };
+  send_bus(target::mobile, R"({"type":1})");
+  send_bus(target::desktop, R"({"type":["x"],"sessionID":7})");
+  send_bus(target::mobile, R"({"type":"relay.desktop_status","desktopConnected":"yes"})");
+  send_bus(target::pair_decision, R"({"requestID":5,"approved":"yes"})");
+  send_bus(target::probe, R"({"requestingInstanceID":{"a":1}})");
+  send_bus(target::probe_response, R"({"requestingInstanceID":1,"desktopConnected":1})");
+  std::string deep(100, '[');
+  send_bus(target::mobile, deep + std::string(100, ']'));
+  // The session is the same actor: nothing was restarted, no socket was closed.
+  CAF_CHECK(d.peer->disconnects.empty());
+  CAF_CHECK(m.peer->disconnects.empty());
+  CAF_CHECK_EQUAL(d.peer->drops, 0);
+  CAF_CHECK_EQUAL(m.peer->drops, 0);
+  CAF_CHECK_EQUAL(ctx->metrics.active_websockets.load(), 2);
+  // Frames for the phone are still forwarded byte for byte (the relay does not judge them).
+  CAF_CHECK_GREATER(m.peer->frames.size(), frames_before);
+  CAF_CHECK_EQUAL(m.peer->frames.at(frames_before), R"({"type":1})");
+  // A peer's disconnect with a reason that is not a string ends the session as expired (the
+  // documented rule), not by an exception.
+  send_bus(target::mobile, R"({"type":"disconnect","reason":5})");
+  CAF_CHECK_EQUAL(m.peer->last_disconnect(), "session_expired");
+  CAF_CHECK_EQUAL(d.peer->last_disconnect(), "session_expired");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
