@@ -205,7 +205,6 @@ result<std::string> encode_signed(bus_envelope env, std::string_view secret) {
 
 result<bus_envelope> decode(std::string_view wire, std::size_t max_bytes) {
   using res = result<bus_envelope>;
-  using json = nlohmann::json;
   if (wire.size() > max_bytes) return res::failure("envelope too large");
   try {
     auto doc = proto::parse_untrusted(wire);
