@@ -201,14 +201,7 @@ void claude_runtime::end_turn(thread_state& t) {
   t.cur_text_key.clear();
   t.tools.clear();
   t.last_used = clock_type::now();
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.thread_id == t.id) {
-      emit(ev_request_resolved{it->first});
-      it = pending_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  resolve_pending([&](const pending_request& r) { return r.thread_id == t.id; });
   emit(ev_turn{t.id, false});
 }
 
@@ -231,12 +224,8 @@ void claude_runtime::handle_line(thread_state& t, const std::string& line) {
     on_control_request(t, str_of(j, "request_id"), j.value("request", json::object()));
   } else if (type == "control_cancel_request") {
     auto cid = str_of(j, "request_id");
-    for (auto it = pending_.begin(); it != pending_.end(); ++it)
-      if (it->second.thread_id == t.id && it->second.cli_id == cid) {
-        emit(ev_request_resolved{it->first});
-        pending_.erase(it);
-        break;
-      }
+    resolve_pending(
+        [&](const pending_request& r) { return r.thread_id == t.id && r.cli_id == cid; });
   } else if (type == "stream_event" && !sub && t.running) {
     on_stream_event(t, j.value("event", json::object()));
   } else if (type == "assistant" && !sub && t.running) {

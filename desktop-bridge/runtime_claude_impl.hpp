@@ -82,6 +82,11 @@ class claude_runtime final : public runtime {
     std::lock_guard<std::mutex> lk(emit_mx_);
     if (sink_) sink_(std::move(ev));
   }
+  /// Withdraws the pending requests `pred` selects (the phone sees them resolved).
+  template <class Pred>
+  void resolve_pending(Pred&& pred) {
+    util::erase_pending_if(pending_, pred, [this](uint64_t id) { emit(ev_request_resolved{id}); });
+  }
   void system_message(const thread_state& t, const std::string& text) {
     emit(ev_message{{make_uuid(), t.id, "system", cut_utf8(text, 4000), 0}});
   }

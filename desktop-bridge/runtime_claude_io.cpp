@@ -98,8 +98,7 @@ void claude_runtime::on_failure(const std::string& why, const std::string& threa
   while (!failures_.empty() && now - failures_.front() > ms(opts_.failure_window_ms))
     failures_.pop_front();
   ready_ = false;
-  for (auto& [rid, r] : pending_) emit(ev_request_resolved{rid});
-  pending_.clear();
+  resolve_pending([](const pending_request&) { return true; });
   if (static_cast<int>(failures_.size()) >= opts_.max_failures) {
     gave_up_ = true;
     restart_at_.reset();
