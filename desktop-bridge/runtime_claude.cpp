@@ -119,6 +119,14 @@ op_result claude_runtime::respond(uint64_t request_id, const runtime_response& r
   auto& p = it->second;
   auto* t = find_thread(p.thread_id);
   if (!t || !t->proc) return op_result::fail("desktop_offline");
+  if (p.kind == "mcpElicitation") {
+    auto res = claude_elicitation_response(p.form, r);
+    if (!res) return op_result::fail("invalid_runtime_request");
+    control_reply(*t, p.cli_id, *res);
+    pending_.erase(it);
+    emit(ev_request_resolved{request_id});
+    return op_result::success();
+  }
   if (r.kind != "approval") return op_result::fail("invalid_runtime_request");
   const auto& d = r.decision;
   json res;
@@ -139,9 +147,7 @@ op_result claude_runtime::respond(uint64_t request_id, const runtime_response& r
   } else {
     return op_result::fail("invalid_runtime_request");
   }
-  send_line(*t,
-            {{"type", "control_response"},
-             {"response", {{"subtype", "success"}, {"request_id", p.cli_id}, {"response", res}}}});
+  control_reply(*t, p.cli_id, res);
   pending_.erase(it);
   emit(ev_request_resolved{request_id});
   return op_result::success();
@@ -297,15 +303,25 @@ void claude_runtime::on_stream_event(thread_state& t, const json& ev) {
 
 void claude_runtime::on_control_request(thread_state& t, const std::string& cid, const json& req) {
   auto sub = str_of(req, "subtype");
-  auto reply = [&](const json& response) {
-    send_line(t, {{"type", "control_response"}, {"response", response}});
-  };
-  if (sub != "can_use_tool") {  // hooks, MCP messages, elicitations: not served by the bridge
-    reply({{"subtype", "error"},
-           {"request_id", cid},
-           {"error", sub + " is not supported by the Remote Control desktop bridge"}});
-    if (t.running)
-      system_message(t, "Claude Code request \"" + sub + "\" is not supported remotely; refused.");
+  if (sub == "elicitation") return on_elicitation(t, cid, req);
+  if (sub == "hook_callback") {
+    // Only callbacks the SDK registered in `initialize` are called back, and the bridge
+    // registers none: answer with an empty hook output (no decision, the CLI goes on as
+    // without that hook) and say so.
+    control_reply(t, cid, json::object());
+    system_message(t, "Claude Code called hook callback \"" +
+                          one_line(str_of(req, "callback_id"), 80) +
+                          "\", which the bridge never registered; answered with no decision.");
+    return;
+  }
+  if (sub != "can_use_tool") {  // SDK MCP messages, dialogs, ...: not served by the bridge
+    send_line(t, {{"type", "control_response"},
+                  {"response",
+                   {{"subtype", "error"},
+                    {"request_id", cid},
+                    {"error", sub + " is not supported by the Remote Control desktop bridge"}}}});
+    system_message(t, "Claude Code request \"" + one_line(sub, 80) +
+                          "\" cannot be answered from a phone; refused.");
     return;
   }
   pending_request p{t.id,
@@ -313,12 +329,12 @@ void claude_runtime::on_control_request(thread_state& t, const std::string& cid,
                     str_of(req, "tool_name"),
                     str_of(req, "tool_use_id"),
                     req.value("input", json::object()),
-                    req.value("permission_suggestions", json())};
+                    req.value("permission_suggestions", json()),
+                    "approval",
+                    {}};
   if (pending_.size() >= opts_.max_pending_requests) {
-    reply({{"subtype", "success"},
-           {"request_id", cid},
-           {"response",
-            {{"behavior", "deny"}, {"message", "Too many pending permission requests."}}}});
+    control_reply(t, cid,
+                  {{"behavior", "deny"}, {"message", "Too many pending permission requests."}});
     return;
   }
   runtime_request_info info;
@@ -343,6 +359,46 @@ void claude_runtime::on_control_request(thread_state& t, const std::string& cid,
   info.response_options = approval_options();
   pending_[info.id] = std::move(p);
   emit(ev_request{info});
+}
+
+// An MCP server asks the user for input (the CLI forwards it as control_request elicitation).
+void claude_runtime::on_elicitation(thread_state& t, const std::string& cid, const json& req) {
+  if (pending_.size() >= opts_.max_pending_requests) {
+    control_reply(t, cid, {{"action", "cancel"}});
+    return system_message(t, "Too many pending requests; an MCP server's question was cancelled.");
+  }
+  runtime_request_info info;
+  pending_request p{t.id, cid, {}, {}, {}, {}, "mcpElicitation", {}};
+  p.form = claude_elicitation_request(req, info);
+  info.id = next_request_++;
+  info.thread_id = t.id;
+  pending_[info.id] = std::move(p);
+  emit(ev_request{info});
+}
+
+void claude_runtime::load_history(const std::string& thread_id, bool earlier) {
+  std::string path;
+  int64_t before = 0;
+  {
+    std::lock_guard<std::mutex> lk(mx_);
+    auto* t = find_thread(thread_id);
+    if (!earlier || !ready_ || !t || t->history_loading || t->history_before <= 0) return;
+    t->history_loading = true;
+    path = project_dir_ + "/" + t->session_id + ".jsonl";
+    before = t->history_before;
+  }
+  // Bounded file reads, outside the lock (the I/O thread keeps running).
+  auto page = read_claude_history(path, before, static_cast<std::size_t>(opts_.history_limit));
+  std::lock_guard<std::mutex> lk(mx_);
+  auto* t = find_thread(thread_id);
+  if (!t) return;
+  t->history_loading = false;
+  if (t->history_before != before) return;
+  t->history_before = page.before;
+  for (auto& m : page.messages) {
+    m.thread_id = t->id;
+    emit(ev_message{m});
+  }
 }
 
 }  // namespace claude_impl

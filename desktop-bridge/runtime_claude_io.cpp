@@ -163,6 +163,7 @@ void claude_runtime::list_sessions() {
   for (auto& s : sessions) {
     if (threads_.count(upper(s.session_id))) continue;
     auto& t = add_thread(s.session_id, s.title, false);
+    t.history_before = s.history_before;
     for (auto& m : s.history) {
       m.thread_id = t.id;
       emit(ev_message{m});

@@ -5,6 +5,8 @@
 //  * its last block is a tool_result → a streamed text reply quoting whether the marker was in it;
 //  * its text contains SHELL_TRIGGER → a tool_use block calling the Bash tool (SHELL_COMMAND);
 //  * its text contains WRITE_TRIGGER → a tool_use block calling the Write tool (./WRITE_FILE);
+//  * its text contains ELICIT_TRIGGER → a tool_use block calling the MCP tool ELICIT_TOOL
+//    (../codex/mcp-server.mjs, which asks the user through an MCP elicitation);
 //  * anything else → a streamed text reply "Mock reply: <user text>".
 // Requests that carry no tools (Claude Code's side calls, e.g. titles) get the plain text reply.
 // Every other path answers 404 (so an unexpected endpoint shows up in `requests`).
@@ -21,6 +23,8 @@ export const SHELL_COMMAND = `echo ${SHELL_MARKER} > ${SHELL_FILE} && cat ${SHEL
 export const WRITE_TRIGGER = 'write the notes file';
 export const WRITE_FILE = 'notes.txt';
 export const WRITE_TEXT = 'first line\nrc-claude-file-ok\n';
+export const ELICIT_TRIGGER = 'ask me my name';
+export const ELICIT_TOOL = 'mcp__rcmock__ask_name';
 
 function blocksOf(msg) {
   if (!msg) return [];
@@ -56,17 +60,20 @@ export async function startMockAnthropic({ deltaDelayMs = 20 } = {}) {
     const userText = texts.length ? texts[texts.length - 1].text : '';
     const hasTools = Array.isArray(j.tools) && j.tools.length > 0;
     const id = `msg_mock_${++n}`;
-    const rec = { url: req.url, model: j.model, turns: msgs.length, stream: !!j.stream, hasTools, lastType: lastBlock.type, userText: userText.slice(-300), toolResult: isToolResult ? textOf(blocks).slice(-2000) : null, auth: !!(req.headers['x-api-key'] || req.headers.authorization) };
+    const rec = { url: req.url, model: j.model, toolNames: hasTools ? j.tools.map((t) => t.name) : [], turns: msgs.length, stream: !!j.stream, hasTools, lastType: lastBlock.type, userText: userText.slice(-300), toolResult: isToolResult ? textOf(blocks).slice(-2000) : null, auth: !!(req.headers['x-api-key'] || req.headers.authorization) };
     requests.push(rec);
 
     let content;
     let stop = 'end_turn';
     if (hasTools && isToolResult) {
       const out = textOf(blocks);
-      const what = out.includes(SHELL_MARKER) ? SHELL_MARKER : out.includes('File created') ? 'file written' : /denied|rejected/.test(out) ? 'denied' : 'missing';
+      const what = out.includes(SHELL_MARKER) ? SHELL_MARKER : out.includes('File created') ? 'file written' : /name=|action=/.test(out) ? `MCP ${out.slice(out.search(/name=|action=/)).trim()}` : /denied|rejected/.test(out) ? 'denied' : 'missing';
       content = [{ type: 'text', text: `The tool finished. Result: ${what}` }];
     } else if (hasTools && userText.includes(SHELL_TRIGGER)) {
       content = [{ type: 'text', text: 'Running it.' }, { type: 'tool_use', id: `toolu_mock_${n}`, name: 'Bash', input: { command: SHELL_COMMAND, description: 'Write and print the test marker' } }];
+      stop = 'tool_use';
+    } else if (hasTools && userText.includes(ELICIT_TRIGGER)) {
+      content = [{ type: 'tool_use', id: `toolu_mock_${n}`, name: ELICIT_TOOL, input: {} }];
       stop = 'tool_use';
     } else if (hasTools && userText.includes(WRITE_TRIGGER)) {
       content = [{ type: 'tool_use', id: `toolu_mock_${n}`, name: 'Write', input: { file_path: `./${WRITE_FILE}`, content: WRITE_TEXT } }];
