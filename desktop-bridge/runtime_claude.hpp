@@ -13,7 +13,10 @@
 //    tool_use + its tool_result → system-message cards (command + output tail, file diffs);
 //    `result` → turn idle (+ a system message when it failed or was interrupted);
 //  * `control_request` can_use_tool → `approval` runtime request (allow once / allow for session
-//    / deny / cancel = deny + interrupt); interrupt → `control_request` interrupt;
+//    / deny / cancel = deny + interrupt); `control_request` elicitation (an MCP server asks the
+//    user) → `mcpElicitation` runtime request; hook callbacks (none registered) → no decision;
+//    interrupt → `control_request` interrupt; `thread.load_earlier` → the previous page of the
+//    session transcript (bounded backward reads);
 //  * a CLI that dies unexpectedly → runtime offline with the reason, restarted with bounded
 //    backoff (the session resumed); after max_failures within failure_window it stays offline.
 #pragma once
