@@ -304,24 +304,10 @@ void claude_runtime::on_stream_event(thread_state& t, const json& ev) {
 void claude_runtime::on_control_request(thread_state& t, const std::string& cid, const json& req) {
   auto sub = str_of(req, "subtype");
   if (sub == "elicitation") return on_elicitation(t, cid, req);
-  if (sub == "hook_callback") {
-    // Only callbacks the SDK registered in `initialize` are called back, and the bridge
-    // registers none: answer with an empty hook output (no decision, the CLI goes on as
-    // without that hook) and say so.
-    control_reply(t, cid, json::object());
-    system_message(t, "Claude Code called hook callback \"" +
-                          one_line(str_of(req, "callback_id"), 80) +
-                          "\", which the bridge never registered; answered with no decision.");
-    return;
-  }
-  if (sub != "can_use_tool") {  // SDK MCP messages, dialogs, ...: not served by the bridge
-    send_line(t, {{"type", "control_response"},
-                  {"response",
-                   {{"subtype", "error"},
-                    {"request_id", cid},
-                    {"error", sub + " is not supported by the Remote Control desktop bridge"}}}});
-    system_message(t, "Claude Code request \"" + one_line(sub, 80) +
-                          "\" cannot be answered from a phone; refused.");
+  if (sub != "can_use_tool") {  // hook callbacks, SDK MCP messages, dialogs, ...
+    auto a = claude_unserved_control(cid, req);
+    send_line(t, {{"type", "control_response"}, {"response", a.response}});
+    system_message(t, a.note);
     return;
   }
   pending_request p{t.id,

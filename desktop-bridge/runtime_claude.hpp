@@ -109,6 +109,17 @@ nlohmann::json claude_elicitation_request(const nlohmann::json& req, runtime_req
 std::optional<nlohmann::json> claude_elicitation_response(const nlohmann::json& form,
                                                           const runtime_response& r);
 
+/// How the bridge answers a control_request it serves no runtime request for: `response` is the
+/// control_response's `response` (hook_callback: success with an empty hook output — the CLI
+/// calls back only hooks registered in `initialize`, the bridge registers none, and an empty
+/// output means "no decision"; anything else: an error), `note` the system message for the thread.
+struct claude_control_answer {
+  nlohmann::json response;
+  std::string note;
+};
+claude_control_answer claude_unserved_control(const std::string& request_id,
+                                              const nlohmann::json& req);
+
 /// Earlier transcript messages of a session file, for paging ("latest first, earlier on
 /// request"): the last `limit` user/assistant text messages that start before byte `before`,
 /// read backwards in windows of ≤ ~1 MiB (at most 8 per call; a single line longer than a

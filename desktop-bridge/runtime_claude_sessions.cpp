@@ -303,6 +303,18 @@ claude_history_page read_claude_history(const std::string& path, int64_t before,
   return page;
 }
 
+claude_control_answer claude_unserved_control(const std::string& request_id, const json& req) {
+  auto sub = one_line(str_of(req, "subtype"), 80);
+  if (sub == "hook_callback")
+    return {{{"subtype", "success"}, {"request_id", request_id}, {"response", json::object()}},
+            "Claude Code called hook callback \"" + one_line(str_of(req, "callback_id"), 80) +
+                "\", which the bridge never registered; answered with no decision."};
+  return {{{"subtype", "error"},
+           {"request_id", request_id},
+           {"error", sub + " is not supported by the Remote Control desktop bridge"}},
+          "Claude Code request \"" + sub + "\" cannot be answered from a phone; refused."};
+}
+
 json claude_elicitation_request(const json& req, runtime_request_info& info) {
   auto server = str_of(req, "display_name", str_of(req, "mcp_server_name"));
   auto message = str_of(req, "message");

@@ -214,6 +214,19 @@ CAF_TEST(mcp elicitations map to mcpElicitation requests and answers to the CLI 
   CAF_CHECK_EQUAL(answer(uf, "accept", std::nullopt)->dump(), R"({"action":"accept"})");
 }
 
+CAF_TEST(unserved control requests are answered and noted) {
+  auto hook = claude_unserved_control(
+      "r1", {{"subtype", "hook_callback"}, {"callback_id", "cb-7"}, {"input", json::object()}});
+  CAF_CHECK_EQUAL(hook.response.dump(), R"({"request_id":"r1","response":{},"subtype":"success"})");
+  CAF_CHECK(hook.note.find("cb-7") != std::string::npos);
+  auto dialog = claude_unserved_control("r2", {{"subtype", "request_user_dialog"}});
+  CAF_CHECK_EQUAL(dialog.response["subtype"], "error");
+  CAF_CHECK_EQUAL(dialog.response["request_id"], "r2");
+  CAF_CHECK_EQUAL(dialog.note,
+                  "Claude Code request \"request_user_dialog\" cannot be answered from a phone; "
+                  "refused.");
+}
+
 CAF_TEST(tool cards) {
   json bash = {{"command", "make test"}};
   auto ok =
