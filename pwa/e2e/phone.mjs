@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qrY4M } from './qr-y4m.mjs';
+import { screenMatrix } from './viewports.mjs';
 import { ART, launchBrowser, pairThroughBridge, PWA, requireBinaries, runMain, setArtifacts, shot, startStack, step, stop, tmpDirs, waitFor } from './harness.mjs';
 
 requireBinaries('e2e-phone');
@@ -26,7 +27,8 @@ async function main() {
   tmpDirs.push(stateDir);
   const stack = await startStack({
     stateDir,
-    build: process.env.E2E_SKIP_BUILD !== '1',
+    // after e2e.mjs (npm run e2e) dist/ is fresh: --no-build
+    build: process.env.E2E_SKIP_BUILD !== '1' && !process.argv.includes('--no-build'),
     bridgeArgTemplate: '--json --runtime exec --relay {relayWs} --join-url {pwaBase} --state-file {stateDir}/bridge-session.json -- cat',
   });
   const { bridgeOut, bridgeCmd, joinURL, pwaBase } = stack;
@@ -46,21 +48,27 @@ async function main() {
     if (res.length > 0) throw new Error(`axe on ${screen}: ${res.join('; ')}`);
     return screen;
   };
-  const both = async (name) => {
-    await page.emulateMedia({ colorScheme: 'light' });
-    await shot(page, `${name}-light`);
-    await page.emulateMedia({ colorScheme: 'dark' });
-  };
+  // every screen: light + dark at 390×844, 320×640 and 820×1180, overflow-checked at each
+  const both = (name) => screenMatrix(page, join(ART, 'screens'), name);
   const hash = () => page.evaluate(() => location.hash);
   const openThread = () => page.evaluate(() => window.__remote.state.data.openThreadID);
+  // The agent's replies as STORED by the client (not as rendered: the transcript renders one
+  // 50-message page, so rendered counts stop growing once the thread is longer than a page).
+  const storedReplies = () =>
+    page.evaluate(() => {
+      const d = window.__remote.state.data;
+      const msgs = (d.openThreadID && d.buckets[d.openThreadID]) || [];
+      const replies = msgs.filter((m) => m.role === 'assistant');
+      return { n: replies.length, last: replies.at(-1)?.text ?? '' };
+    });
   const send = async (text, expect = text) => {
-    const before = await page.locator('[data-testid=message][data-role=assistant]').count();
+    const before = (await storedReplies()).n;
     await page.locator('[data-testid=composer-input]').fill(text);
     await page.locator('[data-testid=send-button]').click();
     await waitFor(`agent echo of ${JSON.stringify(text.slice(0, 20))}`, async () => {
-      const n = await page.locator('[data-testid=message][data-role=assistant]').count();
+      const r = await storedReplies();
       const running = await page.locator('[data-testid=turn-status]').getAttribute('data-running');
-      return n > before && running === 'false' && (await page.locator('[data-testid=message][data-role=assistant]').last().innerText()).includes(expect);
+      return r.n > before && running === 'false' && r.last.includes(expect);
     }, 30_000, 50);
   };
 
@@ -139,6 +147,8 @@ async function main() {
     for (let i = 1; i <= 26; i++) await send(`message number ${String(i).padStart(2, '0')}`);
     const rendered = await page.locator('[data-testid=message]').count();
     if (rendered > 50) throw new Error(`${rendered} messages rendered on the first page`);
+    const stored = await page.evaluate(() => window.__remote.state.data.buckets[window.__remote.state.data.openThreadID].length);
+    if (stored <= 50) throw new Error(`only ${stored} messages stored: the thread must be longer than a page`);
     const earlier = page.locator('[data-testid=show-earlier]');
     await earlier.waitFor();
     await earlier.scrollIntoViewIfNeeded();
@@ -149,7 +159,7 @@ async function main() {
     await waitFor('earlier page rendered', async () => (await page.locator('[data-testid=message]').count()) > rendered, 5_000);
     const after = (await page.locator(`[data-message-id="${id}"]`).boundingBox()).y;
     if (Math.abs(after - before) > 2) throw new Error(`anchor moved ${before} → ${after}`);
-    return `${rendered} → ${await page.locator('[data-testid=message]').count()} messages, anchor moved ${Math.abs(after - before).toFixed(1)} px`;
+    return `${stored} stored, ${rendered} → ${await page.locator('[data-testid=message]').count()} rendered, anchor moved ${Math.abs(after - before).toFixed(1)} px`;
   });
 
   await step(page, 'jump-to-latest', async () => {

@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { qrY4M } from './qr-y4m.mjs';
+import { screenMatrix } from './viewports.mjs';
 
 const PWA = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ART = join(PWA, 'test-artifacts');
+const ART = process.env.E2E_ARTIFACTS ? resolve(process.env.E2E_ARTIFACTS) : join(PWA, 'test-artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 mkdirSync(ART, { recursive: true });
@@ -167,6 +168,8 @@ const shot = async (page, name) => {
   await page.screenshot({ path: f });
   shots.push(f);
 };
+// the screens only the mocked relay reaches: light + dark at 390×844, 320×640 and 820×1180
+const matrix = (page, name) => screenMatrix(page, join(ART, 'ui-screens'), name);
 
 try {
   await waitFor('preview', async () => (await fetch(base)).ok, 20_000);
@@ -236,6 +239,7 @@ try {
   await page.locator('[data-testid=pair-button]').click();
   await page.locator('[data-testid=pair-error][data-code=pair_request_denied]').waitFor();
   await shot(page, 'pair-denied');
+  await matrix(page, 'pair-denied');
 
   // in-app scanner: the fake camera shows the join QR; the decoded link is offered for pairing
   await page.goto(base);
@@ -282,6 +286,7 @@ try {
   await page.locator('[data-testid=system-toggle]').click();
   await axe('thread');
   await shot(page, 'rich-thread');
+  await matrix(page, 'rich-thread');
   const n0 = await page.locator('[data-testid=message]').count();
   if (n0 > 50) throw new Error(`${n0} messages on the first page`);
   await page.locator('[data-testid=show-earlier]').scrollIntoViewIfNeeded();
@@ -340,6 +345,7 @@ try {
   await page.locator('[data-testid=approval-card]').waitFor();
   await sleep(200);
   await shot(page, 'approval');
+  await matrix(page, 'approval');
   await page.locator('[data-testid=approval-option][data-option-id=approve_once]').click();
   await page.locator('[data-testid=approval-card]').waitFor({ state: 'detached' });
   await waitFor('approved reply', async () => /Tests passed/.test(await page.locator('.msg.assistant .bubble').last().innerText()), 10_000);
@@ -357,6 +363,7 @@ try {
   await page.locator('[data-testid=pending-message][data-status=queued]').waitFor();
   await page.locator('[data-testid=reconnect-banner]').waitFor();
   await shot(page, 'reconnecting-queued');
+  await matrix(page, 'reconnecting-queued');
   const held = desk.held;
   desk.held = null;
   held.forEach(acceptAuth);
@@ -374,6 +381,7 @@ try {
   await page.locator('[data-testid=terminal-state][data-reason=device_revoked]').waitFor();
   if (await page.evaluate(() => localStorage.getItem('codexchat.remote.pairedDevice.v1'))) throw new Error('pairing not cleared');
   await shot(page, 'revoked');
+  await matrix(page, 'revoked');
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   console.log(`ui-smoke: ok, ${shots.length} screenshots in ${ART}`);
 } catch (e) {
