@@ -49,7 +49,7 @@ async function main() {
     return screen;
   };
   // every screen: light + dark at 390×844, 320×640 and 820×1180, overflow-checked at each
-  const both = (name) => screenMatrix(page, join(ART, 'screens'), name);
+  const both = (name) => screenMatrix(page, join(ART, 'screens'), name, { axe });
   const hash = () => page.evaluate(() => location.hash);
   const openThread = () => page.evaluate(() => window.__remote.state.data.openThreadID);
   // The agent's replies as STORED by the client (not as rendered: the transcript renders one
@@ -74,7 +74,6 @@ async function main() {
 
   await step(page, 'scan-qr-pair', async () => {
     await page.goto(pwaBase, { waitUntil: 'load' });
-    await axe('pair screen');
     await both('pair');
     await page.locator('[data-testid=scan-button]').click();
     await page.locator('[data-testid=pair-button]').waitFor({ timeout: 30_000 });
@@ -85,7 +84,6 @@ async function main() {
 
   let threadID = '';
   await step(page, 'thread-route', async () => {
-    await axe('thread list');
     await both('threads');
     await page.locator('[data-testid=thread-row]', { hasText: 'Session 1' }).first().click();
     await page.locator('[data-testid=thread-view]').waitFor();
@@ -113,7 +111,6 @@ async function main() {
     await msg.locator('[data-testid=copy-code]', { hasText: 'Copied' }).waitFor();
     const clip = await page.evaluate(() => navigator.clipboard.readText());
     if (clip !== 'const answer = 42;') throw new Error(`clipboard: ${JSON.stringify(clip)}`);
-    await axe('thread');
     await both('thread-markdown');
     return 'code block + copy; <script>, onerror and javascript: inert';
   });
@@ -202,7 +199,6 @@ async function main() {
     await page.locator('[data-testid=connection-sheet]').waitFor();
     const seq = await page.locator('[data-testid=conn-seq]').innerText();
     if (!/^\d+$/.test(seq)) throw new Error(`last seq ${seq}`);
-    await axe('connection sheet');
     await both('connection-sheet');
     await page.locator('[data-testid=resync]').click();
     await waitFor('snapshot after resync', async () => (await state()).snapshots > before, 10_000);

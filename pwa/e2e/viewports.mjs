@@ -29,9 +29,11 @@ export function overflowAt(page) {
 
 /**
  * Screenshot `screen` at every viewport in both schemes into `dir` (<screen>-<viewport>-<scheme>.png)
- * and fail on horizontal overflow at any of them. Restores the phone viewport and `scheme`.
+ * and fail on horizontal overflow at any of them. With `axe(label)` (throws on serious/critical
+ * violations) the accessibility check runs in both schemes at the phone viewport and in dark at the
+ * tablet one. Restores the phone viewport and `scheme`.
  */
-export async function screenMatrix(page, dir, screen, { scheme = 'dark', settleMs = 150 } = {}) {
+export async function screenMatrix(page, dir, screen, { scheme = 'dark', settleMs = 150, axe = null } = {}) {
   mkdirSync(dir, { recursive: true });
   const problems = [];
   for (const vp of VIEWPORTS) {
@@ -43,6 +45,7 @@ export async function screenMatrix(page, dir, screen, { scheme = 'dark', settleM
       await page.emulateMedia({ colorScheme: s });
       await page.waitForTimeout(30);
       await page.screenshot({ path: join(dir, `${screen}-${vp.name}-${s}.png`) });
+      if (axe && (vp.name === 'phone' || (vp.name === 'tablet' && s === 'dark'))) await axe(`${screen} ${vp.name} ${s}`);
     }
   }
   await page.setViewportSize({ width: VIEWPORTS[0].width, height: VIEWPORTS[0].height });
