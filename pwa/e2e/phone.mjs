@@ -4,7 +4,7 @@
 // so the test controls the agent's markdown). Runs after e2e.mjs (npm run e2e); artifacts in
 // test-artifacts/phone/.
 //   • pairs through the in-app QR scanner (Chromium's fake camera plays a .y4m of the join QR)
-//   • markdown: code block + copy, raw HTML / javascript: links stay inert
+//   • markdown: code block + copy, raw HTML / javascript: links stay inert; long replies collapse/expand
 //   • routes: the thread survives reload, in-app Back and browser Back/Forward
 //   • paging: show-earlier keeps the first visible message in place, jump-to-latest
 //   • no horizontal overflow at 360 and 320 px with long unbroken strings
@@ -113,6 +113,23 @@ async function main() {
     if (clip !== 'const answer = 42;') throw new Error(`clipboard: ${JSON.stringify(clip)}`);
     await both('thread-markdown');
     return 'code block + copy; <script>, onerror and javascript: inert';
+  });
+
+  await step(page, 'collapse-expand', async () => {
+    await send(Array.from({ length: 40 }, (_, i) => `line ${i + 1} of a long reply`).join('\n\n'), 'line 40 of');
+    const msg = page.locator('[data-testid=message][data-role=assistant]').last();
+    const box = msg.locator('[data-testid=collapsible]');
+    const toggle = msg.locator('[data-testid=collapse-toggle]');
+    const height = () => msg.locator('.collapsible-body').evaluate((el) => el.getBoundingClientRect().height);
+    if ((await box.getAttribute('data-open')) !== 'false') throw new Error('long reply not collapsed');
+    const closed = await height();
+    await toggle.click();
+    if ((await box.getAttribute('data-open')) !== 'true' || (await toggle.getAttribute('aria-expanded')) !== 'true') throw new Error('not expanded');
+    const open = await height();
+    if (!(open > closed * 1.5)) throw new Error(`expanded ${open} px vs collapsed ${closed} px`);
+    await toggle.click();
+    if ((await box.getAttribute('data-open')) !== 'false') throw new Error('not collapsed again');
+    return `collapsed ${Math.round(closed)} px, expanded ${Math.round(open)} px`;
   });
 
   await step(page, 'reload-reopens-thread', async () => {

@@ -382,6 +382,23 @@ try {
   if (await page.evaluate(() => localStorage.getItem('codexchat.remote.pairedDevice.v1'))) throw new Error('pairing not cleared');
   await shot(page, 'revoked');
   await matrix(page, 'revoked', axe);
+  // a denied camera gets its text; in standalone mode (the installed app) there is no install hint
+  if ((await page.locator('[data-testid=install-hint]').count()) !== 1) throw new Error('no install hint in a browser tab');
+  const p2 = await ctx.newPage();
+  await p2.addInitScript(() => {
+    navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    const mm = window.matchMedia.bind(window);
+    const fake = (q) => ({ matches: true, media: q, onchange: null, addEventListener() {}, removeEventListener() {}, addListener() {}, removeListener() {}, dispatchEvent: () => false });
+    window.matchMedia = (q) => (q === '(display-mode: standalone)' ? fake(q) : mm(q));
+  });
+  p2.on('pageerror', (e) => errors.push(e.message));
+  await p2.goto(base);
+  await p2.locator('[data-testid=pair-screen]').waitFor();
+  if ((await p2.locator('[data-testid=install-hint]').count()) !== 0) throw new Error('install hint shown in standalone mode');
+  await p2.locator('[data-testid=scan-button]').click();
+  await p2.locator('[data-testid=scanner-error]', { hasText: 'Camera access was denied' }).waitFor();
+  await shot(p2, 'camera-denied-standalone');
+  await p2.close();
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   console.log(`ui-smoke: ok, ${shots.length} screenshots in ${ART}`);
 } catch (e) {
