@@ -17,6 +17,8 @@
 #include <thread>
 
 #include "desktop-bridge/broker.hpp"
+#include "desktop-bridge/diagnostics.hpp"
+#include "desktop-bridge/join_output.hpp"
 #include "desktop-bridge/qr.hpp"
 #include "desktop-bridge/state_file.hpp"
 #ifdef RC_BRIDGE_HAS_CLAUDE
@@ -32,6 +34,7 @@ namespace {
 
 const char* usage_text =
     "Usage: desktop-bridge [options] [-- <exec command> [args...]]\n"
+    "       desktop-bridge diagnostics [--state-file P] [--log F] [--out P|-]  (redacted bug-report bundle)\n"
     "\n"
     "Lets a phone drive a coding agent on this machine through a Remote Control relay.\n"
     "\n"
@@ -176,6 +179,7 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
 // ---- output ---------------------------------------------------------------------------------
 
 std::mutex out_mx;
+join_countdown countdown;  // interactive join-link expiry line (join_output.hpp); guarded by out_mx
 
 struct ui_state {
   std::mutex mx;
@@ -226,12 +230,14 @@ class json_ui final : public ui_sink {
 
 class human_ui final : public ui_sink {
  public:
-  explicit human_ui(ui_state& s) : s_(s) {}
+  human_ui(ui_state& s, bool live, bool clip) : s_(s), live_(live), clip_(clip) {}
   void emit(const json& ev) override {
     json_ui::track(s_, ev);
     auto name = ev.value("event", "");
     std::ostringstream o;
-    if (name == "session_started" || name == "add_device" || name == "join_link") {
+    if (auto exp = rc::proto::parse_rfc3339(ev.value("joinTokenExpiresAt", ""))) expiry_ = *exp;
+    bool link = name == "session_started" || name == "add_device" || name == "join_link";
+    if (link) {
       auto url = ev.value("joinURL", "");
       if (name == "session_started")
         o << "\n" << (ev.value("restored", false) ? "Resumed" : "Started") << " remote-control session "
@@ -239,8 +245,7 @@ class human_ui final : public ui_sink {
       else
         o << "\nNew join link (previous QR no longer works for new devices):\n";
       o << "Scan with your phone to pair:\n\n" << render_qr(url) << "\n";
-      o << "Join link (copy):\n" << url << "\n";
-      o << "The link is single-use and expires; press 'a' for a fresh one.\n";
+      o << join_link_text(url, expiry_, rc::proto::now_ms(), clip_);
       o << "Keys: a add device | d devices | r revoke | o approvals on/off | s stop | q quit | h help\n";
     } else if (name == "pair_request") {
       o << "\n*** Pairing request " << ev.value("requestID", "") << " from device \""
@@ -294,16 +299,20 @@ class human_ui final : public ui_sink {
       return;  // quiet for internal events (pair_decision, relay_disconnect, ...)
     }
     std::lock_guard<std::mutex> lk(out_mx);
-    std::cout << o.str() << std::flush;
+    std::cout << countdown.clear() << o.str() << std::flush;
+    if (live_ && link) countdown.start(expiry_);
+    if (name == "device_paired" || name == "stopped" || name == "session_ended") std::cout << countdown.stop() << std::flush;
   }
 
  private:
   ui_state& s_;
+  bool live_, clip_;
+  int64_t expiry_ = 0;
 };
 
 void say(const std::string& s) {
   std::lock_guard<std::mutex> lk(out_mx);
-  std::cout << s << std::flush;
+  std::cout << countdown.clear() << s << std::flush;
 }
 
 // ---- input ------------------------------------------------------------------------------------
@@ -354,6 +363,10 @@ void interactive_keys(caf::actor broker, ui_state& st, std::atomic<bool>& done) 
     ::tcsetattr(0, TCSANOW, &t);
   }
   while (!done) {
+    {
+      std::lock_guard<std::mutex> out(out_mx);
+      std::cout << countdown.tick(rc::proto::now_ms()) << std::flush;
+    }
     pollfd p{0, POLLIN, 0};
     if (::poll(&p, 1, 200) <= 0) continue;
     char c;
@@ -477,6 +490,7 @@ std::shared_ptr<transport> make_net_transport(std::shared_ptr<net::io_service> i
 }  // namespace rc::bridge
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "diagnostics") return run_diagnostics(argc - 1, argv + 1, std::cout, std::cerr);
   options opts;
   std::string err;
   if (!parse_args(argc, argv, opts, err)) {
@@ -532,7 +546,8 @@ int main(int argc, char** argv) {
   if (opts.json_mode)
     ui = std::make_shared<json_ui>(st);
   else
-    ui = std::make_shared<human_ui>(st);
+    ui = std::make_shared<human_ui>(st, ::isatty(0) && ::isatty(1),
+                                    osc52_allowed(::isatty(1), std::getenv("TERM"), std::getenv("REMOTE_CONTROL_NO_CLIPBOARD")));
 
   int code = 0;
   {

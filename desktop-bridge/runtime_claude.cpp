@@ -119,6 +119,14 @@ op_result claude_runtime::respond(uint64_t request_id, const runtime_response& r
   auto& p = it->second;
   auto* t = find_thread(p.thread_id);
   if (!t || !t->proc) return op_result::fail("desktop_offline");
+  if (p.kind == "mcpElicitation") {
+    auto res = claude_elicitation_response(p.form, r);
+    if (!res) return op_result::fail("invalid_runtime_request");
+    control_reply(*t, p.cli_id, *res);
+    pending_.erase(it);
+    emit(ev_request_resolved{request_id});
+    return op_result::success();
+  }
   if (r.kind != "approval") return op_result::fail("invalid_runtime_request");
   const auto& d = r.decision;
   json res;
@@ -139,9 +147,7 @@ op_result claude_runtime::respond(uint64_t request_id, const runtime_response& r
   } else {
     return op_result::fail("invalid_runtime_request");
   }
-  send_line(*t,
-            {{"type", "control_response"},
-             {"response", {{"subtype", "success"}, {"request_id", p.cli_id}, {"response", res}}}});
+  control_reply(*t, p.cli_id, res);
   pending_.erase(it);
   emit(ev_request_resolved{request_id});
   return op_result::success();
@@ -201,14 +207,7 @@ void claude_runtime::end_turn(thread_state& t) {
   t.cur_text_key.clear();
   t.tools.clear();
   t.last_used = clock_type::now();
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.thread_id == t.id) {
-      emit(ev_request_resolved{it->first});
-      it = pending_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  resolve_pending([&](const pending_request& r) { return r.thread_id == t.id; });
   emit(ev_turn{t.id, false});
 }
 
@@ -231,12 +230,8 @@ void claude_runtime::handle_line(thread_state& t, const std::string& line) {
     on_control_request(t, str_of(j, "request_id"), j.value("request", json::object()));
   } else if (type == "control_cancel_request") {
     auto cid = str_of(j, "request_id");
-    for (auto it = pending_.begin(); it != pending_.end(); ++it)
-      if (it->second.thread_id == t.id && it->second.cli_id == cid) {
-        emit(ev_request_resolved{it->first});
-        pending_.erase(it);
-        break;
-      }
+    resolve_pending(
+        [&](const pending_request& r) { return r.thread_id == t.id && r.cli_id == cid; });
   } else if (type == "stream_event" && !sub && t.running) {
     on_stream_event(t, j.value("event", json::object()));
   } else if (type == "assistant" && !sub && t.running) {
@@ -308,15 +303,11 @@ void claude_runtime::on_stream_event(thread_state& t, const json& ev) {
 
 void claude_runtime::on_control_request(thread_state& t, const std::string& cid, const json& req) {
   auto sub = str_of(req, "subtype");
-  auto reply = [&](const json& response) {
-    send_line(t, {{"type", "control_response"}, {"response", response}});
-  };
-  if (sub != "can_use_tool") {  // hooks, MCP messages, elicitations: not served by the bridge
-    reply({{"subtype", "error"},
-           {"request_id", cid},
-           {"error", sub + " is not supported by the Remote Control desktop bridge"}});
-    if (t.running)
-      system_message(t, "Claude Code request \"" + sub + "\" is not supported remotely; refused.");
+  if (sub == "elicitation") return on_elicitation(t, cid, req);
+  if (sub != "can_use_tool") {  // hook callbacks, SDK MCP messages, dialogs, ...
+    auto a = claude_unserved_control(cid, req);
+    send_line(t, {{"type", "control_response"}, {"response", a.response}});
+    system_message(t, a.note);
     return;
   }
   pending_request p{t.id,
@@ -324,12 +315,12 @@ void claude_runtime::on_control_request(thread_state& t, const std::string& cid,
                     str_of(req, "tool_name"),
                     str_of(req, "tool_use_id"),
                     req.value("input", json::object()),
-                    req.value("permission_suggestions", json())};
+                    req.value("permission_suggestions", json()),
+                    "approval",
+                    {}};
   if (pending_.size() >= opts_.max_pending_requests) {
-    reply({{"subtype", "success"},
-           {"request_id", cid},
-           {"response",
-            {{"behavior", "deny"}, {"message", "Too many pending permission requests."}}}});
+    control_reply(t, cid,
+                  {{"behavior", "deny"}, {"message", "Too many pending permission requests."}});
     return;
   }
   runtime_request_info info;
@@ -354,6 +345,46 @@ void claude_runtime::on_control_request(thread_state& t, const std::string& cid,
   info.response_options = approval_options();
   pending_[info.id] = std::move(p);
   emit(ev_request{info});
+}
+
+// An MCP server asks the user for input (the CLI forwards it as control_request elicitation).
+void claude_runtime::on_elicitation(thread_state& t, const std::string& cid, const json& req) {
+  if (pending_.size() >= opts_.max_pending_requests) {
+    control_reply(t, cid, {{"action", "cancel"}});
+    return system_message(t, "Too many pending requests; an MCP server's question was cancelled.");
+  }
+  runtime_request_info info;
+  pending_request p{t.id, cid, {}, {}, {}, {}, "mcpElicitation", {}};
+  p.form = claude_elicitation_request(req, info);
+  info.id = next_request_++;
+  info.thread_id = t.id;
+  pending_[info.id] = std::move(p);
+  emit(ev_request{info});
+}
+
+void claude_runtime::load_history(const std::string& thread_id, bool earlier) {
+  std::string path;
+  int64_t before = 0;
+  {
+    std::lock_guard<std::mutex> lk(mx_);
+    auto* t = find_thread(thread_id);
+    if (!earlier || !ready_ || !t || t->history_loading || t->history_before <= 0) return;
+    t->history_loading = true;
+    path = project_dir_ + "/" + t->session_id + ".jsonl";
+    before = t->history_before;
+  }
+  // Bounded file reads, outside the lock (the I/O thread keeps running).
+  auto page = read_claude_history(path, before, static_cast<std::size_t>(opts_.history_limit));
+  std::lock_guard<std::mutex> lk(mx_);
+  auto* t = find_thread(thread_id);
+  if (!t) return;
+  t->history_loading = false;
+  if (t->history_before != before) return;
+  t->history_before = page.before;
+  for (auto& m : page.messages) {
+    m.thread_id = t->id;
+    emit(ev_message{m});
+  }
 }
 
 }  // namespace claude_impl

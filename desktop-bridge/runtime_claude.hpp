@@ -13,7 +13,10 @@
 //    tool_use + its tool_result → system-message cards (command + output tail, file diffs);
 //    `result` → turn idle (+ a system message when it failed or was interrupted);
 //  * `control_request` can_use_tool → `approval` runtime request (allow once / allow for session
-//    / deny / cancel = deny + interrupt); interrupt → `control_request` interrupt;
+//    / deny / cancel = deny + interrupt); `control_request` elicitation (an MCP server asks the
+//    user) → `mcpElicitation` runtime request; hook callbacks (none registered) → no decision;
+//    interrupt → `control_request` interrupt; `thread.load_earlier` → the previous page of the
+//    session transcript (bounded backward reads);
 //  * a CLI that dies unexpectedly → runtime offline with the reason, restarted with bounded
 //    backoff (the session resumed); after max_failures within failure_window it stays offline.
 #pragma once
@@ -73,7 +76,8 @@ struct claude_session_summary {
   std::string session_id;  ///< as on disk (lower-case UUID)
   std::string title;
   int64_t mtime_ms = 0;
-  std::vector<message_info> history;  ///< oldest first; thread_id left empty
+  std::vector<message_info> history;  ///< oldest first, `history` set; thread_id left empty
+  int64_t history_before = 0;  ///< read_claude_history() offset of the next earlier page (0 = none)
 };
 
 /// The newest `limit` sessions of `project_dir` (by mtime), each with its title and the last
@@ -94,5 +98,37 @@ std::string claude_edit_preview(const std::string& tool, const nlohmann::json& i
 std::string claude_tool_card(const std::string& tool, const nlohmann::json& input,
                              const nlohmann::json& result, const nlohmann::json& detail,
                              bool declined);
+
+/// An MCP elicitation the CLI forwards (`control_request` subtype "elicitation": mcp_server_name,
+/// message, mode, url, requested_schema, display_name, description) as an `mcpElicitation`
+/// runtime request: fills `info`, returns the form to keep for the answer (null in url mode).
+nlohmann::json claude_elicitation_request(const nlohmann::json& req, runtime_request_info& info);
+
+/// The `response` of the control_response for the phone's answer (the CLI's schema:
+/// `{action: accept|decline|cancel, content?: object}`); nullopt = the answer does not fit.
+std::optional<nlohmann::json> claude_elicitation_response(const nlohmann::json& form,
+                                                          const runtime_response& r);
+
+/// How the bridge answers a control_request it serves no runtime request for: `response` is the
+/// control_response's `response` (hook_callback: success with an empty hook output — the CLI
+/// calls back only hooks registered in `initialize`, the bridge registers none, and an empty
+/// output means "no decision"; anything else: an error), `note` the system message for the thread.
+struct claude_control_answer {
+  nlohmann::json response;
+  std::string note;
+};
+claude_control_answer claude_unserved_control(const std::string& request_id,
+                                              const nlohmann::json& req);
+
+/// Earlier transcript messages of a session file, for paging ("latest first, earlier on
+/// request"): the last `limit` user/assistant text messages that start before byte `before`,
+/// read backwards in windows of ≤ ~1 MiB (at most 8 per call; a single line longer than a
+/// window is skipped). `before` of the result is where the next page ends (0 = the start of the
+/// file was reached, nothing earlier).
+struct claude_history_page {
+  std::vector<message_info> messages;  ///< oldest first, `history` set, thread_id left empty
+  int64_t before = 0;
+};
+claude_history_page read_claude_history(const std::string& path, int64_t before, std::size_t limit);
 
 }  // namespace rc::bridge

@@ -49,6 +49,8 @@ class claude_runtime final : public runtime {
 
   op_result respond(uint64_t request_id, const runtime_response& r) override;
 
+  void load_history(const std::string& thread_id, bool earlier) override;
+
  private:
   struct proc_state {
     child_process child;
@@ -70,10 +72,14 @@ class claude_runtime final : public runtime {
     std::map<std::string, std::pair<std::string, json>> tools;  // tool_use id → name, input
     std::set<std::string> declined;                             // tool_use ids denied
     clock_type::time_point last_used = clock_type::now();
+    int64_t history_before = 0;  // transcript offset of the next earlier page (0 = none)
+    bool history_loading = false;
   };
   struct pending_request {
     std::string thread_id, cli_id, tool, tool_use_id;
     json input, suggestions;
+    std::string kind = "approval";  // or "mcpElicitation"
+    json form;                      // mcpElicitation: the requested schema (null: url mode)
   };
 
   // ---- helpers (mx_ held) -----------------------------------------------------------------
@@ -81,6 +87,11 @@ class claude_runtime final : public runtime {
   void emit(runtime_event ev) {
     std::lock_guard<std::mutex> lk(emit_mx_);
     if (sink_) sink_(std::move(ev));
+  }
+  /// Withdraws the pending requests `pred` selects (the phone sees them resolved).
+  template <class Pred>
+  void resolve_pending(Pred&& pred) {
+    util::erase_pending_if(pending_, pred, [this](uint64_t id) { emit(ev_request_resolved{id}); });
   }
   void system_message(const thread_state& t, const std::string& text) {
     emit(ev_message{{make_uuid(), t.id, "system", cut_utf8(text, 4000), 0}});
@@ -141,6 +152,14 @@ class claude_runtime final : public runtime {
 
   void on_control_request(thread_state& t, const std::string& cid, const json& req);
 
+  void on_elicitation(thread_state& t, const std::string& cid, const json& req);
+
+  void control_reply(thread_state& t, const std::string& cid, const json& response) {
+    send_line(
+        t, {{"type", "control_response"},
+            {"response", {{"subtype", "success"}, {"request_id", cid}, {"response", response}}}});
+  }
+
   // ---- processes ----------------------------------------------------------------------------
 
   bool spawn_proc(thread_state& t, bool restarted);
@@ -171,7 +190,7 @@ class claude_runtime final : public runtime {
 
   void announce_ready(const std::string& how) {
     ready_ = true;
-    emit(ev_status{true, "Claude Code " + version_ + " " + how + " in " + opts_.cwd});
+    emit(ev_status{true, "Claude Code " + version_ + " " + how + " in " + opts_.cwd, true});
   }
 
   // `claude --version` (blocking, on the I/O thread, bounded): the CLI is there and runs.

@@ -98,8 +98,7 @@ void claude_runtime::on_failure(const std::string& why, const std::string& threa
   while (!failures_.empty() && now - failures_.front() > ms(opts_.failure_window_ms))
     failures_.pop_front();
   ready_ = false;
-  for (auto& [rid, r] : pending_) emit(ev_request_resolved{rid});
-  pending_.clear();
+  resolve_pending([](const pending_request&) { return true; });
   if (static_cast<int>(failures_.size()) >= opts_.max_failures) {
     gave_up_ = true;
     restart_at_.reset();
@@ -164,6 +163,7 @@ void claude_runtime::list_sessions() {
   for (auto& s : sessions) {
     if (threads_.count(upper(s.session_id))) continue;
     auto& t = add_thread(s.session_id, s.title, false);
+    t.history_before = s.history_before;
     for (auto& m : s.history) {
       m.thread_id = t.id;
       emit(ev_message{m});

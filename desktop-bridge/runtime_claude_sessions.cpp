@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "desktop-bridge/runtime_claude.hpp"
+#include "desktop-bridge/runtime_requests.hpp"
 #include "desktop-bridge/runtime_util.hpp"
 #include "protocol/time.hpp"
 
@@ -99,20 +100,27 @@ std::string visible_text(const json& msg, bool user) {
 struct session_scan {
   std::string first_prompt, custom_title, ai_title, summary;
   std::vector<message_info> history;
+  std::vector<int64_t> starts;  // file offset of each history message's line
 };
 
-void scan_lines(const std::string& data, bool skip_first, session_scan& sc, bool collect) {
+// Scans the complete lines of `data` (read from file offset `base`; when `skip_first`, the
+// part before the first '\n' is a line cut by the window and skipped). Returns the offset
+// of the first complete line, or the end of `data` when it holds none.
+int64_t scan_lines(const std::string& data, bool skip_first, session_scan& sc, bool collect,
+                   int64_t base = 0) {
   std::size_t pos = 0;
   if (skip_first) {
     pos = data.find('\n');
-    if (pos == std::string::npos) return;
+    if (pos == std::string::npos) return base + static_cast<int64_t>(data.size());
     ++pos;
   }
+  const int64_t first = base + static_cast<int64_t>(pos);
   while (pos < data.size()) {
     auto nl = data.find('\n', pos);
     if (nl == std::string::npos) break;  // a partial last line (still being written)
     auto j = json::parse(data.begin() + static_cast<long>(pos),
                          data.begin() + static_cast<long>(nl), nullptr, false);
+    const auto line_start = base + static_cast<int64_t>(pos);
     pos = nl + 1;
     if (!j.is_object()) continue;
     auto type = str_of(j, "type");
@@ -134,9 +142,22 @@ void scan_lines(const std::string& data, bool skip_first, session_scan& sc, bool
       m.role = type;
       m.text = cut_utf8(text, kHistoryText);
       m.created_at_ms = rc::proto::parse_rfc3339(str_of(j, "timestamp")).value_or(0);
+      m.history = true;
       sc.history.push_back(std::move(m));
+      sc.starts.push_back(line_start);
     }
   }
+  return first;
+}
+
+// The window [max(0, end - kTailBytes), end) of `path` scanned into `sc`; returns where the
+// window starts and (in `first`) its first complete line (== `end` when it holds none).
+int64_t scan_window(const std::string& path, int64_t end, session_scan& sc, bool collect,
+                    int64_t& first) {
+  int64_t start = std::max<int64_t>(0, end - static_cast<int64_t>(kTailBytes));
+  auto data = read_range(path, static_cast<long>(start), static_cast<std::size_t>(end - start));
+  first = scan_lines(data, start > 0, sc, collect, start);
+  return start;
 }
 
 std::string result_text(const json& result) {
@@ -235,23 +256,83 @@ std::vector<claude_session_summary> list_claude_sessions(const std::string& proj
     if (::stat(path.c_str(), &st) != 0) continue;
     auto size = static_cast<std::size_t>(st.st_size);
     session_scan sc;
-    bool whole = size <= kTailBytes;
-    if (!whole) scan_lines(read_range(path, 0, kHeadBytes), false, sc, false);
-    long off = whole ? 0 : static_cast<long>(size - kTailBytes);
-    scan_lines(read_range(path, off, kTailBytes), !whole, sc, true);
+    if (size > kTailBytes) scan_lines(read_range(path, 0, kHeadBytes), false, sc, false);
+    int64_t first = 0;
+    int64_t start = scan_window(path, static_cast<int64_t>(size), sc, true, first);
     claude_session_summary s;
     s.session_id = id;
     s.mtime_ms = mtime;
     for (auto* t : {&sc.custom_title, &sc.ai_title, &sc.summary, &sc.first_prompt})
       if (s.title.empty()) s.title = one_line(*t, 60);
     if (s.title.empty()) s.title = "Claude session";
-    if (sc.history.size() > history_limit)
-      sc.history.erase(sc.history.begin(),
-                       sc.history.end() - static_cast<std::ptrdiff_t>(history_limit));
+    s.history_before = start > 0 ? first : 0;
+    if (sc.history.size() > history_limit) {
+      auto cut = sc.history.size() - history_limit;
+      s.history_before = sc.starts[cut];
+      sc.history.erase(sc.history.begin(), sc.history.begin() + static_cast<std::ptrdiff_t>(cut));
+    }
     s.history = std::move(sc.history);
     out.push_back(std::move(s));
   }
   return out;
+}
+
+claude_history_page read_claude_history(const std::string& path, int64_t before,
+                                        std::size_t limit) {
+  claude_history_page page;
+  int64_t end = before;
+  for (int round = 0; round < 8 && end > 0 && page.messages.size() < limit; ++round) {
+    session_scan sc;
+    int64_t first = 0;
+    int64_t start = scan_window(path, end, sc, true, first);
+    if (first >= end && start > 0) {  // inside one line longer than the window: skip it
+      end = start;
+      continue;
+    }
+    std::size_t want = limit - page.messages.size(), cut = 0;
+    end = start > 0 ? first : 0;
+    if (sc.history.size() > want) {
+      cut = sc.history.size() - want;
+      end = sc.starts[cut];
+    }
+    page.messages.insert(page.messages.begin(),
+                         std::make_move_iterator(sc.history.begin() + static_cast<long>(cut)),
+                         std::make_move_iterator(sc.history.end()));
+  }
+  page.before = end;
+  return page;
+}
+
+claude_control_answer claude_unserved_control(const std::string& request_id, const json& req) {
+  auto sub = one_line(str_of(req, "subtype"), 80);
+  if (sub == "hook_callback")
+    return {{{"subtype", "success"}, {"request_id", request_id}, {"response", json::object()}},
+            "Claude Code called hook callback \"" + one_line(str_of(req, "callback_id"), 80) +
+                "\", which the bridge never registered; answered with no decision."};
+  return {{{"subtype", "error"},
+           {"request_id", request_id},
+           {"error", sub + " is not supported by the Remote Control desktop bridge"}},
+          "Claude Code request \"" + sub + "\" cannot be answered from a phone; refused."};
+}
+
+json claude_elicitation_request(const json& req, runtime_request_info& info) {
+  auto server = str_of(req, "display_name", str_of(req, "mcp_server_name"));
+  auto message = str_of(req, "message");
+  auto description = one_line(str_of(req, "description"), 300);
+  if (!description.empty() && description != message) message += " (" + description + ")";
+  return requests::describe_elicitation(
+      {server, message, str_of(req, "mode"), str_of(req, "url"),
+       req.is_object() ? req.value("requested_schema", json()) : json()},
+      info);
+}
+
+std::optional<json> claude_elicitation_response(const json& form, const runtime_response& r) {
+  if (r.kind != "mcpElicitation") return std::nullopt;
+  auto a = requests::elicitation_answer(form, r);
+  if (!a) return std::nullopt;
+  json res = {{"action", a->action}};
+  if (a->content) res["content"] = *a->content;
+  return res;
 }
 
 std::string claude_tool_action(const std::string& tool, const json& input) {

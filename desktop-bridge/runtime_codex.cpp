@@ -228,14 +228,7 @@ void codex_runtime::end_turn(thread_state& t) {
   t.msg_ids.clear();
   t.msg_bytes.clear();
   t.items.clear();
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.thread_id == t.id) {
-      emit(ev_request_resolved{it->first});
-      it = pending_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  resolve_pending([&](const pending_request& r) { return r.thread_id == t.id; });
   emit(ev_turn{t.id, false});
 }
 
@@ -300,12 +293,7 @@ void codex_runtime::on_notification(const std::string& m, const json& p) {
   if (m == "serverRequest/resolved") {
     auto rid = p.find("requestId");
     if (rid == p.end()) return;
-    for (auto it = pending_.begin(); it != pending_.end(); ++it)
-      if (it->second.server_id == *rid) {
-        emit(ev_request_resolved{it->first});
-        pending_.erase(it);
-        return;
-      }
+    resolve_pending([&](const pending_request& r) { return r.server_id == *rid; });
     return;
   }
   if (!t) return;

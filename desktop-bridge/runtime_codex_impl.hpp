@@ -20,6 +20,7 @@
 #include "desktop-bridge/runtime_codex.hpp"
 #include "desktop-bridge/runtime_codex_map.hpp"
 #include "desktop-bridge/runtime_codex_proc.hpp"
+#include "desktop-bridge/runtime_util.hpp"
 
 namespace rc::bridge::codex {
 
@@ -66,6 +67,11 @@ class codex_runtime final : public runtime {
 
   // ---- runtime_codex.cpp (mx_ held) ---------------------------------------------------------
   void emit(runtime_event ev);
+  /// Withdraws the pending requests `pred` selects (the phone sees them resolved).
+  template <class Pred>
+  void resolve_pending(Pred&& pred) {
+    util::erase_pending_if(pending_, pred, [this](uint64_t id) { emit(ev_request_resolved{id}); });
+  }
   void system_message(const std::string& thread_id, const std::string& text);
   thread_state* find_thread(const std::string& id);
   thread_state* by_codex_id(const std::string& cid);
@@ -110,7 +116,7 @@ class codex_runtime final : public runtime {
   std::condition_variable cv_;  // restart backoff wait (woken by stop)
   event_sink sink_;
   std::thread io_;
-  child_process child_;
+  app_server_process child_;
   bool started_ = false, stopping_ = false, ready_ = false, initialized_ = false;
   int setup_pending_ = 0;   // thread/start calls before the runtime reports online
   bool restarted_ = false;  // the current process is a restart

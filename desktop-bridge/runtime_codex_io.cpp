@@ -70,8 +70,8 @@ std::string codex_runtime::run_child() {
       }
     }
     auto r = child_.poll_once(250, opts_.max_line_bytes, opts_.debug, on_line, why);
-    if (r == child_process::poll_result::ok) continue;
-    exited = r != child_process::poll_result::error;
+    if (r == app_server_process::poll_result::ok) continue;
+    exited = r != app_server_process::poll_result::error;
     break;
   }
   bool stopping;
@@ -81,7 +81,7 @@ std::string codex_runtime::run_child() {
   }
   int status = child_.shutdown(exited, stopping ? 1500 : 3000);
   if (stopping) return {};
-  std::string msg = exited ? "codex app-server exited (" + describe_status(status) + ")"
+  std::string msg = exited ? "codex app-server exited (" + describe_wait_status(status) + ")"
                            : why + "; codex app-server stopped";
   // The stderr tail, without a Rust backtrace (noise in a status line).
   auto err_tail = child_.stderr_tail();
@@ -241,8 +241,7 @@ void codex_runtime::on_child_gone(const std::string& why, int restart_in_ms) {
   }
   if (restart_in_ms < 0 && !noted && find_thread(last_thread_))
     system_message(last_thread_, "Codex is offline: " + why);
-  for (auto& [rid, r] : pending_) emit(ev_request_resolved{rid});
-  pending_.clear();
+  resolve_pending([](const pending_request&) { return true; });
   emit(ev_status{false, "codex: " + why + next});
 }
 

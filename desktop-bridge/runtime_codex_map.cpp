@@ -4,17 +4,14 @@
 #include <algorithm>
 
 #include "desktop-bridge/runtime_codex_util.hpp"
+#include "desktop-bridge/runtime_requests.hpp"
 
 namespace rc::bridge::codex {
 
 namespace {
 
-std::vector<option_info> approval_options() {
-  return {{"approve_once", "Approve once", std::nullopt},
-          {"approve_for_session", "Approve for session", std::nullopt},
-          {"decline", "Decline", std::nullopt},
-          {"cancel", "Cancel", std::nullopt}};
-}
+using requests::approval_options;
+using requests::option_of;
 
 std::string with_reason(const std::string& text, const json& p) {
   auto reason = str_of(p, "reason");
@@ -165,118 +162,11 @@ json granted_profile(const pending_request& p, const std::vector<std::string>& l
 
 // ---- MCP elicitation (mcpServer/elicitation/request) -------------------------------------------
 
-std::string field_label(const std::string& name, const json& prop) {
-  auto title = str_of(prop, "title");
-  std::string s = title.empty() ? name : title;
-  std::vector<std::string> choices;
-  if (prop.contains("enum") && prop["enum"].is_array())
-    for (auto& c : prop["enum"])
-      if (c.is_string()) choices.push_back(c.get<std::string>());
-  if (prop.contains("oneOf") && prop["oneOf"].is_array())
-    for (auto& c : prop["oneOf"]) {
-      auto v = str_of(c, "const");
-      if (!v.empty()) choices.push_back(v);
-    }
-  if (!choices.empty()) {
-    s += " (one of";
-    for (std::size_t i = 0; i < choices.size() && i < 16; ++i) s += (i ? ", " : " ") + choices[i];
-    s += ")";
-  } else {
-    auto type = str_of(prop, "type");
-    if (!type.empty() && type != "string") s += " (" + type + ")";
-  }
-  return s;
-}
-
 void map_elicitation(const json& p, mapped_request& out) {
-  auto server = one_line(str_of(p, "serverName"), 100);
-  out.info.server_name = server;
-  out.info.title = (server.empty() ? std::string("An MCP server") : server) + " asks";
-  std::string summary = one_line(str_of(p, "message"), 1200);
-  auto mode = str_of(p, "mode");
-  if (mode == "url") {
-    summary += (summary.empty() ? "" : " ") + std::string("Open: ") + str_of(p, "url");
-    out.info.response_options = {{"accept", "Done", std::nullopt},
-                                 {"decline", "Decline", std::nullopt},
-                                 {"cancel", "Cancel", std::nullopt}};
-  } else {
-    auto schema = member(p, "requestedSchema");
-    auto props = schema.is_object() ? member(schema, "properties") : json();
-    out.pending.form = props.is_object() ? schema : json::object();
-    std::size_t n = props.is_object() ? props.size() : 0;
-    if (n == 1) {
-      summary += " — answer: " + field_label(props.begin().key(), props.begin().value());
-    } else if (n > 1) {
-      std::string fields;
-      for (auto& [k, v] : props.items()) fields += (fields.empty() ? "" : "; ") + field_label(k, v);
-      summary += " — answer with a JSON object: " + fields;
-    }
-    out.info.response_options = {{"accept", "Submit", std::nullopt},
-                                 {"decline", "Decline", std::nullopt},
-                                 {"cancel", "Cancel", std::nullopt}};
-  }
-  out.info.summary = summary.empty() ? "The MCP server needs input." : summary;
-}
-
-// One form value from the phone's text, typed by the property schema; nullopt = does not fit.
-std::optional<json> typed_value(const json& prop, const json& v) {
-  auto type = str_of(prop, "type");
-  if (!v.is_string()) {
-    if ((type == "number" && v.is_number()) || (type == "integer" && v.is_number_integer()) ||
-        (type == "boolean" && v.is_boolean()) || (type == "array" && v.is_array()))
-      return v;
-    return std::nullopt;
-  }
-  auto s = v.get<std::string>();
-  if (type == "number" || type == "integer") {
-    auto n = json::parse(s, nullptr, false);
-    if (n.is_discarded() || !n.is_number() || (type == "integer" && !n.is_number_integer()))
-      return std::nullopt;
-    return n;
-  }
-  if (type == "boolean") {
-    auto l = upper(s);
-    if (l == "TRUE" || l == "YES" || l == "Y" || l == "1") return json(true);
-    if (l == "FALSE" || l == "NO" || l == "N" || l == "0") return json(false);
-    return std::nullopt;
-  }
-  if (prop.contains("enum") && prop["enum"].is_array()) {
-    for (auto& c : prop["enum"])
-      if (c == s) return json(s);
-    return std::nullopt;
-  }
-  if (prop.contains("oneOf") && prop["oneOf"].is_array()) {
-    for (auto& c : prop["oneOf"])
-      if (str_of(c, "const") == s || str_of(c, "title") == s) return json(str_of(c, "const"));
-    return std::nullopt;
-  }
-  return json(s);
-}
-
-// `content` of an accepted form elicitation; nullopt = the text does not fit the form.
-std::optional<json> form_content(const json& form, const std::string& text) {
-  auto props = member(form, "properties");
-  json content = json::object();
-  if (props.empty()) return content;
-  json given;
-  if (props.size() == 1) {
-    given = {{props.begin().key(), text}};
-  } else {
-    given = json::parse(text, nullptr, false);
-    if (given.is_discarded() || !given.is_object()) return std::nullopt;
-  }
-  for (auto& [k, v] : given.items()) {
-    if (!props.contains(k)) return std::nullopt;
-    if (v.is_string() && v.get<std::string>().empty()) continue;
-    auto tv = typed_value(props[k], v);
-    if (!tv) return std::nullopt;
-    content[k] = *tv;
-  }
-  auto req = member(form, "required");
-  if (req.is_array())
-    for (auto& k : req)
-      if (k.is_string() && !content.contains(k.get<std::string>())) return std::nullopt;
-  return content;
+  out.pending.form = requests::describe_elicitation(
+      {str_of(p, "serverName"), str_of(p, "message"), str_of(p, "mode"), str_of(p, "url"),
+       member(p, "requestedSchema")},
+      out.info);
 }
 
 // ---- dynamic tools (item/tool/call) -------------------------------------------------------------
@@ -295,19 +185,6 @@ void map_dynamic_tool(const json& p, mapped_request& out) {
 json tool_result(bool success, const std::string& text) {
   return {{"contentItems", json::array({{{"type", "inputText"}, {"text", text}}})},
           {"success", success}};
-}
-
-bool negative_word(const std::string& id) {
-  auto u = upper(id);
-  for (const char* w : {"DECLINE", "DENY", "REJECT", "CANCEL", "NO", "STOP", "DISMISS"})
-    if (u.rfind(w, 0) == 0) return true;
-  return false;
-}
-
-std::optional<std::string> option_of(const runtime_response& r) {
-  auto it = r.raw.find("optionID");
-  if (it != r.raw.end() && it->is_string()) return it->get<std::string>();
-  return r.option_id;
 }
 
 }  // namespace
@@ -389,18 +266,10 @@ std::optional<json> response_result(const pending_request& p, const runtime_resp
     return json{{"permissions", granted_profile(p, r.permissions)}, {"scope", scope}};
   }
   if (p.kind == "mcpElicitation") {
-    auto opt = option_of(r);
-    bool accept = opt ? !negative_word(*opt) : r.text.has_value();
-    if (!accept) {
-      bool cancel = opt && upper(*opt).rfind("CANCEL", 0) == 0;
-      return json{
-          {"action", cancel ? "cancel" : "decline"}, {"content", nullptr}, {"_meta", nullptr}};
-    }
-    if (p.form.is_null())
-      return json{{"action", "accept"}, {"content", nullptr}, {"_meta", nullptr}};
-    auto content = form_content(p.form, r.text.value_or(""));
-    if (!content) return std::nullopt;
-    return json{{"action", "accept"}, {"content", *content}, {"_meta", nullptr}};
+    auto a = requests::elicitation_answer(p.form, r);
+    if (!a) return std::nullopt;
+    return json{
+        {"action", a->action}, {"content", a->content ? *a->content : json()}, {"_meta", nullptr}};
   }
   if (p.kind == "dynamicToolCall") {
     if (!r.approved) return tool_result(false, "The user declined this tool call from the phone.");

@@ -1,30 +1,34 @@
-// The `codex app-server` child process of the codex runtime: spawn (own process group, default
-// signal dispositions, cwd = workspace), a bounded stdin queue, one poll round at a time over
-// stdout (split into JSON-RPC lines, over-long lines dropped), stderr (a 4 KiB tail) and a wake
-// pipe, and shutdown (close stdin, SIGTERM, SIGKILL after a grace period). Not thread-safe except
-// `enqueue` / `wake`, which the runtime calls from the broker thread while the I/O thread polls.
+// The `codex app-server` child process of the codex runtime: the shared child_process (spawn in
+// its own process group with default signal dispositions, cwd = workspace; reap) plus what a
+// single JSON-RPC peer needs — a bounded stdin queue, one poll round at a time over stdout
+// (split into lines by the shared line_splitter, over-long lines dropped), stderr (a 4 KiB
+// tail) and a wake pipe, and shutdown (close stdin, SIGTERM, SIGKILL after a grace period).
+// Not thread-safe except `enqueue` / `wake`, which the runtime calls from the broker thread
+// while the I/O thread polls.
 #pragma once
 #include <sys/types.h>
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "desktop-bridge/child_process.hpp"
+
 namespace rc::bridge::codex {
 
-class child_process {
+class app_server_process {
  public:
-  child_process();
-  ~child_process();
-  child_process(const child_process&) = delete;
-  child_process& operator=(const child_process&) = delete;
+  app_server_process();
+  ~app_server_process();
+  app_server_process(const app_server_process&) = delete;
+  app_server_process& operator=(const app_server_process&) = delete;
 
   /// Starts `argv` (argv[0] looked up in PATH) in `cwd`. False + `err` on failure.
   bool spawn(const std::vector<std::string>& argv, const std::string& cwd, std::string& err);
-  bool running() const { return pid_ > 0; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
 
   /// Queues one line for stdin (a '\n' is added). False when `max_bytes` would be exceeded.
   bool enqueue(const std::string& line, std::size_t max_bytes);
@@ -40,18 +44,17 @@ class child_process {
   /// Ends the child (stdin closed; SIGTERM unless it already exited; SIGKILL of the group after
   /// `grace_ms`), closes the pipes. Returns the wait status; `stderr_tail()` is complete after.
   int shutdown(bool already_exited, int grace_ms);
-  const std::string& stderr_tail() const { return err_tail_; }
+  const std::string& stderr_tail() const { return err_tail_.data; }
 
  private:
-  void close_fds();
   void read_stderr();
 
-  pid_t pid_ = -1;
-  int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  std::unique_ptr<child_process> child_;  // one per spawn
+  std::unique_ptr<line_splitter> lines_;
+  std::size_t dropped_seen_ = 0;
   int wake_[2] = {-1, -1};
-  bool out_open_ = true, reaped_ = false, discarding_ = false;
-  int exit_status_ = 0;
-  std::string linebuf_, err_tail_;
+  bool out_open_ = true;
+  byte_tail err_tail_;
   std::mutex out_mx_;  // guards outq_
   std::string outq_;
 };

@@ -16,92 +16,11 @@
 namespace rc::bridge {
 namespace codex {
 
-std::string env_or(const char* name, const std::string& dflt) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : dflt;
-}
-
-// Cuts at a UTF-8 character boundary.
-std::string cut_utf8(const std::string& s, std::size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
-std::string one_line(const std::string& s, std::size_t max_bytes) {
-  std::string out;
-  for (char c : s) out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-  auto first = out.find_first_not_of(' ');
-  if (first == std::string::npos) return {};
-  out.erase(0, first);
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  if (out.size() > max_bytes) return cut_utf8(out, max_bytes) + "...";
-  return out;
-}
-
-std::string str_of(const json& j, const char* key, const std::string& dflt) {
-  if (!j.is_object()) return dflt;
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
-}
-
 const json& member(const json& j, const char* key) {
   static const json null_value;
   if (!j.is_object()) return null_value;
   auto it = j.find(key);
   return it == j.end() ? null_value : *it;
-}
-
-std::string upper(std::string s) {
-  for (auto& c : s)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return s;
-}
-
-bool compact_id(const std::string& s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == ':' || c == '-'))
-      return false;
-  return true;
-}
-
-// Stable UUID-shaped ID from a string (two FNV-1a 64 hashes), so a restarted bridge keeps the
-// project ID of a working directory.
-std::string stable_uuid(const std::string& s) {
-  uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
-  for (unsigned char c : s) {
-    a = (a ^ c) * 0x100000001b3ULL;
-    b = (b ^ c) * 0x100000001b3ULL;
-    b ^= b >> 29;
-  }
-  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08X-%04X-%04X-%04X-%012llX", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
-                static_cast<unsigned>(b >> 48),
-                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
-
-std::string basename_of(const std::string& path) {
-  auto p = path;
-  while (p.size() > 1 && p.back() == '/') p.pop_back();
-  auto i = p.rfind('/');
-  return i == std::string::npos ? p : (i + 1 < p.size() ? p.substr(i + 1) : p);
-}
-
-std::string describe_status(int status) {
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-  return "status " + std::to_string(status);
-}
-
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string bridge_thread_id(const std::string& cid) {

@@ -1,5 +1,5 @@
-// Small text/ID helpers shared by the child-process runtimes (claude; the same shapes exist in
-// runtime_codex.cpp's private namespace and can move here). Header-only, no state.
+// Small text/ID helpers shared by the child-process runtimes (codex, claude). Header-only, no
+// state.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -111,6 +111,23 @@ inline std::string basename_of(const std::string& path) {
 
 inline std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Erases every entry of `pending` (a map request ID → request) for which `pred(request)` holds,
+/// calling `on_erase(request ID)` for each (e.g. to announce it resolved). Returns how many.
+template <class Map, class Pred, class F>
+std::size_t erase_pending_if(Map& pending, Pred&& pred, F&& on_erase) {
+  std::size_t n = 0;
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (pred(it->second)) {
+      on_erase(it->first);
+      it = pending.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
 }
 
 }  // namespace rc::bridge::util

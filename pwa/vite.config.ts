@@ -2,12 +2,34 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { defineConfig, type Plugin } from 'vitest/config';
 
+/**
+ * First render (issue 15): the stylesheet is inlined into index.html (3.8 KB gzipped), so the
+ * static boot card in index.html paints as soon as the HTML arrives instead of after a second
+ * round trip for render-blocking CSS; the module script keeps loading in parallel.
+ */
+function inlineCss(bundle: Record<string, { type: string; fileName: string; source?: unknown }>): void {
+  const html = bundle['index.html'];
+  if (!html || html.type !== 'asset') throw new Error('inline-css: index.html not in the bundle');
+  let text = String(html.source);
+  for (const [name, item] of Object.entries(bundle)) {
+    if (item.type !== 'asset' || !name.endsWith('.css')) continue;
+    const link = new RegExp(`<link rel="stylesheet"[^>]*href="\\./${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"[^>]*>`);
+    if (!link.test(text)) throw new Error(`inline-css: no <link> for ${name}`);
+    const css = String(item.source).replace(/<\/style/gi, '<\\/style');
+    text = text.replace(link, () => `<style>${css}</style>`);
+    delete bundle[name];
+  }
+  html.source = text;
+}
+
 /** Emit sw.js with the exact list of built shell files (no runtime API caching). */
 function serviceWorker(): Plugin {
   return {
     name: 'remote-sw',
     apply: 'build',
+    enforce: 'post',
     generateBundle(_opts, bundle) {
+      inlineCss(bundle as unknown as Parameters<typeof inlineCss>[0]);
       const files = Object.keys(bundle).filter((f) => !f.endsWith('.map'));
       const statics = ['manifest.webmanifest', 'icons/icon.svg', 'icons/icon-192.png', 'icons/icon-512.png'];
       const precache = ['./', './index.html', ...[...files, ...statics].map((f) => `./${f}`)];

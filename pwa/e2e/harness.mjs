@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const PWA = resolve(HERE, '..');
 export const ROOT = resolve(PWA, '..');
-export let ART = join(PWA, 'test-artifacts');
+/** $E2E_ARTIFACTS (ctest sets it to the build dir) or pwa/test-artifacts/ (git-ignored) */
+export let ART = process.env.E2E_ARTIFACTS ? resolve(process.env.E2E_ARTIFACTS) : join(PWA, 'test-artifacts');
 /** Put logs and screenshots of this run in a sub-folder (a second script after e2e.mjs). */
 export function setArtifacts(dir) {
   ART = dir;

@@ -4,7 +4,7 @@
 // so the test controls the agent's markdown). Runs after e2e.mjs (npm run e2e); artifacts in
 // test-artifacts/phone/.
 //   • pairs through the in-app QR scanner (Chromium's fake camera plays a .y4m of the join QR)
-//   • markdown: code block + copy, raw HTML / javascript: links stay inert
+//   • markdown: code block + copy, raw HTML / javascript: links stay inert; long replies collapse/expand
 //   • routes: the thread survives reload, in-app Back and browser Back/Forward
 //   • paging: show-earlier keeps the first visible message in place, jump-to-latest
 //   • no horizontal overflow at 360 and 320 px with long unbroken strings
@@ -14,6 +14,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { qrY4M } from './qr-y4m.mjs';
+import { screenMatrix } from './viewports.mjs';
 import { ART, launchBrowser, pairThroughBridge, PWA, requireBinaries, runMain, setArtifacts, shot, startStack, step, stop, tmpDirs, waitFor } from './harness.mjs';
 
 requireBinaries('e2e-phone');
@@ -26,7 +27,8 @@ async function main() {
   tmpDirs.push(stateDir);
   const stack = await startStack({
     stateDir,
-    build: process.env.E2E_SKIP_BUILD !== '1',
+    // after e2e.mjs (npm run e2e) dist/ is fresh: --no-build
+    build: process.env.E2E_SKIP_BUILD !== '1' && !process.argv.includes('--no-build'),
     bridgeArgTemplate: '--json --runtime exec --relay {relayWs} --join-url {pwaBase} --state-file {stateDir}/bridge-session.json -- cat',
   });
   const { bridgeOut, bridgeCmd, joinURL, pwaBase } = stack;
@@ -46,27 +48,32 @@ async function main() {
     if (res.length > 0) throw new Error(`axe on ${screen}: ${res.join('; ')}`);
     return screen;
   };
-  const both = async (name) => {
-    await page.emulateMedia({ colorScheme: 'light' });
-    await shot(page, `${name}-light`);
-    await page.emulateMedia({ colorScheme: 'dark' });
-  };
+  // every screen: light + dark at 390×844, 320×640 and 820×1180, overflow-checked at each
+  const both = (name) => screenMatrix(page, join(ART, 'screens'), name, { axe });
   const hash = () => page.evaluate(() => location.hash);
   const openThread = () => page.evaluate(() => window.__remote.state.data.openThreadID);
+  // The agent's replies as STORED by the client (not as rendered: the transcript renders one
+  // 50-message page, so rendered counts stop growing once the thread is longer than a page).
+  const storedReplies = () =>
+    page.evaluate(() => {
+      const d = window.__remote.state.data;
+      const msgs = (d.openThreadID && d.buckets[d.openThreadID]) || [];
+      const replies = msgs.filter((m) => m.role === 'assistant');
+      return { n: replies.length, last: replies.at(-1)?.text ?? '' };
+    });
   const send = async (text, expect = text) => {
-    const before = await page.locator('[data-testid=message][data-role=assistant]').count();
+    const before = (await storedReplies()).n;
     await page.locator('[data-testid=composer-input]').fill(text);
     await page.locator('[data-testid=send-button]').click();
     await waitFor(`agent echo of ${JSON.stringify(text.slice(0, 20))}`, async () => {
-      const n = await page.locator('[data-testid=message][data-role=assistant]').count();
+      const r = await storedReplies();
       const running = await page.locator('[data-testid=turn-status]').getAttribute('data-running');
-      return n > before && running === 'false' && (await page.locator('[data-testid=message][data-role=assistant]').last().innerText()).includes(expect);
+      return r.n > before && running === 'false' && r.last.includes(expect);
     }, 30_000, 50);
   };
 
   await step(page, 'scan-qr-pair', async () => {
     await page.goto(pwaBase, { waitUntil: 'load' });
-    await axe('pair screen');
     await both('pair');
     await page.locator('[data-testid=scan-button]').click();
     await page.locator('[data-testid=pair-button]').waitFor({ timeout: 30_000 });
@@ -77,7 +84,6 @@ async function main() {
 
   let threadID = '';
   await step(page, 'thread-route', async () => {
-    await axe('thread list');
     await both('threads');
     await page.locator('[data-testid=thread-row]', { hasText: 'Session 1' }).first().click();
     await page.locator('[data-testid=thread-view]').waitFor();
@@ -105,9 +111,25 @@ async function main() {
     await msg.locator('[data-testid=copy-code]', { hasText: 'Copied' }).waitFor();
     const clip = await page.evaluate(() => navigator.clipboard.readText());
     if (clip !== 'const answer = 42;') throw new Error(`clipboard: ${JSON.stringify(clip)}`);
-    await axe('thread');
     await both('thread-markdown');
     return 'code block + copy; <script>, onerror and javascript: inert';
+  });
+
+  await step(page, 'collapse-expand', async () => {
+    await send(Array.from({ length: 40 }, (_, i) => `line ${i + 1} of a long reply`).join('\n\n'), 'line 40 of');
+    const msg = page.locator('[data-testid=message][data-role=assistant]').last();
+    const box = msg.locator('[data-testid=collapsible]');
+    const toggle = msg.locator('[data-testid=collapse-toggle]');
+    const height = () => msg.locator('.collapsible-body').evaluate((el) => el.getBoundingClientRect().height);
+    if ((await box.getAttribute('data-open')) !== 'false') throw new Error('long reply not collapsed');
+    const closed = await height();
+    await toggle.click();
+    if ((await box.getAttribute('data-open')) !== 'true' || (await toggle.getAttribute('aria-expanded')) !== 'true') throw new Error('not expanded');
+    const open = await height();
+    if (!(open > closed * 1.5)) throw new Error(`expanded ${open} px vs collapsed ${closed} px`);
+    await toggle.click();
+    if ((await box.getAttribute('data-open')) !== 'false') throw new Error('not collapsed again');
+    return `collapsed ${Math.round(closed)} px, expanded ${Math.round(open)} px`;
   });
 
   await step(page, 'reload-reopens-thread', async () => {
@@ -139,6 +161,8 @@ async function main() {
     for (let i = 1; i <= 26; i++) await send(`message number ${String(i).padStart(2, '0')}`);
     const rendered = await page.locator('[data-testid=message]').count();
     if (rendered > 50) throw new Error(`${rendered} messages rendered on the first page`);
+    const stored = await page.evaluate(() => window.__remote.state.data.buckets[window.__remote.state.data.openThreadID].length);
+    if (stored <= 50) throw new Error(`only ${stored} messages stored: the thread must be longer than a page`);
     const earlier = page.locator('[data-testid=show-earlier]');
     await earlier.waitFor();
     await earlier.scrollIntoViewIfNeeded();
@@ -149,7 +173,7 @@ async function main() {
     await waitFor('earlier page rendered', async () => (await page.locator('[data-testid=message]').count()) > rendered, 5_000);
     const after = (await page.locator(`[data-message-id="${id}"]`).boundingBox()).y;
     if (Math.abs(after - before) > 2) throw new Error(`anchor moved ${before} → ${after}`);
-    return `${rendered} → ${await page.locator('[data-testid=message]').count()} messages, anchor moved ${Math.abs(after - before).toFixed(1)} px`;
+    return `${stored} stored, ${rendered} → ${await page.locator('[data-testid=message]').count()} rendered, anchor moved ${Math.abs(after - before).toFixed(1)} px`;
   });
 
   await step(page, 'jump-to-latest', async () => {
@@ -192,7 +216,6 @@ async function main() {
     await page.locator('[data-testid=connection-sheet]').waitFor();
     const seq = await page.locator('[data-testid=conn-seq]').innerText();
     if (!/^\d+$/.test(seq)) throw new Error(`last seq ${seq}`);
-    await axe('connection sheet');
     await both('connection-sheet');
     await page.locator('[data-testid=resync]').click();
     await waitFor('snapshot after resync', async () => (await state()).snapshots > before, 10_000);

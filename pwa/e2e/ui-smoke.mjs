@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { qrY4M } from './qr-y4m.mjs';
+import { screenMatrix } from './viewports.mjs';
 
 const PWA = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const ART = join(PWA, 'test-artifacts');
+const ART = process.env.E2E_ARTIFACTS ? resolve(process.env.E2E_ARTIFACTS) : join(PWA, 'test-artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 mkdirSync(ART, { recursive: true });
@@ -167,6 +168,8 @@ const shot = async (page, name) => {
   await page.screenshot({ path: f });
   shots.push(f);
 };
+// the screens only the mocked relay reaches: light + dark at 390×844, 320×640 and 820×1180
+const matrix = (page, name, axe) => screenMatrix(page, join(ART, 'ui-screens'), name, { axe });
 
 try {
   await waitFor('preview', async () => (await fetch(base)).ok, 20_000);
@@ -187,6 +190,12 @@ try {
   const page = ctx.pages()[0] ?? (await ctx.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  const axeSrc = (await import('node:fs')).readFileSync(join(PWA, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  const axe = async (where) => {
+    await page.evaluate(axeSrc);
+    const v = await page.evaluate(async () => (await window.axe.run(document)).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.nodes.slice(0, 2).map((n) => n.target).join(' | ')}`));
+    if (v.length) throw new Error(`axe (${where}): ${v.join('; ')}`);
+  };
 
   const cors = { 'access-control-allow-origin': base.slice(0, -1), 'access-control-allow-methods': 'POST,OPTIONS', 'access-control-allow-headers': 'content-type' };
   await ctx.route('http://relay.mock/**', async (route) => {
@@ -236,6 +245,7 @@ try {
   await page.locator('[data-testid=pair-button]').click();
   await page.locator('[data-testid=pair-error][data-code=pair_request_denied]').waitFor();
   await shot(page, 'pair-denied');
+  await matrix(page, 'pair-denied', axe);
 
   // in-app scanner: the fake camera shows the join QR; the decoded link is offered for pairing
   await page.goto(base);
@@ -263,12 +273,6 @@ try {
   await shot(page, 'threads');
 
   // rich thread: route, markdown, cards, system toggle, paging, jump, reload, Back, overflow, axe
-  const axeSrc = (await import('node:fs')).readFileSync(join(PWA, 'node_modules/axe-core/axe.min.js'), 'utf8');
-  const axe = async (where) => {
-    await page.evaluate(axeSrc);
-    const v = await page.evaluate(async () => (await window.axe.run(document)).violations.filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => `${x.id}: ${x.nodes.slice(0, 2).map((n) => n.target).join(' | ')}`));
-    if (v.length) throw new Error(`axe (${where}): ${v.join('; ')}`);
-  };
   await axe('threads');
   await page.locator('[data-testid=thread-row]', { hasText: 'Refactor' }).click();
   await page.locator(`[data-testid=thread-view][data-thread-id="${T2}"]`).waitFor();
@@ -282,6 +286,7 @@ try {
   await page.locator('[data-testid=system-toggle]').click();
   await axe('thread');
   await shot(page, 'rich-thread');
+  await matrix(page, 'rich-thread', axe);
   const n0 = await page.locator('[data-testid=message]').count();
   if (n0 > 50) throw new Error(`${n0} messages on the first page`);
   await page.locator('[data-testid=show-earlier]').scrollIntoViewIfNeeded();
@@ -340,6 +345,7 @@ try {
   await page.locator('[data-testid=approval-card]').waitFor();
   await sleep(200);
   await shot(page, 'approval');
+  await matrix(page, 'approval', axe);
   await page.locator('[data-testid=approval-option][data-option-id=approve_once]').click();
   await page.locator('[data-testid=approval-card]').waitFor({ state: 'detached' });
   await waitFor('approved reply', async () => /Tests passed/.test(await page.locator('.msg.assistant .bubble').last().innerText()), 10_000);
@@ -357,6 +363,7 @@ try {
   await page.locator('[data-testid=pending-message][data-status=queued]').waitFor();
   await page.locator('[data-testid=reconnect-banner]').waitFor();
   await shot(page, 'reconnecting-queued');
+  await matrix(page, 'reconnecting-queued', axe);
   const held = desk.held;
   desk.held = null;
   held.forEach(acceptAuth);
@@ -374,6 +381,24 @@ try {
   await page.locator('[data-testid=terminal-state][data-reason=device_revoked]').waitFor();
   if (await page.evaluate(() => localStorage.getItem('codexchat.remote.pairedDevice.v1'))) throw new Error('pairing not cleared');
   await shot(page, 'revoked');
+  await matrix(page, 'revoked', axe);
+  // a denied camera gets its text; in standalone mode (the installed app) there is no install hint
+  if ((await page.locator('[data-testid=install-hint]').count()) !== 1) throw new Error('no install hint in a browser tab');
+  const p2 = await ctx.newPage();
+  await p2.addInitScript(() => {
+    navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    const mm = window.matchMedia.bind(window);
+    const fake = (q) => ({ matches: true, media: q, onchange: null, addEventListener() {}, removeEventListener() {}, addListener() {}, removeListener() {}, dispatchEvent: () => false });
+    window.matchMedia = (q) => (q === '(display-mode: standalone)' ? fake(q) : mm(q));
+  });
+  p2.on('pageerror', (e) => errors.push(e.message));
+  await p2.goto(base);
+  await p2.locator('[data-testid=pair-screen]').waitFor();
+  if ((await p2.locator('[data-testid=install-hint]').count()) !== 0) throw new Error('install hint shown in standalone mode');
+  await p2.locator('[data-testid=scan-button]').click();
+  await p2.locator('[data-testid=scanner-error]', { hasText: 'Camera access was denied' }).waitFor();
+  await shot(p2, 'camera-denied-standalone');
+  await p2.close();
   if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
   console.log(`ui-smoke: ok, ${shots.length} screenshots in ${ART}`);
 } catch (e) {

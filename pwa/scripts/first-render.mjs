@@ -3,6 +3,8 @@
 // slowdown and "Fast 3G": 562.5 ms RTT, 1.47 Mbit/s down, 0.675 Mbit/s up), cold cache, 390×844.
 // Prints first-contentful-paint and the time until the pair screen is in the DOM. A measurement,
 // not a test: it only fails when the page does not render at all. Needs `npm run build` first.
+// The first paint is the static boot card of index.html (CSS inlined at build, vite.config.ts);
+// the app itself renders once the module script has arrived and run.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -50,7 +52,9 @@ try {
   }
   for (const r of runs) console.log(`first-contentful-paint ${r.fcp} ms, pair screen in DOM ${r.pairScreen} ms`);
   const best = Math.min(...runs.map((r) => r.fcp ?? Infinity));
+  const app = Math.min(...runs.map((r) => r.pairScreen));
   console.log(`first render (best of 3, 4× CPU, Fast 3G, cold cache): ${best} ms — target < 1000 ms`);
+  console.log(`app rendered (pair screen in the DOM, best of 3): ${app} ms`);
 } catch (e) {
   console.error(`first-render failed: ${e?.stack ?? e}`);
   code = 1;

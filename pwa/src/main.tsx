@@ -25,7 +25,9 @@ function consumeJoinLink(): void {
 consumeJoinLink();
 window.addEventListener('hashchange', consumeJoinLink);
 
-render(<App client={client} pageOrigin={location.origin} defaultDeviceName={deviceNameFromUserAgent(navigator.userAgent)} />, document.getElementById('app')!);
+const root = document.getElementById('app')!;
+root.replaceChildren(); // drop the static boot card of index.html
+render(<App client={client} pageOrigin={location.origin} defaultDeviceName={deviceNameFromUserAgent(navigator.userAgent)} />, root);
 
 client.start();
 document.addEventListener('visibilitychange', () => {

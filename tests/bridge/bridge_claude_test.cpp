@@ -1,5 +1,6 @@
 // claude runtime, pure parts: session directory naming (must match Claude Code's), transcript
-// listing (titles, bounded history, skipped tool results/sidechains), tool cards, option parsing.
+// listing (titles, bounded history, skipped tool results/sidechains), history paging over large
+// transcripts, MCP elicitation mapping, tool cards, option parsing.
 #define CAF_SUITE bridge_claude
 #include "caf/test/unit_test.hpp"
 
@@ -100,12 +101,130 @@ CAF_TEST(sessions listed newest first with titles and bounded history) {
   CAF_CHECK_EQUAL(all[1].session_id, b);
   CAF_CHECK_EQUAL(all[1].title, "Named session");
   CAF_CHECK_EQUAL(all[1].mtime_ms, 1000000);
+  CAF_CHECK(all[0].history[0].history);
+  // The next earlier page ends where "answer one" starts: just the first prompt, then nothing.
+  CAF_CHECK_EQUAL(all[0].history_before,
+                  static_cast<int64_t>(ta.find(R"({"type":"assistant","uuid":"a-1")")));
+  auto page = read_claude_history(dir + "/" + a + ".jsonl", all[0].history_before, 3);
+  CAF_REQUIRE_EQUAL(page.messages.size(), 1u);
+  CAF_CHECK_EQUAL(page.messages[0].text, "first\nprompt");
+  CAF_CHECK_EQUAL(page.before, 0);
+  CAF_CHECK_EQUAL(all[1].history_before, 0);
   auto full = list_claude_sessions(dir, 1, 10);
   CAF_REQUIRE_EQUAL(full.size(), 1u);
   CAF_CHECK_EQUAL(full[0].history.size(), 4u);
+  CAF_CHECK_EQUAL(full[0].history_before, 0);
   CAF_CHECK_EQUAL(full[0].history[0].created_at_ms, 1796217803285LL);
   CAF_CHECK(list_claude_sessions(dir + "/missing", 10, 10).empty());
   std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+CAF_TEST(history pages back through a large transcript in bounded windows) {
+  auto dir = make_tmp_dir();
+  CAF_REQUIRE(!dir.empty());
+  const std::string id = "22222222-2222-4333-8444-555555555555";
+  std::string t;
+  const std::string pad(400, 'p');
+  auto msg = [&](int i) {
+    t += R"({"type":")" + std::string(i % 2 ? "assistant" : "user") + R"(","uuid":"m-)" +
+         std::to_string(i) + R"(","message":{"role":"x","content":"msg )" + std::to_string(i) +
+         " " + pad + "\"}}\n";
+  };
+  for (int i = 0; i < 1500; ++i) msg(i);
+  // A tool result longer than a read window, in the middle: skipped, paging goes on past it.
+  t +=
+      R"({"type":"user","uuid":"big","message":{"role":"user","content":[{"type":"tool_result","content":")" +
+      std::string(1200 * 1024, 'z') + "\"}]}}\n";
+  for (int i = 1500; i < 3000; ++i) msg(i);
+  write_file(dir + "/" + id + ".jsonl", t);
+  auto listed = list_claude_sessions(dir, 1, 40);
+  CAF_REQUIRE_EQUAL(listed.size(), 1u);
+  CAF_REQUIRE_EQUAL(listed[0].history.size(), 40u);
+  CAF_CHECK_EQUAL(listed[0].history.back().id, "M-2999");
+  std::vector<std::string> ids;
+  for (auto& m : listed[0].history) ids.push_back(m.id);
+  int64_t before = listed[0].history_before;
+  int calls = 0;
+  while (before > 0 && calls < 100) {
+    auto page = read_claude_history(dir + "/" + id + ".jsonl", before, 500);
+    ++calls;
+    CAF_REQUIRE(page.before < before);
+    CAF_CHECK(page.messages.size() <= 500u);
+    std::vector<std::string> got;
+    for (auto& m : page.messages) got.push_back(m.id);
+    ids.insert(ids.begin(), got.begin(), got.end());
+    before = page.before;
+  }
+  CAF_CHECK_EQUAL(before, 0);
+  CAF_CHECK(calls <= 8);
+  CAF_REQUIRE_EQUAL(ids.size(), 3000u);  // every message once, oldest first
+  for (int i = 0; i < 3000; ++i)
+    if (ids[static_cast<std::size_t>(i)] != "M-" + std::to_string(i))
+      CAF_FAIL("message " << i << " out of order: " << ids[static_cast<std::size_t>(i)]);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+CAF_TEST(mcp elicitations map to mcpElicitation requests and answers to the CLI schema) {
+  json req = {{"subtype", "elicitation"},
+              {"mcp_server_name", "rcmock"},
+              {"message", "What is your name?"},
+              {"requested_schema",
+               {{"type", "object"},
+                {"properties", {{"name", {{"type", "string"}, {"title", "Name"}}}}},
+                {"required", {"name"}}}}};
+  runtime_request_info info;
+  auto form = claude_elicitation_request(req, info);
+  CAF_CHECK_EQUAL(info.kind, "mcpElicitation");
+  CAF_CHECK_EQUAL(info.server_name.value_or(""), "rcmock");
+  CAF_CHECK_EQUAL(info.title, "rcmock asks");
+  CAF_CHECK_EQUAL(info.summary, "What is your name? — answer: Name");
+  CAF_REQUIRE_EQUAL(info.response_options.size(), 3u);
+  auto answer = [&](const json& f, const std::string& option, std::optional<std::string> text) {
+    runtime_response r;
+    r.kind = "mcpElicitation";
+    r.text = std::move(text);
+    if (!option.empty()) r.raw["optionID"] = option;
+    return claude_elicitation_response(f, r);
+  };
+  auto ok = answer(form, "accept", "Ada");
+  CAF_REQUIRE(ok.has_value());
+  CAF_CHECK_EQUAL(ok->dump(), R"({"action":"accept","content":{"name":"Ada"}})");
+  CAF_CHECK_EQUAL(answer(form, "decline", std::nullopt)->dump(), R"({"action":"decline"})");
+  CAF_CHECK_EQUAL(answer(form, "cancel", std::nullopt)->dump(), R"({"action":"cancel"})");
+  CAF_CHECK(!answer(form, "accept", "").has_value());  // required field missing
+  CAF_CHECK_EQUAL(answer(form, "", "Bo")->dump(), R"({"action":"accept","content":{"name":"Bo"}})");
+  runtime_response wrong;
+  wrong.kind = "approval";
+  CAF_CHECK(!claude_elicitation_response(form, wrong).has_value());
+  // Typed fields: an integer must parse.
+  json typed = {{"type", "object"}, {"properties", {{"n", {{"type", "integer"}}}}}};
+  runtime_request_info ti;
+  auto tf = claude_elicitation_request({{"mcp_server_name", "s"}, {"requested_schema", typed}}, ti);
+  CAF_CHECK(!answer(tf, "accept", "x").has_value());
+  CAF_CHECK_EQUAL(answer(tf, "accept", "7")->dump(), R"({"action":"accept","content":{"n":7}})");
+  // URL mode: accept without content.
+  runtime_request_info ui;
+  auto uf = claude_elicitation_request({{"mcp_server_name", "auth"},
+                                        {"mode", "url"},
+                                        {"url", "https://x.test/a"},
+                                        {"message", "Log in"}},
+                                       ui);
+  CAF_CHECK(uf.is_null());
+  CAF_CHECK_EQUAL(ui.summary, "Log in Open: https://x.test/a");
+  CAF_CHECK_EQUAL(answer(uf, "accept", std::nullopt)->dump(), R"({"action":"accept"})");
+}
+
+CAF_TEST(unserved control requests are answered and noted) {
+  auto hook = claude_unserved_control(
+      "r1", {{"subtype", "hook_callback"}, {"callback_id", "cb-7"}, {"input", json::object()}});
+  CAF_CHECK_EQUAL(hook.response.dump(), R"({"request_id":"r1","response":{},"subtype":"success"})");
+  CAF_CHECK(hook.note.find("cb-7") != std::string::npos);
+  auto dialog = claude_unserved_control("r2", {{"subtype", "request_user_dialog"}});
+  CAF_CHECK_EQUAL(dialog.response["subtype"], "error");
+  CAF_CHECK_EQUAL(dialog.response["request_id"], "r2");
+  CAF_CHECK_EQUAL(dialog.note,
+                  "Claude Code request \"request_user_dialog\" cannot be answered from a phone; "
+                  "refused.");
 }
 
 CAF_TEST(tool cards) {

@@ -2,134 +2,32 @@
 // Usage: node phone.mjs [--bridge PATH] [--relay-bin PATH]
 // Exits 0 on success, 1 on failure, 77 (ctest SKIP) when relay-node is not built.
 // RC_BRIDGE_MOCK_RELAY=1 uses mock-relay.mjs instead (development only).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { createHarness, parseJoin, sleep, step, results, MOCK_RELAY } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argOf = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const BRIDGE = path.resolve(argOf('--bridge', process.env.BRIDGE_BIN || path.join(here, '../../build/bin/desktop-bridge')));
 const RELAY_BIN = path.resolve(argOf('--relay-bin', process.env.RELAY_BIN || path.join(here, '../../build/bin/relay-node')));
-const ORIGIN = 'http://localhost:4173';
-const MOCK = process.env.RC_BRIDGE_MOCK_RELAY === '1';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rc-bridge-it-'));
-const children = new Set();
-process.on('exit', () => { for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } } fs.rmSync(tmp, { recursive: true, force: true }); });
+const H = createHarness({ relayBin: RELAY_BIN, bridgeBin: BRIDGE, tmp, WebSocket });
+process.on('exit', () => { H.killAll(); fs.rmSync(tmp, { recursive: true, force: true }); });
 
 if (!fs.existsSync(BRIDGE)) { console.error(`desktop-bridge not found at ${BRIDGE}`); process.exit(1); }
-if (!MOCK && !fs.existsSync(RELAY_BIN)) {
+if (!MOCK_RELAY && !fs.existsSync(RELAY_BIN)) {
   console.log(`SKIP: relay-node not built yet (${RELAY_BIN}); build it and re-run.`);
   process.exit(77);
 }
 
-async function waitFor(fn, what, timeoutMs = 10000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
-    await sleep(15);
-  }
-}
-
-// ---- relay --------------------------------------------------------------------------------------
-async function startRelay(port = 0) {
-  if (MOCK) {
-    const { startMockRelay } = await import('./mock-relay.mjs');
-    const m = await startMockRelay(port);
-    return { ...m, stop: m.close };
-  }
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ALLOWED_ORIGINS: ORIGIN };
-  const proc = spawn(RELAY_BIN, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(proc);
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((r) => proc.on('exit', () => { children.delete(proc); r(); }));
-  const p = await waitFor(() => {
-    for (const line of out.split('\n')) if (line.includes('"msg":"listening"')) { const m = /"port"\s*:\s*(\d+)/.exec(line); if (m) return Number(m[1]); }
-    return null;
-  }, `relay listening (output: ${out.slice(-500)})`, 15000);
-  return { port: p, wsURL: `ws://127.0.0.1:${p}/ws`, httpBase: `http://127.0.0.1:${p}`,
-    stop: async () => { proc.kill('SIGTERM'); await Promise.race([exited, sleep(5000)]); proc.kill('SIGKILL'); await exited; } };
-}
-
-// ---- bridge -------------------------------------------------------------------------------------
-function startBridge(relay, extra = [], stateFile = path.join(tmp, `state-${Math.random().toString(36).slice(2)}.json`)) {
-  // The scripted phone is a plaintext reference client: 'preferred' lets it in (docs/E2EE.md).
-  const args = ['--json', '--relay', relay.wsURL, '--join-url', 'http://localhost:4173/', '--state-file', stateFile, '--demo-delay-ms', '5', '--e2ee', 'preferred', ...extra];
-  const proc = spawn(BRIDGE, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(proc);
-  const events = [];
-  let buf = ''; let err = '';
-  proc.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i); buf = buf.slice(i + 1);
-      try { events.push(JSON.parse(line)); } catch { throw new Error(`bridge printed a non-JSON line: ${line}`); }
-    }
-  });
-  proc.stderr.on('data', (d) => { err += d; });
-  const exited = new Promise((r) => proc.on('exit', (code) => { children.delete(proc); r(code); }));
-  const b = {
-    proc, events, stateFile, exited, stderr: () => err,
-    send: (line) => proc.stdin.write(`${line}\n`),
-    mark: () => events.length,
-    wait: (name, pred = () => true, from = 0, ms = 10000) =>
-      waitFor(() => events.slice(from).find((e) => e.event === name && pred(e)), `bridge event ${name}`, ms),
-  };
-  return b;
-}
-
-// ---- phone --------------------------------------------------------------------------------------
-async function post(relay, p, body, origin = ORIGIN) {
-  const r = await fetch(relay.httpBase + p, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify(body) });
-  const text = await r.text();
-  let json = null; try { json = JSON.parse(text); } catch { /* not json */ }
-  return { status: r.status, body: json, text };
-}
-
-function parseJoin(url) {
-  const frag = new URL(url).hash.slice(1);
-  const q = new URLSearchParams(frag);
-  return { sid: q.get('sid'), jt: q.get('jt'), relay: q.get('relay') };
-}
-
-class Phone {
-  constructor(relay, sessionID, token) { this.relay = relay; this.sid = sessionID; this.token = token; this.msgs = []; this.seq = 0; this.closed = null; }
-  async connect() {
-    this.ws = new WebSocket(this.relay.wsURL, { headers: { origin: ORIGIN } });
-    this.ws.on('message', (d) => this.msgs.push(JSON.parse(d.toString())));
-    this.ws.on('close', (code) => { this.closed = code; });
-    await new Promise((res, rej) => { this.ws.once('open', res); this.ws.once('error', rej); });
-    this.ws.send(JSON.stringify({ type: 'relay.auth', token: this.token }));
-    const ok = await this.wait((m) => m.type === 'auth_ok' || m.type === 'disconnect', 'auth_ok');
-    if (ok.type !== 'auth_ok') throw new Error(`phone auth failed: ${JSON.stringify(ok)}`);
-    this.token = ok.nextDeviceSessionToken;
-    return ok;
-  }
-  mark() { return this.msgs.length; }
-  wait(pred, what, from = 0, ms = 10000) { return waitFor(() => this.msgs.slice(from).find(pred), `phone ${what}`, ms); }
-  env(type) { return (m) => m.payload && m.payload.type === type; }
-  snapshotWhere(pred, from) { return this.wait((m) => m.payload?.type === 'snapshot' && pred(m.payload.payload), 'snapshot', from); }
-  requestSnapshot(reason = 'initial_sync') { this.ws.send(JSON.stringify({ type: 'relay.snapshot_request', sessionID: this.sid, reason })); }
-  command(body, seq = ++this.seq) {
-    const c = { name: null, commandID: null, threadID: null, projectID: null, text: null, runtimeRequestID: null, runtimeRequestKind: null, runtimeRequestResponse: null, ...body };
-    for (const k of Object.keys(c)) if (c[k] === null && k !== 'projectID' && k !== 'threadID' && k !== 'text' && k !== 'runtimeRequestID' && k !== 'runtimeRequestKind' && k !== 'runtimeRequestResponse') delete c[k];
-    // The relay refuses explicit nulls in some fields; send only what is set.
-    for (const k of Object.keys(c)) if (c[k] === null) delete c[k];
-    this.ws.send(JSON.stringify({ schemaVersion: 2, sessionID: this.sid, seq, timestamp: new Date().toISOString(), payload: { type: 'command', payload: c } }));
-    return seq;
-  }
-  ack(commandID, from = 0) { return this.wait((m) => m.payload?.type === 'command_ack' && m.payload.payload.commandID === commandID, `ack ${commandID}`, from); }
-  close() { try { this.ws.close(); } catch { /* closed */ } }
-}
+const startRelay = H.startRelay;
+const post = H.post;
+const startBridge = (relay, extra = [], stateFile = null) =>
+  H.startBridge(relay, ['--demo-delay-ms', '5', ...extra], undefined, { stateFile, strict: true });
 
 async function pair(relay, bridge, joinURL, name, decision = 'approve') {
   const { sid, jt } = parseJoin(joinURL);
@@ -144,13 +42,6 @@ async function pair(relay, bridge, joinURL, name, decision = 'approve') {
 }
 
 // ---- scenarios ----------------------------------------------------------------------------------
-const results = [];
-async function step(name, fn) {
-  const t0 = Date.now();
-  try { await fn(); results.push([name, 'ok', Date.now() - t0]); console.log(`ok   ${name} (${Date.now() - t0} ms)`); }
-  catch (e) { results.push([name, 'FAIL']); console.log(`FAIL ${name}: ${e.stack || e}`); throw e; }
-}
-
 async function main() {
   let relay = await startRelay();
   const bridge = startBridge(relay);
@@ -180,7 +71,7 @@ async function main() {
     assert.equal(r.status, 200, r.text);
     await bridge.wait('pair_result', (e) => e.approved === true, from);
     await bridge.wait('device_paired', (e) => e.deviceName === 'Test Phone', from);
-    phone = new Phone(relay, started.sessionID, r.body.deviceSessionToken);
+    phone = H.phone(relay, started.sessionID, r.body.deviceSessionToken);
     const ok = await phone.connect();
     assert.equal(ok.desktopConnected, true);
   });
@@ -282,7 +173,7 @@ async function main() {
     const r = await pair(relay, bridge, ev.joinURL, 'Second Phone', 'approve');
     assert.equal(r.status, 200, r.text);
     dev2 = r.body.deviceID;
-    phone2 = new Phone(relay, started.sessionID, r.body.deviceSessionToken);
+    phone2 = H.phone(relay, started.sessionID, r.body.deviceSessionToken);
     await phone2.connect();
   });
 
@@ -336,7 +227,7 @@ async function main() {
     await b.wait('relay_connected');
     const r = await pair(relay, b, s.joinURL, 'Exec Phone', null);
     assert.equal(r.status, 200, r.text);
-    const p = new Phone(relay, s.sessionID, r.body.deviceSessionToken);
+    const p = H.phone(relay, s.sessionID, r.body.deviceSessionToken);
     await p.connect();
     p.requestSnapshot();
     const snap = await p.snapshotWhere(() => true, 0);

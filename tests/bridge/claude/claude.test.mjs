@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { startMockAnthropic, SHELL_TRIGGER, SHELL_MARKER, SHELL_COMMAND, SHELL_FILE, WRITE_TRIGGER, WRITE_FILE } from './mock-anthropic.mjs';
+import { startMockAnthropic, SHELL_TRIGGER, SHELL_MARKER, SHELL_COMMAND, SHELL_FILE, WRITE_TRIGGER, WRITE_FILE, ELICIT_TRIGGER, ELICIT_TOOL } from './mock-anthropic.mjs';
 import { createHarness, waitFor, sleep, childPids, alive, cmdline, byRole, idleOn, runSteps } from '../harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -76,7 +76,12 @@ async function main() {
     DISABLE_ERROR_REPORTING: '1', DISABLE_BUG_COMMAND: '1', CLAUDE_CODE_MAX_RETRIES: '0',
   };
   if (process.env.RC_CLAUDE_DEBUG === '1') env.RC_CLAUDE_DEBUG = '1';
-  const cliArgs = ['--', claudeBin, '--claude-cwd', workspace];
+  // An MCP server (stdio) whose tool asks the user through an MCP elicitation; the tool itself
+  // is pre-allowed so the elicitation is the only prompt.
+  const mcpLog = path.join(tmp, 'mcp.log');
+  const mcpConfig = path.join(tmp, 'mcp.json');
+  fs.writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { rcmock: { type: 'stdio', command: process.execPath, args: [path.join(here, '../codex/mcp-server.mjs')], env: { RC_MCP_LOG: mcpLog } } } }));
+  const cliArgs = ['--', claudeBin, '--claude-cwd', workspace, '--mcp-config', mcpConfig, '--allowedTools', ELICIT_TOOL];
   const relay = await H.startRelay();
   let bridge = H.startBridge(relay, ['--runtime', 'claude', '--auto-approve', '--approvals', ...cliArgs], env);
   let phone; let tid; let firstThread; let draft;
@@ -145,6 +150,23 @@ async function main() {
       const card = byRole(s, tid, 'system').find((t) => t.startsWith('Command:'));
       assert.ok(card && card.includes(SHELL_COMMAND) && card.includes('(exit 0)') && card.includes(SHELL_MARKER), `command card: ${card}`);
     }],
+    ['MCP elicitation (an MCP tool asks for input) reaches the phone; the answer reaches the MCP server', async () => {
+      const from = phone.mark();
+      assert.equal((await phone.send('cmd-claude-mcp', { name: 'thread.send_message', threadID: tid, text: `please ${ELICIT_TRIGGER}` })).status, 'accepted');
+      const snap = await phone.snapshotWhere((s) => s.pendingRuntimeRequests.some((r) => r.kind === 'mcpElicitation'), from, CLI_MS, 'pending mcpElicitation');
+      const req = snap.payload.payload.pendingRuntimeRequests.find((r) => r.kind === 'mcpElicitation');
+      assert.equal(req.threadID, tid);
+      assert.equal(req.serverName, 'rcmock');
+      assert.match(req.summary, /What is your name\?.*Name/);
+      assert.deepEqual(req.responseOptions.map((o) => o.id), ['accept', 'decline', 'cancel']);
+      const from2 = phone.mark();
+      const ack = await phone.send('cmd-claude-mcp-answer', { name: 'runtime_request.respond', threadID: tid, runtimeRequestID: req.requestID, runtimeRequestKind: 'mcpElicitation', runtimeRequestResponse: { optionID: 'accept', text: 'Ada' } });
+      assert.equal(ack.status, 'accepted', JSON.stringify(ack));
+      const done = await phone.snapshotWhere((s) => byRole(s, tid, 'assistant').includes('The tool finished. Result: MCP name=Ada') && idleOn(s, tid) && s.pendingRuntimeRequests.length === 0, from2, CLI_MS, 'reply after the elicitation');
+      assert.ok(byRole(done.payload.payload, tid, 'system').some((t) => t.startsWith(`Tool: ${ELICIT_TOOL}`) && t.includes('(done)')), 'MCP tool card');
+      const log = fs.readFileSync(mcpLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.ok(log.some((m) => m.id === 'elicit-1' && m.result?.action === 'accept' && m.result?.content?.name === 'Ada'), `the MCP server got the answer: ${JSON.stringify(log.slice(-3))}`);
+    }],
     ['deny on a new draft: the command does not run, the model gets the denial, the turn completes', async () => {
       draft = newDraft(await phone.snapshot());
       fs.rmSync(path.join(workspace, SHELL_FILE));
@@ -186,16 +208,35 @@ async function main() {
       assert.equal(await bridge.quit('stop'), 0);
       phone.close();
     }],
-    ['restarted bridge lists the sessions with their history and resumes one (--resume)', async () => {
-      bridge = H.startBridge(relay, ['--runtime', 'claude', '--auto-approve', ...cliArgs, '--claude-max-failures', '2'], env);
+    ['restarted bridge lists the sessions with their latest history; thread.load_earlier pages back to the first message', async () => {
+      bridge = H.startBridge(relay, ['--runtime', 'claude', '--auto-approve', ...cliArgs, '--claude-max-failures', '2', '--claude-history', '2'], env);
       await bridge.wait('runtime_status', (e) => e.connected === true, 0, CLI_MS);
       phone = await H.pairPhone(relay, bridge, 'Claude Phone 2', WebSocket);
       let from = phone.mark();
       phone.command({ commandID: 'cmd-select', name: 'thread.select', threadID: firstThread });
-      const s = (await phone.snapshotWhere((x) => x.selectedThreadID === firstThread, from, 15000, 'first thread selected')).payload.payload;
+      let s = (await phone.snapshotWhere((x) => x.selectedThreadID === firstThread, from, 15000, 'first thread selected')).payload.payload;
       assert.equal(s.threads.find((x) => x.id === firstThread)?.title, 'hello claude', 'listed with the same ID and its first prompt as title');
-      assert.ok(byRole(s, firstThread, 'user').includes('hello claude'), `history loaded: ${JSON.stringify(s.messages.slice(0, 4))}`);
-      assert.ok(byRole(s, firstThread, 'assistant').includes('Mock reply: hello claude'));
+      assert.deepEqual(s.capabilities, { interrupt: true, loadEarlier: true });
+      const count = (x) => x.messages.filter((m) => m.threadID === firstThread).length;
+      assert.equal(count(s), 2, `the latest page only: ${JSON.stringify(s.messages.filter((m) => m.threadID === firstThread))}`);
+      assert.ok(byRole(s, firstThread, 'assistant').includes('The tool finished. Result: MCP name=Ada') || byRole(s, firstThread, 'assistant').includes('Mock reply: are you there?'), 'latest messages first');
+      for (let i = 0; i < 10 && !byRole(s, firstThread, 'user').includes('hello claude'); i++) {
+        from = phone.mark();
+        const n = count(s);
+        assert.equal((await phone.send(`cmd-claude-earlier-${i}`, { name: 'thread.load_earlier', threadID: firstThread })).status, 'accepted');
+        s = (await phone.snapshotWhere((x) => count(x) > n, from, 15000, `earlier page ${i}`)).payload.payload;
+      }
+      const users = byRole(s, firstThread, 'user');
+      assert.equal(users[0], 'hello claude', `oldest first: ${JSON.stringify(users)}`);
+      assert.ok(users.indexOf(`please ${SHELL_TRIGGER}`) > 0 && users.indexOf(`please ${SHELL_TRIGGER}`) < users.indexOf(`please ${ELICIT_TRIGGER}`), `in order: ${JSON.stringify(users)}`);
+      assert.equal(byRole(s, firstThread, 'assistant')[0], 'Mock reply: hello claude');
+      // Nothing earlier: accepted, no new messages.
+      from = phone.mark();
+      const n0 = count(s);
+      assert.equal((await phone.send('cmd-claude-earlier-end', { name: 'thread.load_earlier', threadID: firstThread })).status, 'accepted');
+      phone.requestSnapshot();
+      s = (await phone.snapshotWhere(() => true, from)).payload.payload;
+      assert.equal(count(s), n0, 'no duplicates after the first message');
       from = phone.mark();
       const n = mainRequests().length;
       assert.equal((await phone.send('cmd-claude-resume', { name: 'thread.send_message', threadID: firstThread, text: 'welcome back' })).status, 'accepted');

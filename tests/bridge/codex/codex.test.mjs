@@ -1,7 +1,7 @@
 // Integration test (ctest bridge_codex): REAL relay-node + REAL desktop-bridge --runtime codex
 // driving a REAL Codex CLI (`codex app-server`, @openai/codex pinned in package.json) against a
 // mock Responses-API model (mock-model.mjs) and a mock MCP server (mcp-server.mjs) on loopback,
-// and a scripted phone (harness.mjs). Scenario: two workspaces → two projects; streamed reply;
+// and a scripted phone (../harness.mjs). Scenario: two workspaces → two projects; streamed reply;
 // command approval accepted / declined; permission request and MCP elicitation answered from the
 // phone (the answers reach Codex / the MCP server); thread.interrupt; Codex killed mid-turn →
 // offline → restart → resumed; a second bridge lists each project's threads, loads history
@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMockModel, SHELL_TRIGGER, SHELL_MARKER, PERMISSION_TRIGGER, MCP_TRIGGER, SLOW_TRIGGER } from './mock-model.mjs';
+import { createHarness, step, results, childPids, waitFor, sleep, userTexts, assistantTexts, systemTexts, idleOn, MOCK_RELAY } from '../harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argOf = (name, dflt) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
@@ -30,10 +31,11 @@ const baseDir = argOf('--work-dir', null);
 if (baseDir) fs.mkdirSync(baseDir, { recursive: true });
 const tmp = fs.mkdtempSync(path.join(baseDir || os.tmpdir(), 'rc-bridge-codex-'));
 let keepTmp = false;
-let H = null;  // ./harness.mjs, imported once `ws` is installed
+let H = null;  // createHarness(...), once `ws` is installed
+const extraPids = new Set();  // codex app-server PIDs (children of the bridge), killed by PID on exit
 process.on('exit', () => {
-  for (const c of H?.children || []) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-  for (const pid of H?.extraPids || []) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  H?.killAll();
+  for (const pid of extraPids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   if (!keepTmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 const hardStop = setTimeout(() => { console.log(`FAIL: hard time limit ${HARD_LIMIT_MS} ms`); process.exit(1); }, HARD_LIMIT_MS);
@@ -58,12 +60,11 @@ if (installedVersion() !== CODEX_PIN || !fs.existsSync(path.join(here, 'node_mod
   if (r.error || r.status !== 0) skip(`the Codex CLI does not run (${codexBin} --version): ${r.error || (r.stderr || '').slice(-800)}`);
   console.log(`using ${r.stdout.trim()} (${codexBin})`);
 }
-H = await import('./harness.mjs');
-const { step, startRelay, startBridge, pairPhone, childPids, waitFor, sleep, userTexts, assistantTexts, systemTexts, idleOn, results, bridges, extraPids } = H;
-
+const { default: WebSocket } = await import('ws');
 if (!fs.existsSync(BRIDGE)) { console.log(`FAIL: desktop-bridge not found at ${BRIDGE}`); process.exit(1); }
-if (!H.MOCK_RELAY && !fs.existsSync(RELAY_BIN)) { console.log(`FAIL: relay-node not found at ${RELAY_BIN}`); process.exit(1); }
-H.configure({ relayBin: RELAY_BIN, bridge: BRIDGE, tmp });
+if (!MOCK_RELAY && !fs.existsSync(RELAY_BIN)) { console.log(`FAIL: relay-node not found at ${RELAY_BIN}`); process.exit(1); }
+H = createHarness({ relayBin: RELAY_BIN, bridgeBin: BRIDGE, tmp, WebSocket });
+const { startRelay, startBridge, pairPhone } = H;
 
 function writeConfig(codexHome, port, mcpLog) {
   fs.writeFileSync(path.join(codexHome, 'config.toml'), [
@@ -332,10 +333,7 @@ async function main() {
 main().then(() => { console.log(`PASS ${results.length} steps`); process.exit(0); })
   .catch((e) => {
     if (!results.length || results.at(-1)[1] !== 'FAIL') console.log(`FAIL: ${e.stack || e}`);
-    for (const [i, b] of bridges.entries()) {
-      console.log(`--- bridge ${i} events (last 30) ---\n${b.events.slice(-30).map((x) => JSON.stringify(x)).join('\n')}`);
-      console.log(`--- bridge ${i} stderr (tail) ---\n${b.stderr().slice(-6000)}`);
-    }
+    H.dump();
     console.log('FAILED');
     keepTmp = process.env.RC_KEEP_TMP === '1';
     process.exit(1);

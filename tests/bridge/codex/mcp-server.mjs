@@ -1,6 +1,7 @@
-// Minimal MCP server (stdio, newline-delimited JSON-RPC) for the codex runtime test: one tool,
-// `ask_name`, that asks the user through an MCP elicitation (`elicitation/create`) and returns
-// the answer as its result. Codex turns the elicitation into `mcpServer/elicitation/request`.
+// Minimal MCP server (stdio, newline-delimited JSON-RPC) for the codex and claude runtime tests:
+// one tool, `ask_name`, that asks the user through an MCP elicitation (`elicitation/create`) and
+// returns the answer as its result. Codex turns the elicitation into
+// `mcpServer/elicitation/request`, Claude Code into a `control_request` of subtype `elicitation`.
 // Every received message is appended to $RC_MCP_LOG (one JSON line each) for the test.
 import fs from 'node:fs';
 import readline from 'node:readline';

@@ -11,7 +11,7 @@
 //  * anything else → a streamed text reply "Mock reply: <user text>".
 // Usage as a module: `const m = await startMockModel(); m.port; m.requests; m.aborted; m.close()`.
 // Standalone: `node mock-model.mjs` prints {"port":N} on stdout.
-import http from 'node:http';
+import { startLoopbackServer, sseStream } from '../mock-http.mjs';
 import { fileURLToPath } from 'node:url';
 
 export const SHELL_TRIGGER = 'run the shell command';
@@ -33,84 +33,73 @@ function textOf(item) {
 export async function startMockModel({ deltaDelayMs = 20 } = {}) {
   const requests = [];
   const stats = { aborted: 0 };
-  const sockets = new Set();
   let n = 0;
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; if (body.length > 32 * 1024 * 1024) req.destroy(); });
-    req.on('end', async () => {
-      if (req.method !== 'POST' || !req.url.endsWith('/responses')) {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end('{"error":{"message":"not found"}}');
-        return;
+  const server = await startLoopbackServer(async (req, res, j) => {
+    if (req.method !== 'POST' || !req.url.endsWith('/responses')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"not found"}}');
+      return;
+    }
+    const input = Array.isArray(j.input) ? j.input : [];
+    const last = input[input.length - 1] || {};
+    const lastUser = [...input].reverse().find((i) => i.role === 'user' && i.type !== 'function_call_output' && !textOf(i).startsWith('<'));
+    const userText = textOf(lastUser);
+    requests.push({ url: req.url, lastType: last.type || last.role, userText: userText.slice(-200) });
+    const id = `resp_${++n}`;
+    const sse = sseStream(res);
+    const send = sse.send;
+    const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 };
+    send('response.created', { response: { id } });
+    const callName = (callId) => input.find((i) => i.type === 'function_call' && i.call_id === callId)?.name;
+    const done = () => { send('response.completed', { response: { id, usage } }); res.end(); };
+    const tool = (item) => { send('response.output_item.done', { output_index: 0, item }); done(); };
+    const fresh = last.type !== 'function_call_output' && last.type !== 'tool_search_output';
+    if (fresh && userText.includes(SHELL_TRIGGER)) {
+      const args = { cmd: `echo ${SHELL_MARKER}`, sandbox_permissions: 'require_escalated', justification: 'The test asks for an approval.' };
+      return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify(args) });
+    }
+    if (fresh && userText.includes(PERMISSION_TRIGGER)) {
+      const args = { permissions: { network: { enabled: true } }, reason: 'The test asks for network access.' };
+      return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'request_permissions', arguments: JSON.stringify(args) });
+    }
+    if (fresh && userText.includes(MCP_TRIGGER))
+      return tool({ type: 'tool_search_call', id: `ts_${n}`, call_id: `call_${n}`, execution: 'client', status: 'completed', arguments: { query: 'ask name' } });
+    if (last.type === 'tool_search_output')
+      return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, namespace: 'mcp__rcmock', name: 'ask_name', arguments: '{}' });
+    let reply = `Mock reply: ${userText.trim()}`;
+    let delay = deltaDelayMs;
+    if (last.type === 'function_call_output') {
+      const out = textOf(last);
+      const name = callName(last.call_id);
+      if (name === 'request_permissions') {
+        let g = {};
+        try { g = JSON.parse(out); } catch { /* not json */ }
+        reply = `Granted: network=${g.permissions?.network?.enabled === true} scope=${g.scope}`;
+      } else if (name === 'ask_name') {
+        reply = `MCP said: ${out.includes('name=') ? out.slice(out.indexOf('name=')) : out}`;
+      } else {
+        reply = `The command finished. Output was: ${out.includes(SHELL_MARKER) ? SHELL_MARKER : 'missing'}`;
       }
-      let j = {};
-      try { j = JSON.parse(body); } catch { /* keep empty */ }
-      const input = Array.isArray(j.input) ? j.input : [];
-      const last = input[input.length - 1] || {};
-      const lastUser = [...input].reverse().find((i) => i.role === 'user' && i.type !== 'function_call_output' && !textOf(i).startsWith('<'));
-      const userText = textOf(lastUser);
-      requests.push({ url: req.url, lastType: last.type || last.role, userText: userText.slice(-200) });
-      const id = `resp_${++n}`;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      let closed = false;
-      res.on('close', () => { closed = true; });
-      const send = (type, data) => { if (!closed) res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`); };
-      const usage = { input_tokens: 10, input_tokens_details: { cached_tokens: 0 }, output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 15 };
-      send('response.created', { response: { id } });
-      const callName = (callId) => input.find((i) => i.type === 'function_call' && i.call_id === callId)?.name;
-      const done = () => { send('response.completed', { response: { id, usage } }); res.end(); };
-      const tool = (item) => { send('response.output_item.done', { output_index: 0, item }); done(); };
-      const fresh = last.type !== 'function_call_output' && last.type !== 'tool_search_output';
-      if (fresh && userText.includes(SHELL_TRIGGER)) {
-        const args = { cmd: `echo ${SHELL_MARKER}`, sandbox_permissions: 'require_escalated', justification: 'The test asks for an approval.' };
-        return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify(args) });
-      }
-      if (fresh && userText.includes(PERMISSION_TRIGGER)) {
-        const args = { permissions: { network: { enabled: true } }, reason: 'The test asks for network access.' };
-        return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'request_permissions', arguments: JSON.stringify(args) });
-      }
-      if (fresh && userText.includes(MCP_TRIGGER))
-        return tool({ type: 'tool_search_call', id: `ts_${n}`, call_id: `call_${n}`, execution: 'client', status: 'completed', arguments: { query: 'ask name' } });
-      if (last.type === 'tool_search_output')
-        return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, namespace: 'mcp__rcmock', name: 'ask_name', arguments: '{}' });
-      let reply = `Mock reply: ${userText.trim()}`;
-      let delay = deltaDelayMs;
-      if (last.type === 'function_call_output') {
-        const out = textOf(last);
-        const name = callName(last.call_id);
-        if (name === 'request_permissions') {
-          let g = {};
-          try { g = JSON.parse(out); } catch { /* not json */ }
-          reply = `Granted: network=${g.permissions?.network?.enabled === true} scope=${g.scope}`;
-        } else if (name === 'ask_name') {
-          reply = `MCP said: ${out.includes('name=') ? out.slice(out.indexOf('name=')) : out}`;
-        } else {
-          reply = `The command finished. Output was: ${out.includes(SHELL_MARKER) ? SHELL_MARKER : 'missing'}`;
-        }
-      } else if (userText.includes(SLOW_TRIGGER)) {
-        reply = Array.from({ length: 300 }, (_, i) => `slow${i}`).join(' ');
-        delay = 100;
-      }
-      const msgId = `msg_${n}`;
-      send('response.output_item.added', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [] } });
-      const words = reply.split(/(?<= )/);
-      for (const w of words) {
-        if (closed) { stats.aborted++; return; }
-        send('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: w });
-        if (delay) await new Promise((r) => setTimeout(r, delay));
-      }
-      send('response.output_item.done', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [{ type: 'output_text', text: reply, annotations: [] }] } });
-      done();
-    });
+    } else if (userText.includes(SLOW_TRIGGER)) {
+      reply = Array.from({ length: 300 }, (_, i) => `slow${i}`).join(' ');
+      delay = 100;
+    }
+    const msgId = `msg_${n}`;
+    send('response.output_item.added', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [] } });
+    const words = reply.split(/(?<= )/);
+    for (const w of words) {
+      if (sse.closed) { stats.aborted++; return; }
+      send('response.output_text.delta', { item_id: msgId, output_index: 0, content_index: 0, delta: w });
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+    }
+    send('response.output_item.done', { output_index: 0, item: { type: 'message', id: msgId, role: 'assistant', content: [{ type: 'output_text', text: reply, annotations: [] }] } });
+    done();
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
-    port: server.address().port,
+    port: server.port,
     requests,
     get aborted() { return stats.aborted; },
-    close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    close: server.close,
   };
 }
 
