@@ -1,0 +1,152 @@
+// Offline validation of the deploy files (run by scripts/validate-deploy.sh, ctest deploy_lint).
+//   node validate.mjs k8s RENDERED.yaml   every object against the Kubernetes OpenAPI schemas
+//                                         (kubernetes-models' compiled validators) + relay policy
+//   node validate.mjs compose FILE.yml    structure of the compose file (no compose CLI here)
+// Exit 0 when valid, 1 with one line per problem otherwise, 2 on usage errors.
+import { readFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
+
+const problems = [];
+const fail = (where, msg) => problems.push(`${where}: ${msg}`);
+
+function parseYaml(file) {
+  const docs = parseAllDocuments(readFileSync(file, "utf8"), { uniqueKeys: true, merge: true });
+  const out = [];
+  for (const d of docs) {
+    for (const e of d.errors) fail(file, `YAML: ${e.message.split("\n")[0]}`);
+    const v = d.toJS();
+    if (v !== null && v !== undefined) out.push(v);
+  }
+  return out;
+}
+
+// apiVersion "apps/v1" -> "kubernetes-models/apps/v1", core "v1" -> "kubernetes-models/v1".
+async function modelFor(apiVersion, kind) {
+  if (typeof apiVersion !== "string" || !/^([a-z0-9.-]+\/)?v[0-9]+((alpha|beta)[0-9]+)?$/.test(apiVersion))
+    return null;
+  let mod;
+  try {
+    mod = await import(`kubernetes-models/${apiVersion}`);
+  } catch {
+    return null;
+  }
+  return typeof mod[kind] === "function" ? mod[kind] : null;
+}
+
+const byKind = (objs, kind) => objs.filter((o) => o.kind === kind);
+const name = (o) => `${o.kind}/${o.metadata?.name ?? "?"}`;
+
+// Relay-specific rules the schemas cannot express (docs/RUNBOOK.md, README "Deploy").
+function relayPolicy(objs) {
+  const deps = byKind(objs, "Deployment");
+  if (deps.length !== 1) fail("manifests", `expected 1 Deployment, found ${deps.length}`);
+  for (const kind of ["Service", "ConfigMap", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"])
+    if (byKind(objs, kind).length === 0) fail("manifests", `no ${kind}`);
+  const cm = new Map(byKind(objs, "ConfigMap").map((c) => [c.metadata?.name, c.data ?? {}]));
+  for (const d of deps) {
+    const where = name(d);
+    const pod = d.spec?.template?.spec ?? {};
+    if (pod.securityContext?.runAsNonRoot !== true) fail(where, "pod securityContext.runAsNonRoot must be true");
+    if (pod.enableServiceLinks !== false) fail(where, "enableServiceLinks must be false (ADMIN_PORT=tcp://... trap)");
+    const c = (pod.containers ?? []).find((x) => x.name === "relay-node");
+    if (!c) {
+      fail(where, "no container named relay-node");
+      continue;
+    }
+    for (const p of ["readinessProbe", "livenessProbe"])
+      if (c[p]?.httpGet?.path !== "/healthz") fail(where, `${p} must be httpGet /healthz`);
+    if (!c.lifecycle?.preStop) fail(where, "preStop drain hook missing");
+    if (c.securityContext?.readOnlyRootFilesystem !== true) fail(where, "readOnlyRootFilesystem must be true");
+    if (c.securityContext?.allowPrivilegeEscalation !== false) fail(where, "allowPrivilegeEscalation must be false");
+    if (!c.resources?.requests?.cpu || !c.resources?.limits?.memory) fail(where, "cpu request and memory limit required");
+    const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+    for (const s of ["NATS_HMAC_SECRET", "ADMIN_TOKEN", "REDIS_URL"]) {
+      if (!env.get(s)?.valueFrom?.secretKeyRef) fail(where, `${s} must come from a secretKeyRef`);
+    }
+    for (const ref of c.envFrom ?? []) {
+      const data = ref.configMapRef && cm.get(ref.configMapRef.name);
+      if (ref.configMapRef && !data) fail(where, `envFrom ConfigMap ${ref.configMapRef.name} not rendered`);
+      for (const s of ["NATS_HMAC_SECRET", "ADMIN_TOKEN", "REDIS_URL"])
+        if (data && s in data) fail(`ConfigMap/${ref.configMapRef.name}`, `${s} is a secret: not in a ConfigMap`);
+      if (data) {
+        const ports = (c.ports ?? []).map((p) => String(p.containerPort));
+        for (const k of ["PORT", "ADMIN_PORT"])
+          if (data[k] && !ports.includes(String(data[k]))) fail(where, `${k}=${data[k]} is not a containerPort`);
+      }
+    }
+    const pdbSel = byKind(objs, "PodDisruptionBudget").map((p) => p.spec?.selector?.matchLabels);
+    const labels = d.spec?.template?.metadata?.labels ?? {};
+    const selects = (sel) => sel && Object.entries(sel).every(([k, v]) => labels[k] === v);
+    if (!pdbSel.some(selects)) fail(where, "no PodDisruptionBudget selects its pods");
+    if (!byKind(objs, "HorizontalPodAutoscaler").some((h) => h.spec?.scaleTargetRef?.name === d.metadata?.name))
+      fail(where, "no HorizontalPodAutoscaler targets it");
+    for (const s of byKind(objs, "Service"))
+      if (s.spec?.type && s.spec.type !== "ClusterIP" && (s.spec.ports ?? []).some((p) => p.targetPort === "admin" || p.port === 8788))
+        fail(name(s), "admin port exposed outside the cluster");
+    const np = byKind(objs, "NetworkPolicy").find((n) => selects(n.spec?.podSelector?.matchLabels));
+    if (!np) fail(where, "no NetworkPolicy selects its pods");
+    else
+      for (const rule of np.spec?.ingress ?? []) {
+        const admin = (rule.ports ?? []).length === 0 || rule.ports.some((p) => p.port === "admin" || p.port === 8788);
+        const open = !rule.from || rule.from.some((f) => f.ipBlock);
+        if (admin && open) fail(name(np), "admin port reachable from outside the cluster");
+      }
+  }
+}
+
+async function checkK8s(file) {
+  const objs = parseYaml(file);
+  if (objs.length === 0) fail(file, "no objects");
+  for (const o of objs) {
+    const Model = await modelFor(o.apiVersion, o.kind);
+    if (!Model) {
+      fail(name(o), `unknown apiVersion/kind ${o.apiVersion} ${o.kind}`);
+      continue;
+    }
+    try {
+      new Model(o).validate();
+    } catch (e) {
+      fail(name(o), `schema: ${e.message}`);
+    }
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.metadata?.name ?? "")) fail(name(o), "invalid metadata.name");
+  }
+  relayPolicy(objs);
+  return objs.length;
+}
+
+function checkCompose(file) {
+  const [doc] = parseYaml(file);
+  const services = doc?.services;
+  if (!services || typeof services !== "object") return fail(file, "no services");
+  const known = new Set(Object.keys(services));
+  const relays = [...known].filter((s) => s.startsWith("relay-"));
+  if (relays.length !== 3) fail(file, `expected 3 relay-* services, found ${relays.length}`);
+  for (const need of ["redis", "nats"]) if (!known.has(need)) fail(file, `no ${need} service`);
+  for (const [s, def] of Object.entries(services)) {
+    if (!def.image && !def.build) fail(s, "no image or build");
+    if (!def.healthcheck?.test) fail(s, "no healthcheck");
+    const deps = Array.isArray(def.depends_on) ? def.depends_on : Object.keys(def.depends_on ?? {});
+    for (const d of deps) if (!known.has(d)) fail(s, `depends_on unknown service ${d}`);
+    if (!relays.includes(s)) continue;
+    for (const d of ["redis", "nats"])
+      if (def.depends_on?.[d]?.condition !== "service_healthy") fail(s, `depends_on ${d} must wait for service_healthy`);
+    const env = def.environment ?? {};
+    if (Array.isArray(env)) fail(s, "environment must be a mapping");
+    if ("NATS_HMAC_SECRET" in env || "ADMIN_TOKEN" in env) fail(s, "secrets belong in the env_file, not in environment");
+    if (!def.env_file) fail(s, "no env_file (NATS_HMAC_SECRET, ADMIN_TOKEN)");
+    if (def.read_only !== true) fail(s, "read_only must be true");
+  }
+  return known.size;
+}
+
+const [mode, file] = process.argv.slice(2);
+if (!file || !["k8s", "compose"].includes(mode)) {
+  console.error("usage: node validate.mjs k8s|compose FILE");
+  process.exit(2);
+}
+const n = mode === "k8s" ? await checkK8s(file) : checkCompose(file);
+if (problems.length) {
+  for (const p of problems) console.error(`INVALID ${p}`);
+  process.exit(1);
+}
+console.log(`valid: ${file} (${n} ${mode === "k8s" ? "objects" : "services"})`);
