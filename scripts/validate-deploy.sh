@@ -5,7 +5,9 @@
 #      the Kubernetes OpenAPI schemas (npm kubernetes-models, deploy/tools/validate.mjs) and the
 #      relay policy (probes on /healthz, preStop, non-root, read-only fs, secrets by reference,
 #      PDB/HPA/NetworkPolicy present, admin port cluster-internal)
-#   3. deploy/compose.yml structure (no compose CLI on this machine)
+#   3. deploy/compose.yml structure (no compose CLI on this machine); Dockerfile lint (stages,
+#      non-root, HEALTHCHECK, COPY sources vs .dockerignore) and every apt package it installs has a
+#      Debian 12 candidate (apt-cache). The image itself is not built here (README "Deploy").
 #   4. self-test: deliberately broken copies must be refused, so this script cannot pass vacuously
 # Exit 0 = valid, 1 = a problem, 77 = skipped because a tool is missing (after running what can run).
 set -euo pipefail
@@ -49,6 +51,20 @@ step "compose"
 validate compose deploy/compose.yml
 sed 's/condition: service_healthy/condition: service_started/' deploy/compose.yml >"$tmp/compose.yml"
 expect_refused "compose without health-gated depends_on" compose "$tmp/compose.yml"
+
+step "Dockerfile"
+validate dockerfile Dockerfile | tee "$tmp/docker.out"
+if command -v apt-cache >/dev/null; then
+  for p in $(sed -n 's/^packages: //p' "$tmp/docker.out"); do
+    policy=$(apt-cache policy "$p" 2>/dev/null)
+    [[ $policy == *"Candidate: "[0-9]* ]] || { echo "FAIL: Dockerfile installs $p: no Debian candidate" >&2; exit 1; }
+  done
+  echo "every Dockerfile package has a Debian candidate"
+else
+  missing+=(apt-cache)
+fi
+mkdir "$tmp/ctx" && cp .dockerignore "$tmp/ctx/" && sed 's/^USER .*/USER root/' Dockerfile >"$tmp/ctx/Dockerfile"
+expect_refused "Dockerfile running as root" dockerfile "$tmp/ctx/Dockerfile"
 
 if command -v kubectl >/dev/null; then
   for overlay in deploy/k8s/overlays/*/; do

@@ -2,6 +2,9 @@
 //   node validate.mjs k8s RENDERED.yaml   every object against the Kubernetes OpenAPI schemas
 //                                         (kubernetes-models' compiled validators) + relay policy
 //   node validate.mjs compose FILE.yml    structure of the compose file (no compose CLI here)
+//   node validate.mjs dockerfile FILE     stages, non-root USER, HEALTHCHECK, EXPOSE, STOPSIGNAL,
+//                                         COPY sources exist and pass .dockerignore; prints the
+//                                         apt packages it installs (checked by apt-cache in the script)
 // Exit 0 when valid, 1 with one line per problem otherwise, 2 on usage errors.
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
@@ -139,14 +142,91 @@ function checkCompose(file) {
   return known.size;
 }
 
+// Instructions with line continuations joined; comments dropped.
+function dockerInstructions(text) {
+  const out = [];
+  let cur = "";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!cur && (line === "" || line.startsWith("#"))) continue;
+    cur += (cur ? " " : "") + line.replace(/\\$/, "").trim();
+    if (!line.endsWith("\\")) {
+      const [op, ...rest] = cur.split(/\s+/);
+      out.push({ op: op.toUpperCase(), args: rest.join(" ") });
+      cur = "";
+    }
+  }
+  return out;
+}
+
+// .dockerignore semantics for the patterns we use: "*" then "!dir/" re-includes a top-level entry.
+function passesDockerignore(path, patterns) {
+  let included = true;
+  const top = path.replace(/\/$/, "").split("/")[0];
+  for (const p of patterns) {
+    const neg = p.startsWith("!");
+    const pat = (neg ? p.slice(1) : p).replace(/\/$/, "");
+    if (pat === "*" || pat === top) included = neg;
+  }
+  return included;
+}
+
+function checkDockerfile(file) {
+  const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : ".";
+  const ins = dockerInstructions(readFileSync(file, "utf8"));
+  let ignore = [];
+  try {
+    ignore = readFileSync(`${dir}/.dockerignore`, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  } catch {
+    fail(file, "no .dockerignore beside it");
+  }
+  const froms = ins.filter((i) => i.op === "FROM");
+  if (froms.length < 2) fail(file, "not multi-stage");
+  for (const f of froms) if (!/^debian:12-slim(\s|$)/.test(f.args)) fail(file, `FROM ${f.args}: must be debian:12-slim`);
+  const last = ins.slice(ins.lastIndexOf(froms[froms.length - 1]));
+  const user = last.filter((i) => i.op === "USER").pop();
+  if (!user || /^(root|0)(:|$)/.test(user.args)) fail(file, "final stage must switch to a non-root USER");
+  for (const op of ["HEALTHCHECK", "EXPOSE", "STOPSIGNAL", "ENTRYPOINT"])
+    if (!last.some((i) => i.op === op)) fail(file, `final stage has no ${op}`);
+  if (!last.some((i) => i.op === "STOPSIGNAL" && i.args === "SIGTERM")) fail(file, "STOPSIGNAL must be SIGTERM (the relay drains on it)");
+  if (!last.some((i) => i.op === "HEALTHCHECK" && i.args.includes("/healthz"))) fail(file, "HEALTHCHECK must probe /healthz");
+  const stages = new Set(froms.map((f) => f.args.split(/\s+AS\s+/i)[1]).filter(Boolean));
+  const packages = [];
+  for (const i of ins) {
+    if (i.op === "COPY") {
+      const from = /--from=(\S+)/.exec(i.args);
+      const parts = i.args.split(/\s+/).filter((a) => !a.startsWith("--"));
+      if (from) {
+        if (!stages.has(from[1])) fail(file, `COPY --from=${from[1]}: no such stage`);
+        continue;
+      }
+      for (const src of parts.slice(0, -1)) {
+        try {
+          readFileSync(`${dir}/${src}`);
+        } catch (e) {
+          if (e.code !== "EISDIR") fail(file, `COPY ${src}: not in the build context`);
+        }
+        if (!passesDockerignore(src, ignore)) fail(file, `COPY ${src}: excluded by .dockerignore`);
+      }
+    }
+    if (i.op === "RUN")
+      for (const m of i.args.matchAll(/apt-get install ((?:-\S+\s+)*)((?:[a-z0-9][a-z0-9.+-]*\s*)+)/g))
+        packages.push(...m[2].trim().split(/\s+/));
+  }
+  if (packages.length === 0) fail(file, "no apt-get install found");
+  console.log(`packages: ${packages.join(" ")}`);
+  return ins.length;
+}
+
 const [mode, file] = process.argv.slice(2);
-if (!file || !["k8s", "compose"].includes(mode)) {
-  console.error("usage: node validate.mjs k8s|compose FILE");
+const modes = { k8s: checkK8s, compose: checkCompose, dockerfile: checkDockerfile };
+if (!file || !(mode in modes)) {
+  console.error("usage: node validate.mjs k8s|compose|dockerfile FILE");
   process.exit(2);
 }
-const n = mode === "k8s" ? await checkK8s(file) : checkCompose(file);
+const n = await modes[mode](file);
 if (problems.length) {
   for (const p of problems) console.error(`INVALID ${p}`);
   process.exit(1);
 }
-console.log(`valid: ${file} (${n} ${mode === "k8s" ? "objects" : "services"})`);
+console.log(`valid: ${file} (${n} ${{ k8s: "objects", compose: "services", dockerfile: "instructions" }[mode]})`);
