@@ -77,8 +77,8 @@ if command -v kubectl >/dev/null; then
   kubectl kustomize deploy/k8s/base >"$tmp/base.yaml"
   validate k8s "$tmp/base.yaml"
   # self-tests on the rendered base: a schema error and two policy errors must each be refused
-  sed 's/replicas: 2/replicas: two/' "$tmp/base.yaml" >"$tmp/bad1.yaml"
-  expect_refused "replicas: two" k8s "$tmp/bad1.yaml"
+  sed 's/revisionHistoryLimit: 5/revisionHistoryLimit: five/' "$tmp/base.yaml" >"$tmp/bad1.yaml"
+  expect_refused "revisionHistoryLimit: five" k8s "$tmp/bad1.yaml"
   sed 's|path: /healthz|path: /|' "$tmp/base.yaml" >"$tmp/bad2.yaml"
   expect_refused "probes not on /healthz" k8s "$tmp/bad2.yaml"
   sed 's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' "$tmp/base.yaml" >"$tmp/bad3.yaml"

@@ -83,6 +83,7 @@ function relayPolicy(objs) {
     if (!pdbSel.some(selects)) fail(where, "no PodDisruptionBudget selects its pods");
     if (!byKind(objs, "HorizontalPodAutoscaler").some((h) => h.spec?.scaleTargetRef?.name === d.metadata?.name))
       fail(where, "no HorizontalPodAutoscaler targets it");
+    else if (d.spec?.replicas !== undefined) fail(where, "replicas set although an HPA owns the count");
     for (const s of byKind(objs, "Service"))
       if (s.spec?.type && s.spec.type !== "ClusterIP" && (s.spec.ports ?? []).some((p) => p.targetPort === "admin" || p.port === 8788))
         fail(name(s), "admin port exposed outside the cluster");
