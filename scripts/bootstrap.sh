@@ -6,7 +6,8 @@ PKGS=(g++ cmake ninja-build ccache pkg-config make
       libnats-dev libhiredis-dev libqrencode-dev
       redis-server nats-server chromium procps psmisc curl openssl
       ca-certificates fonts-liberation
-      clang libclang-rt-14-dev)  # clang + libFuzzer: the `fuzz` ctest entry (tests/fuzz/)
+      clang libclang-rt-14-dev  # clang + libFuzzer: the `fuzz` ctest entry (tests/fuzz/)
+      prometheus)  # promtool for the `deploy_lint` ctest entry (the service is never started)
 # Node.js >= 18 (Debian 12 ships 18.20). Debian's nodejs + npm are installed only when no node is
 # on PATH, so a newer Node from elsewhere (NodeSource, nvm, ...) is kept.
 command -v node >/dev/null || PKGS+=(nodejs)
