@@ -246,14 +246,22 @@ void session_ops::sweep() {
     persist();
   }
   auto& r = st().rec;
-  if (st().desktop || !st().mobiles.empty() || !r.devices.empty()) return;
+  if (st().desktop || !st().mobiles.empty()) return;
   if (st().remote_desktop) return;  // alive on another node (§5.7 quirk fixed)
-  int64_t idle_ms = static_cast<int64_t>(std::max<uint64_t>(r.idle_timeout_seconds, 60)) * 1000;
   std::optional<close_reason> why;
-  if (n - r.last_activity_at_ms >= idle_ms)
+  if (!r.devices.empty()) {
+    // Trusted devices keep a session past its idle timeout (the reference keeps it forever);
+    // abandoned ones are bounded by TRUSTED_SESSION_IDLE_MS (issue 10 item 8).
+    auto limit = ctx->cfg.trusted_session_idle_ms;
+    if (limit == 0 || n - r.last_activity_at_ms < static_cast<int64_t>(limit)) return;
     why = close_reason::idle_timeout;
-  else if (n - r.created_at_ms >= static_cast<int64_t>(ctx->cfg.session_retention_ms))
-    why = close_reason::retention_expired;
+  } else {
+    int64_t idle_ms = static_cast<int64_t>(std::max<uint64_t>(r.idle_timeout_seconds, 60)) * 1000;
+    if (n - r.last_activity_at_ms >= idle_ms)
+      why = close_reason::idle_timeout;
+    else if (n - r.created_at_ms >= static_cast<int64_t>(ctx->cfg.session_retention_ms))
+      why = close_reason::retention_expired;
+  }
   if (!why) return;
   if (!bus()) return close(*why, true);
   // With a bus: a session whose sockets live on another node is only forgotten here (no
@@ -265,7 +273,7 @@ void session_ops::sweep() {
       .then(
           [this, me, reason](bool elsewhere) {
             auto& s = me->state;
-            if (s.desktop || !s.mobiles.empty() || !s.rec.devices.empty()) return;
+            if (s.desktop || !s.mobiles.empty()) return;
             close(elsewhere ? close_reason::unloaded : reason, !elsewhere);
           },
           [me, c](caf::error& e) {

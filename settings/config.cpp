@@ -136,6 +136,7 @@ const std::vector<key_entry>& table() {
       U64("NATS_MAX_CLOCK_SKEW_MS", nats_max_clock_skew_ms),
       U64("SWEEP_INTERVAL_MS", sweep_interval_ms),
       U64("MAX_SESSIONS", max_sessions),
+      U64("TRUSTED_SESSION_IDLE_MS", trusted_session_idle_ms),
       U64("MAX_OPEN_CONNECTIONS", max_open_connections),
       STR("ADMIN_HOST", admin_host),
       {"ADMIN_PORT",

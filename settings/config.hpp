@@ -43,8 +43,11 @@ struct relay_config {
   uint64_t nats_replay_window_ms = 120000;
   uint64_t nats_max_clock_skew_ms = 30000;
   // ---- our own keys (not in the reference) ----
-  uint64_t sweep_interval_ms = 30000;    ///< SWEEP_INTERVAL_MS (reference: fixed 30 s)
-  uint64_t max_sessions = 100000;        ///< MAX_SESSIONS: hard bound on sessions per node
+  uint64_t sweep_interval_ms = 30000;  ///< SWEEP_INTERVAL_MS (reference: fixed 30 s)
+  uint64_t max_sessions = 100000;      ///< MAX_SESSIONS: hard bound on sessions per node
+  /// TRUSTED_SESSION_IDLE_MS: a session with trusted devices but no socket anywhere is deleted
+  /// after this long without activity (0 = kept forever, the reference's behaviour).
+  uint64_t trusted_session_idle_ms = 30ull * 86400000ull;
   uint64_t max_open_connections = 0;     ///< MAX_OPEN_CONNECTIONS; 0 = 2 × active cap + 1024
   std::string admin_host = "127.0.0.1";  ///< ADMIN_HOST
   uint16_t admin_port = 8788;            ///< ADMIN_PORT (0 = disabled)

@@ -200,6 +200,43 @@ CAF_TEST(sweep keeps an idle session with a trusted device) {
   CAF_CHECK_EQUAL(val(connect(ids.desk).peer->count("auth_ok")), 1u);
 }
 
+CAF_TEST(sweep deletes a trusted session abandoned for TRUSTED_SESSION_IDLE_MS) {
+  // Issue 10 item 8: trusted devices kept a session forever, so one IP within the pairing
+  // budget could fill MAX_SESSIONS for good. Default bound: 30 days without activity.
+  const int64_t day = 86400000;
+  CAF_REQUIRE_EQUAL(ctx->cfg.trusted_session_idle_ms, static_cast<uint64_t>(30 * day));
+  session_ids ids;
+  auto d = start_with_desktop(ids);
+  auto dev = pair_device(ids, d);
+  close_socket(d);
+  advance(29 * day);
+  sweep();
+  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
+  // The phone comes back on day 29: the 30 days count from its last activity.
+  auto m = connect(dev.token);
+  CAF_REQUIRE_EQUAL(m.peer->count("auth_ok"), 1u);
+  auto rotated = str_of(m.peer->of_type("auth_ok").at(0), "nextDeviceSessionToken");
+  CAF_REQUIRE_EQUAL(rotated.size(), 43u);
+  close_socket(m);
+  advance(29 * day);
+  sweep();
+  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
+  advance(day + 1000);
+  sweep();
+  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 0);
+  CAF_CHECK(stored_absent(ids.sid));
+  CAF_CHECK_EQUAL(
+      val(ctx->metrics.session_closes[static_cast<std::size_t>(proto::close_reason::idle_timeout)]
+              .load()),
+      1u);
+  CAF_CHECK_EQUAL(val(connect(ids.desk).peer->policy_rejects), 1);
+  CAF_CHECK_EQUAL(val(connect(rotated).peer->policy_rejects), 1);
+}
+
+struct trusted_forever {
+  static void apply(settings::relay_config& c) { c.trusted_session_idle_ms = 0; }
+};
+
 CAF_TEST(sweep keeps a session with a connected desktop) {
   session_ids ids;
   auto body = start_body(ids);
@@ -365,6 +402,23 @@ CAF_TEST(periodic sweep is scheduled by the broker) {
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
   advance(30000);  // sweep at 60 s: idle 60 s → closed
   CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 0);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+using trusted_forever_fixture = with_config<broker_fixture, trusted_forever>;
+
+CAF_TEST_FIXTURE_SCOPE(broker_sweep_trusted_forever, trusted_forever_fixture)
+
+CAF_TEST(TRUSTED_SESSION_IDLE_MS 0 keeps trusted sessions forever) {
+  session_ids ids;
+  auto d = start_with_desktop(ids);
+  pair_device(ids, d);
+  close_socket(d);
+  advance(400ll * 86400000);
+  sweep();
+  CAF_CHECK_EQUAL(describe().at("sessions").get<int>(), 1);
+  CAF_CHECK_EQUAL(val(connect(ids.desk).peer->count("auth_ok")), 1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
