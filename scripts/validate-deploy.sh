@@ -94,6 +94,16 @@ if command -v kubectl >/dev/null; then
   fi
   echo "refused as expected (missing resource)"
 else
+  # kubectl is not a Debian package: without it, validate the base's resources as written (the
+  # base has no patches; the overlays are not rendered).
+  step "base resources (no kustomize)"
+  for f in $(sed -n '/^resources:/,/^[a-z]/p' deploy/k8s/base/kustomization.yaml | sed -n 's/^  - //p'); do
+    cat "deploy/k8s/base/$f"
+    echo "---"
+  done >"$tmp/rawbase.yaml"
+  validate k8s "$tmp/rawbase.yaml"
+  sed 's|path: /healthz|path: /|' "$tmp/rawbase.yaml" >"$tmp/rawbad.yaml"
+  expect_refused "probes not on /healthz" k8s "$tmp/rawbad.yaml" "readinessProbe must be httpGet /healthz"
   missing+=(kubectl)
 fi
 
