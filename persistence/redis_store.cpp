@@ -1,5 +1,7 @@
 #include "persistence/redis_store.hpp"
 
+#include "persistence/load_body.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -340,14 +342,7 @@ load_result redis_store::load(std::string_view session_id) {
     res.status = store_status::not_found;
     return res;
   }
-  auto parsed = parse_stored_record(std::string_view{body->str, body->len}, session_id);
-  if (!parsed) {
-    res.status = store_status::invalid;
-    res.error = parsed.error;
-    return res;
-  }
-  res.record = std::move(parsed.value);
-  return res;
+  return std::move(fill_loaded(res, std::string_view{body->str, body->len}, session_id));
 }
 
 load_all_result redis_store::load_all() {

@@ -1,5 +1,7 @@
 #include "persistence/sqlite_store.hpp"
 
+#include "persistence/load_body.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -412,14 +414,7 @@ load_result sqlite_store::load(std::string_view session_id) {
     res.status = store_status::not_found;
     return res;
   }
-  auto parsed = parse_stored_record(column_text(u.s, 1), session_id);
-  if (!parsed) {
-    res.status = store_status::invalid;
-    res.error = parsed.error;
-    return res;
-  }
-  res.record = std::move(parsed.value);
-  return res;
+  return std::move(fill_loaded(res, column_text(u.s, 1), session_id));
 }
 
 load_all_result sqlite_store::load_all() {
