@@ -15,6 +15,7 @@
 #include "persistence/memory_store.hpp"
 #include "persistence/redis_store.hpp"
 #include "persistence/redis_url.hpp"
+#include "persistence/sqlite_store.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
 #include "settings/config.hpp"
@@ -83,20 +84,47 @@ int main(int argc, char** argv) {
     store = std::make_shared<persistence::redis_store>(o);
     ctx->metrics.redis_enabled.store(true);
   }
+  const bool durable_file = !cfg.state_path.empty();  // load_config: not with REDIS_URL
+  if (durable_file) {
+    // A corrupt or unreadable file refuses start-up (never a silent reset) unless
+    // STATE_QUARANTINE=1 asked to move a corrupt one aside.
+    persistence::sqlite_store_options so;
+    so.path = cfg.state_path;
+    so.quarantine_corrupt = cfg.state_quarantine;
+    so.max_sessions = cfg.max_sessions;
+    auto opened = persistence::sqlite_store::open(so);
+    if (!opened.store) {
+      std::fprintf(stderr, "cannot start: %s\n", opened.error.c_str());
+      return 1;
+    }
+    if (!opened.quarantined_to.empty())
+      ctx->log(actors::log_level::warn, "node", "corrupt state file moved aside; starting empty",
+               ",\"path\":" + actors::json_str(cfg.state_path) +
+                   ",\"movedTo\":" + actors::json_str(opened.quarantined_to));
+    store = std::shared_ptr<persistence::state_store>(std::move(opened.store));
+  }
   if (!store) store = std::make_shared<persistence::memory_store>(cfg.max_sessions);
   auto initial = store->load_all();
+  if (durable_file && initial.status != persistence::store_status::ok) {
+    std::fprintf(stderr, "cannot start: state file %s: %s\n", cfg.state_path.c_str(),
+                 initial.error.c_str());
+    return 1;
+  }
+  if (!initial.skipped.empty())
+    ctx->log(actors::log_level::warn, "node", "unreadable session records skipped",
+             ",\"count\":" + std::to_string(initial.skipped.size()));
   if (initial.status != persistence::store_status::ok)
     ctx->log(actors::log_level::warn, "node", "state store unreachable at start; starting empty",
              ",\"error\":" + actors::json_str(initial.error));
   // ---- actors (supervision tree: actors/supervisor.hpp, README "Supervision tree") ----
-  // Redis I/O blocks: its actor gets a thread of its own. The in-memory store never blocks, so it
-  // runs on the shared workers (no thread hand-off on every write). Multi-node: a read-only
-  // store connection for lazy/forced reloads (Redis only; a memory store has nothing another
-  // node or an earlier run could have written) and the NATS bus.
+  // Redis I/O and SQLite fsyncs block: their actor gets a thread of its own. The in-memory store
+  // never blocks, so it runs on the shared workers (no thread hand-off on every write). Multi-node:
+  // a read-only store connection for lazy/forced reloads (Redis only; a memory store has nothing
+  // another node or an earlier run could have written) and the NATS bus.
   std::atomic<bool> fatal{false};
   actors::relay_options ro;
   ro.store = store;
-  ro.store_detached = ctx->metrics.redis_enabled.load();
+  ro.store_detached = ctx->metrics.redis_enabled.load() || durable_file;  // fsync blocks too
   if (ctx->metrics.redis_enabled.load()) {
     persistence::redis_store_options lo;
     lo.url = *persistence::parse_redis_url(cfg.redis_url).value;
@@ -129,8 +157,10 @@ int main(int argc, char** argv) {
                ",\"port\":" + std::to_string(server->port()) +
                ",\"adminPort\":" + std::to_string(server->admin_port()) +
                ",\"tls\":" + (cfg.tls_cert_file.empty() ? "false" : "true") +
-               ",\"restoredSessions\":" + std::to_string(restored) +
-               ",\"persistence\":" + actors::json_str(cfg.redis_url.empty() ? "memory" : "redis"));
+               ",\"restoredSessions\":" + std::to_string(restored) + ",\"persistence\":" +
+               actors::json_str(durable_file            ? "sqlite"
+                                : cfg.redis_url.empty() ? "memory"
+                                                        : "redis"));
   if (cfg.admin_token.empty())
     ctx->log(actors::log_level::info, "node",
              "admin endpoint disabled (set ADMIN_TOKEN to enable)");

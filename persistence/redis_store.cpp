@@ -1,5 +1,7 @@
 #include "persistence/redis_store.hpp"
 
+#include "persistence/load_body.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -340,19 +342,7 @@ load_result redis_store::load(std::string_view session_id) {
     res.status = store_status::not_found;
     return res;
   }
-  auto parsed = from_json(std::string_view{body->str, body->len});
-  if (!parsed) {
-    res.status = store_status::invalid;
-    res.error = parsed.error;
-    return res;
-  }
-  if (parsed.value->session_id != session_id) {
-    res.status = store_status::invalid;
-    res.error = "session_id does not match its key";
-    return res;
-  }
-  res.record = std::move(parsed.value);
-  return res;
+  return std::move(fill_loaded(res, std::string_view{body->str, body->len}, session_id));
 }
 
 load_all_result redis_store::load_all() {
@@ -428,13 +418,9 @@ load_all_result redis_store::load_all() {
           res.skipped.push_back({ids[i], version, "record missing"});
           continue;
         }
-        auto parsed = from_json(std::string_view{body->str, body->len});
+        auto parsed = parse_stored_record(std::string_view{body->str, body->len}, ids[i]);
         if (!parsed) {
           res.skipped.push_back({ids[i], version, parsed.error});
-          continue;
-        }
-        if (parsed.value->session_id != ids[i]) {
-          res.skipped.push_back({ids[i], version, "session_id does not match its key"});
           continue;
         }
         res.records.push_back({std::move(*parsed.value), version});

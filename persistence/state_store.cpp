@@ -20,4 +20,11 @@ const char* to_string(store_status s) noexcept {
   return "unknown";
 }
 
+result<session_record> parse_stored_record(std::string_view json, std::string_view session_id) {
+  auto parsed = from_json(json);
+  if (parsed && parsed.value->session_id != session_id)
+    return result<session_record>::failure("session_id does not match its key");
+  return parsed;
+}
+
 }  // namespace rc::persistence

@@ -24,6 +24,9 @@ enum class store_status {
 /// Stable lower-case name of a status ("ok", "stale_version", ...).
 const char* to_string(store_status s) noexcept;
 
+/// Parses a stored record body and checks that it belongs to `session_id` (its key).
+result<session_record> parse_stored_record(std::string_view json, std::string_view session_id);
+
 /// Write versions start at 1; 0 means "no version stored".
 using record_version = std::uint64_t;
 

@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(g++ cmake ninja-build ccache pkg-config make
       libcaf-dev libboost1.81-dev nlohmann-json3-dev libssl-dev
-      libnats-dev libhiredis-dev libqrencode-dev
+      libnats-dev libhiredis-dev libqrencode-dev libsqlite3-dev
       redis-server nats-server chromium procps psmisc curl openssl
       ca-certificates fonts-liberation
       clang libclang-rt-14-dev  # clang + libFuzzer: the `fuzz` ctest entry (tests/fuzz/)

@@ -155,6 +155,8 @@ const std::vector<key_entry>& table() {
       U64("ACTOR_THREADS", actor_threads),
       TSTR("LOG_LEVEL", log_level),
       TSTR("NODE_NAME", node_name),
+      TSTR("STATE_PATH", state_path),
+      BOOL("STATE_QUARANTINE", state_quarantine),
   };
   return t;
 }
@@ -396,6 +398,19 @@ struct loader {
     if (!c.nats_url.empty())
       if (auto e = nats_url_problem(c.nats_url); !e.empty())
         add("NATS_URL", "NATS_URL is invalid: " + e);
+    state_checks();
+  }
+
+  /// STATE_PATH (embedded SQLite store) and REDIS_URL are two stores: one at a time.
+  void state_checks() {
+    if (!c.state_path.empty() && !c.redis_url.empty())
+      add("STATE_PATH",
+          "STATE_PATH and REDIS_URL are mutually exclusive (one state store: a local SQLite file "
+          "or Redis); unset one of them.");
+    if (!c.state_path.empty() && c.state_path.back() == '/')
+      add("STATE_PATH", "STATE_PATH must name a file, not a directory.");
+    if (c.state_quarantine && c.state_path.empty())
+      add("STATE_QUARANTINE", "STATE_QUARANTINE needs STATE_PATH.");
   }
 
   /// nats.c takes a comma-separated server list; each entry

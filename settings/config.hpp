@@ -59,6 +59,10 @@ struct relay_config {
   uint64_t actor_threads = 1;            ///< ACTOR_THREADS
   std::string log_level = "info";        ///< LOG_LEVEL: debug|info|warn|error
   std::string node_name;                 ///< NODE_NAME (cluster membership; default host:port)
+  std::string
+      state_path;  ///< STATE_PATH: SQLite state file (durable single node); not with REDIS_URL
+  bool state_quarantine =
+      false;  ///< STATE_QUARANTINE: move a corrupt STATE_PATH aside, start empty
 
   /// Effective values.
   uint64_t outbound_queue() const {

@@ -248,6 +248,21 @@ CAF_TEST(urls that were accepted silently are refused without echoing credential
   CAF_CHECK(load_env({{"REDIS_URL", "redis://:pw@127.0.0.1:6390/2"}}).config.has_value());
 }
 
+CAF_TEST(STATE_PATH selects the sqlite store and excludes REDIS_URL) {
+  auto ok = load_env({{"STATE_PATH", " /var/lib/rc/relay.db "}, {"STATE_QUARANTINE", "1"}});
+  CAF_REQUIRE(ok.config.has_value());
+  CAF_CHECK_EQUAL(ok.config->state_path, "/var/lib/rc/relay.db");
+  CAF_CHECK(ok.config->state_quarantine);
+  auto both = load_env({{"STATE_PATH", "/tmp/x.db"}, {"REDIS_URL", "redis://127.0.0.1:6379"}});
+  CAF_CHECK(!both.config.has_value());
+  CAF_CHECK(find_problem(both, "STATE_PATH")->message.find("mutually exclusive") !=
+            std::string::npos);
+  CAF_CHECK(!load_env({{"STATE_PATH", "/var/lib/rc/"}}).config.has_value());
+  CAF_CHECK(!load_env({{"STATE_QUARANTINE", "true"}}).config.has_value());
+  CAF_CHECK(!load_env({{"STATE_PATH", "/tmp/x.db"}, {"STATE_QUARANTINE", "maybe"}}).config);
+  CAF_CHECK(load_env({}).config->state_path.empty());
+}
+
 CAF_TEST(invalid ALLOWED_ORIGINS entries are refused while empty entries and star are fine) {
   auto r = load_env({{"ALLOWED_ORIGINS", "http://localhost:4173, null ,ftp://x.example"}});
   CAF_REQUIRE(!r.config.has_value());
