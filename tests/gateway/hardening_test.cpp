@@ -236,3 +236,69 @@ CAF_TEST(a websocket key that is not base64 of 16 bytes gets 400) {
     CAF_CHECK(f.ws.expired());
   }
 }
+
+CAF_TEST(no frame reaches the client after its disconnect frame) {
+  fixture f;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  auto peer = f.handler->peer.lock();
+  peer->disconnect(rc::proto::close_reason::device_revoked);
+  peer->send(std::make_shared<const std::string>("late"));
+  peer.reset();
+  beast::error_code ec;
+  CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"device_revoked\"}");
+  CAF_CHECK_EQUAL(c.read(f, ec), "");
+  CAF_CHECK(ec);
+}
+
+// ---- item 8: every frame kind is charged to the per-socket budget ------------------------
+
+CAF_TEST(pings and binary frames are charged to their own socket allowance) {
+  // max(4 × MAX_WS_MESSAGES_PER_MINUTE, 600) per minute: 600 pass, the 601st closes.
+  // Text commands keep their own budget (RELAY_PROTOCOL §9.1 does not count the others).
+  for (bool binary : {false, true}) {
+    fixture f;
+    f.cfg.max_ws_messages_per_minute = 3;
+    std::weak_ptr<void> session;
+    ws_client c(f.serve(session));
+    CAF_REQUIRE(c.handshake(f));
+    f.handler->peer.lock()->mark_authenticated();
+    f.settle();
+    for (int i = 0; i < 601; ++i) {
+      if (binary) {
+        c.write(f, "\x01", true);
+      } else {
+        bool done = false;
+        c.ws.async_ping({}, [&](beast::error_code) { done = true; });
+        f.run_until([&] { return done; });
+      }
+    }
+    beast::error_code ec;
+    CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"socket_rate_limited\"}");
+    CAF_CHECK(f.handler->texts.empty());
+  }
+}
+
+CAF_TEST(text frames keep their budget next to pings) {
+  fixture f;
+  f.cfg.max_ws_messages_per_minute = 2;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  f.handler->peer.lock()->mark_authenticated();
+  f.settle();
+  for (int i = 0; i < 5; ++i) {
+    c.write(f, "\x01", true);
+    bool done = false;
+    c.ws.async_ping({}, [&](beast::error_code) { done = true; });
+    f.run_until([&] { return done; });
+  }
+  c.write(f, "{}");
+  c.write(f, "{}");
+  f.settle();
+  CAF_CHECK_EQUAL(f.handler->texts.size(), 2u);
+  CAF_CHECK_EQUAL(
+      f.ctr->closes[static_cast<std::size_t>(rc::proto::close_reason::socket_rate_limited)].load(),
+      0u);
+}
