@@ -72,6 +72,21 @@ struct static_tree {
   }
 };
 
+/// A ping from the client, written before this returns.
+void ping(fixture& f, ws_client& c) {
+  bool done = false;
+  c.ws.async_ping({}, [&](beast::error_code) { done = true; });
+  f.run_until([&] { return done; });
+}
+
+/// An authenticated websocket (the posted mark_authenticated has run).
+bool authed_socket(fixture& f, ws_client& c) {
+  if (!c.handshake(f)) return false;
+  f.handler->peer.lock()->mark_authenticated();
+  f.settle();
+  return true;
+}
+
 const std::string ws_headers =
     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Version: 13\r\n";
@@ -262,16 +277,12 @@ CAF_TEST(pings and binary frames are charged to their own socket allowance) {
     f.cfg.max_ws_messages_per_minute = 3;
     std::weak_ptr<void> session;
     ws_client c(f.serve(session));
-    CAF_REQUIRE(c.handshake(f));
-    f.handler->peer.lock()->mark_authenticated();
-    f.settle();
+    CAF_REQUIRE(authed_socket(f, c));
     for (int i = 0; i < 601; ++i) {
       if (binary) {
         c.write(f, "\x01", true);
       } else {
-        bool done = false;
-        c.ws.async_ping({}, [&](beast::error_code) { done = true; });
-        f.run_until([&] { return done; });
+        ping(f, c);
       }
     }
     beast::error_code ec;
@@ -285,14 +296,10 @@ CAF_TEST(text frames keep their budget next to pings) {
   f.cfg.max_ws_messages_per_minute = 2;
   std::weak_ptr<void> session;
   ws_client c(f.serve(session));
-  CAF_REQUIRE(c.handshake(f));
-  f.handler->peer.lock()->mark_authenticated();
-  f.settle();
+  CAF_REQUIRE(authed_socket(f, c));
   for (int i = 0; i < 5; ++i) {
     c.write(f, "\x01", true);
-    bool done = false;
-    c.ws.async_ping({}, [&](beast::error_code) { done = true; });
-    f.run_until([&] { return done; });
+    ping(f, c);
   }
   c.write(f, "{}");
   c.write(f, "{}");
