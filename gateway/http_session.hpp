@@ -3,6 +3,7 @@
 // websocket upgrade (handed to open_websocket) and the responder through which routes answer.
 // Beast only, no CAF.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <sstream>
@@ -24,13 +25,24 @@ struct http_shared {
   std::shared_ptr<counters> ctr;
   http_handler on_http;
   ws_bridge* bridge = nullptr;
+  /// Open HTTP connections of the main listener not (yet) upgraded; with counters::ws_open,
+  /// what MAX_OPEN_CONNECTIONS bounds at accept time (listener.cpp).
+  mutable std::atomic<uint64_t> http_open{0};
+  uint64_t open_connections() const {
+    return ctr->ws_open.load(std::memory_order_relaxed) + http_open.load(std::memory_order_relaxed);
+  }
 };
 
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(const http_shared& srv, Stream&& stream, std::string peer_ip, bool admin)
-      : srv_(srv), stream_(std::move(stream)), peer_ip_(std::move(peer_ip)), admin_(admin) {}
+      : srv_(srv), stream_(std::move(stream)), peer_ip_(std::move(peer_ip)), admin_(admin) {
+    if (!admin_) srv_.http_open.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~http_session() {
+    if (!admin_) srv_.http_open.fetch_sub(1, std::memory_order_relaxed);
+  }
 
   void start() { read_header(); }
 
@@ -88,12 +100,38 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     auto o = req.find(http::field::origin);
     has_origin_ = o != req.end();
     origin_ = has_origin_ ? std::string(o->value()) : std::string{};
+    head_ = req.method() == http::verb::head;
     std::string target(req.target());
     path_ = target.substr(0, target.find('?'));
     srv_.ctr->http_requests.fetch_add(1, std::memory_order_relaxed);
 
+    // Only origin-form targets (and `OPTIONS *`): a target such as `-private/x` or `.env` never
+    // reaches path handling.
+    bool star = req.method() == http::verb::options && target == "*";
+    if (path_.empty() || (path_[0] != '/' && !star))
+      return send_simple(400, "", "", false, origin_, has_origin_);
+    // RFC 9112 §6.3: a Transfer-Encoding whose final coding is not chunked cannot be framed.
+    if (req.find(http::field::transfer_encoding) != req.end() && !parser_->chunked())
+      return send_simple(400, "", "", false, origin_, has_origin_);
+    auto len = parser_->content_length();
+    bool has_body = parser_->chunked() || (len && *len > 0);
+    bool is_api = !admin_ && is_api_path(path_);
+    // Paths (and preflights) that take no body never read one: GET, HEAD and OPTIONS get 413;
+    // other methods get the route's answer (404/405, which does not depend on the body), and
+    // the connection closes after it either way.
+    if (!admin_ && has_body && (!is_api || req.method() == http::verb::options)) {
+      auto m = req.method();
+      if (m == http::verb::get || m == http::verb::head || m == http::verb::options)
+        return send_simple(413, "Request body not allowed", "text/plain; charset=utf-8", false,
+                           origin_, has_origin_);
+      keep_alive_ = false;
+      return dispatch(parser_->release());
+    }
+
     if (!admin_ && req.method() == http::verb::get && path_ == "/ws" &&
         websocket::is_upgrade(req)) {
+      if (!valid_ws_key(req[http::field::sec_websocket_key]))
+        return send_simple(400, "", "", false, origin_, has_origin_);
       http::async_read(
           stream_, buffer_, *parser_,
           beast::bind_front_handler(&http_session::on_upgrade_body, this->shared_from_this()));
@@ -101,14 +139,13 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     }
     if (!admin_ && req.method() == http::verb::options)
       return send_simple(200, "", "", keep_alive_, origin_, has_origin_, true);
-    bool is_api = !admin_ && is_api_path(path_);
     if (is_api) {
-      if (req.method() != http::verb::post)
-        return send_simple(405, "", "", keep_alive_, origin_, has_origin_);
+      if (req.method() != http::verb::post)  // an unread body ends the connection
+        return send_simple(405, "", "", keep_alive_ && !has_body, origin_, has_origin_);
       auto ct = req.find(http::field::content_type);
       if (ct == req.end() || !proto::is_json_content_type(std::string(ct->value())))
         return reject_after_body(415, "Expected request with `Content-Type: application/json`");
-      if (auto len = parser_->content_length(); len && *len > srv_.cfg.max_json_bytes)
+      if (len && *len > srv_.cfg.max_json_bytes)
         return reject_after_body(413, "Failed to buffer the request body: length limit exceeded");
     }
     parser_->body_limit(srv_.cfg.max_json_bytes);
@@ -184,7 +221,11 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       return send_simple(413, "Failed to buffer the request body: length limit exceeded",
                          "text/plain", false, origin_, has_origin_);
     if (ec) return close();
-    auto req = parser_->release();
+    dispatch(parser_->release());
+  }
+
+  /// A whole request (or one whose body is refused unread) to static files or the routes.
+  void dispatch(http::request<http::string_body>&& req) {
     http_request r;
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
@@ -199,7 +240,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       r.authorization = std::string(a->value());
     r.admin = admin_;
     if (!admin_ && !is_api_path(path_) && !srv_.cfg.static_dir.empty() &&
-        req.method() == http::verb::get && path_ != "/healthz" && path_ != "/metricsz" &&
+        (req.method() == http::verb::get || head_) && path_ != "/healthz" && path_ != "/metricsz" &&
         path_ != "/metrics" && path_ != "/ws")
       return serve_static();
     auto resp =
@@ -227,6 +268,11 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     res->body() = std::move(body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
+    if (head_) {  // the headers of the GET answer (Content-Length included), no body
+      auto n = res->body().size();
+      res->body().clear();
+      res->content_length(n);
+    }
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                         if (ec || !res->keep_alive()) return self->close();
@@ -236,6 +282,15 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
  private:
   void close() { lowest<Stream>::shutdown_send(beast::get_lowest_layer(stream_)); }
+
+  /// RFC 6455 §4.1: the key is base64 of exactly 16 bytes (24 characters, `==` padding).
+  static bool valid_ws_key(beast::string_view key) {
+    if (key.size() != 24 || key.substr(22) != "==") return false;
+    return std::all_of(key.begin(), key.begin() + 22, [](char c) {
+      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+             c == '+' || c == '/';
+    });
+  }
 
   // CORS headers applied to every response of the main listener (RELAY_PROTOCOL §3.5).
   template <class Res>
@@ -261,6 +316,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   bool admin_;
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool head_ = false;  ///< the current request is HEAD
   std::string origin_;
   bool has_origin_ = false;
   std::string path_;

@@ -74,7 +74,9 @@ void listener::impl::do_accept(tcp::acceptor& acc, bool admin) {
       });
       return;
     }
-    if (!accepting.load() || shared.ctr->ws_open.load() >= cfg.max_open_connections) {
+    // Every connection of the main listener (HTTP or websocket) counts against the cap; the
+    // admin listener is not subject to it, so an operator can still reach a full node.
+    if (!accepting.load() || (!admin && shared.open_connections() >= cfg.max_open_connections)) {
       beast::error_code ignored;
       sock.close(ignored);
     } else {

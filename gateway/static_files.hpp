@@ -14,8 +14,10 @@ struct static_file {
   std::string content_type;  ///< empty for a 404
 };
 
-/// `GET <path>` under `dir`: the file, else `/index.html` (single-page app), else 404. Paths
-/// with `..` or NUL and files over 8 MiB are 404.
+/// `GET <path>` under `dir`: the file, else `/index.html` (single-page app), else 404. A path
+/// that does not start with `/` or has a `.`/`..` component, NUL or backslash is 404; the file's
+/// real path must lie inside the real `dir` (whole components, symlinks resolved); files over
+/// 8 MiB are 404.
 static_file load_static_file(const std::string& dir, const std::string& path);
 
 /// Content type by file extension.

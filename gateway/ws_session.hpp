@@ -51,8 +51,10 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     // (bounded); beyond that the transport fails and the socket just drops.
     ws_.read_message_max(cfg_.max_ws_message_bytes * 2 + 4096);
     ws_.auto_fragment(false);
-    ws_.control_callback(
-        [this](websocket::frame_type, beast::string_view) { last_inbound_ = clock_type::now(); });
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      last_inbound_ = clock_type::now();
+      if (kind == websocket::frame_type::ping) charge(false);  // pings are charged too
+    });
     ws_.async_accept(req,
                      beast::bind_front_handler(&ws_session::on_accept, this->shared_from_this()));
   }
@@ -120,6 +122,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       self->auth_timer_.cancel();
       self->window_end_ = clock_type::now() + std::chrono::seconds(60);
       self->window_count_ = 0;
+      self->other_count_ = 0;
       self->last_inbound_ = clock_type::now();
       self->arm_heartbeat();
     });
@@ -182,6 +185,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         auth_started_ = true;
         handler_->on_binary_first();
       }
+      charge(false);  // ignored, but charged
       do_read();
       return;
     }
@@ -194,22 +198,33 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     std::string text(static_cast<const char*>(buffer_.data().data()), bytes);
     buffer_.consume(bytes);
     if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();  // idle sockets keep little memory
-    if (authenticated_) {
-      auto now = clock_type::now();
-      if (now >= window_end_) {
-        window_end_ = now + std::chrono::seconds(60);
-        window_count_ = 0;
-      }
-      if (++window_count_ > cfg_.max_ws_messages_per_minute) {
-        disconnect(proto::close_reason::socket_rate_limited);
-        do_read();
-        return;
-      }
-    } else {
-      auth_started_ = true;
+    if (!authenticated_) auth_started_ = true;
+    if (!charge(true)) {
+      do_read();
+      return;
     }
     handler_->on_text(std::move(text));
     do_read();
+  }
+
+  /// Charges one inbound frame of an authenticated socket to its per-minute budget: text frames
+  /// to MAX_WS_MESSAGES_PER_MINUTE (RELAY_PROTOCOL §9.1); binary and ping frames, which the
+  /// reference does not count, to their own allowance of max(4 × that, 600) so that a
+  /// reference client's pings never cost it a command while a flood is still cut. Over either,
+  /// the socket closes socket_rate_limited (false).
+  bool charge(bool text) {
+    if (!authenticated_ || closing_) return !closing_;
+    auto now = clock_type::now();
+    if (now >= window_end_) {
+      window_end_ = now + std::chrono::seconds(60);
+      window_count_ = 0;
+      other_count_ = 0;
+    }
+    auto limit = cfg_.max_ws_messages_per_minute;
+    if (text ? ++window_count_ <= limit : ++other_count_ <= std::max<uint64_t>(4 * limit, 600))
+      return true;
+    disconnect(proto::close_reason::socket_rate_limited);
+    return false;
   }
 
   void arm_heartbeat() {
@@ -222,7 +237,9 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         self->disconnect(proto::close_reason::heartbeat_timeout);
         return;
       }
-      if (self->queue_.size() >= self->cap_) {
+      if (self->queue_.size() >= self->cap_) {  // no room even for the ping: a slow consumer
+        self->ctr_->count_close(proto::close_reason::slow_consumer);
+        self->ctr_->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
         self->hard_close();
         return;
       }
@@ -232,9 +249,12 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     });
   }
 
+  /// Queues a frame on the strand. Once the close has begun (disconnect frame queued) nothing
+  /// else is written: a revoked phone gets no frame after its disconnect.
   void push(frame_ptr f, bool ping) {
-    if (closed_.load()) {
+    if (closed_.load() || closing_) {
       queued_.fetch_sub(1);
+      if (closing_) ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     queue_.push_back({std::move(f), ping});
@@ -345,7 +365,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   bool policy_close_ = false, close_sent_ = false, finished_ = false;
   clock_type::time_point last_inbound_ = clock_type::now();
   clock_type::time_point window_end_;
-  std::size_t window_count_ = 0;
+  std::size_t window_count_ = 0, other_count_ = 0;
 };
 
 }  // namespace rc::gw

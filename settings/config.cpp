@@ -1,5 +1,8 @@
 #include "settings/config.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -18,6 +21,21 @@ extern char** environ;
 namespace rc::settings {
 
 namespace {
+
+/// The MAX_OPEN_CONNECTIONS default: 2 × MAX_ACTIVE_WEBSOCKET_CONNECTIONS + 1024, at most the
+/// process's RLIMIT_NOFILE minus a reserve (max(64, limit/16)) for the store, bus and logs.
+uint64_t default_open_connections(const relay_config& c) {
+  uint64_t cap = 2 * c.max_active_websocket_connections + 1024;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    // Keep a reserve of descriptors for the store, the bus, logs and the listeners, so that the
+    // cap, not EMFILE, is what refuses connections.
+    uint64_t limit = rl.rlim_cur;
+    uint64_t reserve = std::max<uint64_t>(64, limit / 16);
+    cap = std::min(cap, limit > 2 * reserve ? limit - reserve : limit / 2);
+  }
+  return std::max<uint64_t>(cap, 1);
+}
 
 using setter = std::function<std::string(relay_config&, const std::string&)>;
 using getter = std::function<nlohmann::json(const relay_config&)>;
@@ -495,8 +513,7 @@ load_result load_config(int argc, char** argv, const std::map<std::string, std::
     return res;
   }
   c.allowed_origins = origins;
-  if (c.max_open_connections == 0)
-    c.max_open_connections = 2 * c.max_active_websocket_connections + 1024;
+  if (c.max_open_connections == 0) c.max_open_connections = default_open_connections(c);
   if (c.node_name.empty()) c.node_name = c.host + ":" + std::to_string(c.port);
   res.config = c;
   return res;

@@ -1,0 +1,311 @@
+// gateway/ hardening (issue 10): request targets, HTTP framing, bodies on paths that take none,
+// connection counting, websocket keys, the close sequence and the per-socket budget. Each case
+// failed on the code before the fix.
+#define CAF_SUITE gateway_hardening
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <array>
+
+#include <filesystem>
+#include <fstream>
+
+#include "caf/test/unit_test.hpp"
+#include "gateway/static_files.hpp"
+#include "settings/config.hpp"
+#include "tests/gateway/fixture.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Everything the server writes until it closes the connection (bounded by the fixture loop).
+std::string read_all(fixture& f, test_stream& client) {
+  std::string out;
+  bool eof = false;
+  std::function<void()> next;
+  std::array<char, 4096> chunk{};
+  next = [&] {
+    client.async_read_some(net::buffer(chunk), [&](beast::error_code ec, std::size_t n) {
+      out.append(chunk.data(), n);
+      if (ec) {
+        eof = true;
+        return;
+      }
+      next();
+    });
+  };
+  next();
+  f.run_until([&] { return eof; });
+  return out;
+}
+
+/// One raw request; the whole answer up to the server's close.
+std::string roundtrip(fixture& f, const std::string& raw) {
+  std::weak_ptr<void> session;
+  auto client = f.serve(session);
+  send_raw(client, raw);
+  return read_all(f, client);
+}
+
+std::string status_line(const std::string& raw) {
+  return raw.substr(0, raw.find("\r\n"));
+}
+
+/// dist/ (index.html, assets/app.js, a symlink to the sibling), dist-private/secret.txt and
+/// dist.env next to it; removed at the end.
+struct static_tree {
+  fs::path root = fs::temp_directory_path() / ("rc-static-" + std::to_string(::getpid()));
+  std::string dist = (root / "dist").string();
+  static_tree() {
+    fs::create_directories(root / "dist" / "assets");
+    fs::create_directories(root / "dist-private");
+    std::ofstream(root / "dist" / "index.html") << "<title>pwa</title>";
+    std::ofstream(root / "dist" / "assets" / "app.js") << "console.log(1)";
+    std::ofstream(root / "dist-private" / "secret.txt") << "secret";
+    std::ofstream(root / "dist.env") << "secret=1";
+    fs::create_directory_symlink(root / "dist-private", root / "dist" / "link");
+  }
+  ~static_tree() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+/// A ping from the client, written before this returns.
+void ping(fixture& f, ws_client& c) {
+  bool done = false;
+  c.ws.async_ping({}, [&](beast::error_code) { done = true; });
+  f.run_until([&] { return done; });
+}
+
+/// An authenticated websocket (the posted mark_authenticated has run).
+bool authed_socket(fixture& f, ws_client& c) {
+  if (!c.handshake(f)) return false;
+  f.handler->peer.lock()->mark_authenticated();
+  f.settle();
+  return true;
+}
+
+const std::string ws_headers =
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Version: 13\r\n";
+
+}  // namespace
+
+// ---- item 5: STATIC_DIR prefix escape -----------------------------------------------------
+
+CAF_TEST(targets without a leading slash are refused and never reach the static files) {
+  static_tree t;
+  for (std::string target : {"-private/secret.txt", ".env", "link/secret.txt"}) {
+    fixture f;
+    f.cfg.static_dir = t.dist;
+    auto raw = roundtrip(f, "GET " + target + " HTTP/1.1\r\nHost: relay\r\n\r\n");
+    CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 400 Bad Request");
+    CAF_CHECK(raw.find("secret") == std::string::npos);
+    CAF_CHECK(f.requests.empty());
+  }
+}
+
+CAF_TEST(static paths resolve by whole components inside the directory) {
+  static_tree t;
+  for (std::string p : {"-private/secret.txt", ".env", "/../dist-private/secret.txt"}) {
+    auto r = load_static_file(t.dist, p);
+    CAF_CHECK(r.body.find("secret") == std::string::npos);
+  }
+  CAF_CHECK_EQUAL(load_static_file(t.dist, "-private/secret.txt").status, 404);
+  // A symlink out of the directory is not followed: the single-page app answers instead.
+  CAF_CHECK_EQUAL(load_static_file(t.dist, "/link/secret.txt").body, "<title>pwa</title>");
+  CAF_CHECK_EQUAL(load_static_file(t.dist, "/assets/app.js").body, "console.log(1)");
+  CAF_CHECK_EQUAL(load_static_file(t.dist, "/assets//app.js").body, "console.log(1)");
+  CAF_CHECK_EQUAL(load_static_file(t.dist, "/").body, "<title>pwa</title>");
+  CAF_CHECK_EQUAL(load_static_file(t.dist, "/threads/abc").body, "<title>pwa</title>");
+}
+
+// ---- item 7: HTTP framing -----------------------------------------------------------------
+
+CAF_TEST(transfer encodings not ending in chunked get 400 and close) {
+  for (std::string te : {"identity", "chunked, identity", "gzip"}) {
+    fixture f;
+    auto raw = roundtrip(f,
+                         "POST /pair/stop HTTP/1.1\r\nHost: relay\r\nContent-Type: "
+                         "application/json\r\nTransfer-Encoding: " +
+                             te + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n");
+    CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 400 Bad Request");
+    CAF_CHECK_EQUAL(raw.find("HTTP/1.1", 1), std::string::npos);  // one answer, then close
+    CAF_CHECK(f.requests.empty());
+  }
+}
+
+CAF_TEST(head answers carry the get headers and no body) {
+  fixture f;
+  auto raw = roundtrip(f, "HEAD /healthz HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 200 OK");
+  CAF_CHECK(raw.find("Content-Length: 11\r\n") != std::string::npos);
+  CAF_CHECK_EQUAL(raw.substr(raw.size() - 4), "\r\n\r\n");
+
+  static_tree t;
+  fixture g;
+  g.cfg.static_dir = t.dist;
+  raw = roundtrip(g, "HEAD /assets/app.js HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 200 OK");
+  CAF_CHECK(raw.find("Content-Length: 14\r\n") != std::string::npos);
+  CAF_CHECK_EQUAL(raw.substr(raw.size() - 4), "\r\n\r\n");
+}
+
+// ---- item 3: bodies, connection count, fd-derived cap ------------------------------------
+
+CAF_TEST(bodies on paths that take none get 413 before they are read) {
+  static_tree t;
+  std::string body(100, 'x');
+  std::string cl = "Content-Length: 100\r\n\r\n";
+  const std::string heads[] = {
+      "GET /healthz HTTP/1.1\r\nHost: relay\r\n",
+      "GET /ws HTTP/1.1\r\nHost: relay\r\n" + ws_headers +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+      "GET /index.html HTTP/1.1\r\nHost: relay\r\n",
+      "OPTIONS /pair/start HTTP/1.1\r\nHost: r\r\n",
+  };
+  for (const auto& head : heads) {
+    fixture f;
+    f.cfg.static_dir = t.dist;
+    std::weak_ptr<void> session;
+    auto client = f.serve(session);
+    send_raw(client, head + cl);  // the body is never sent: the answer must not wait for it
+    http::response<http::string_body> res;
+    CAF_REQUIRE(read_response(f, client, res));
+    CAF_CHECK_EQUAL(res.result_int(), 413u);
+    CAF_CHECK(!res.keep_alive());
+    CAF_CHECK(f.requests.empty());
+    CAF_CHECK(f.ws.expired());
+  }
+  // Chunked too; a GET on the API with a body gets its 405 and a close.
+  fixture f;
+  auto raw = roundtrip(f,
+                       "GET /healthz HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n0\r\n\r\n");
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 413 Payload Too Large");
+  fixture g;
+  raw = roundtrip(g, "GET /pair/start HTTP/1.1\r\nHost: r\r\n" + cl + body +
+                         "GET /healthz HTTP/1.1\r\nHost: r\r\n\r\n");
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 405 Method Not Allowed");
+  CAF_CHECK_EQUAL(raw.find("HTTP/1.1", 1), std::string::npos);
+  CAF_CHECK(g.requests.empty());
+  // Other methods on those paths keep the route's answer (404/405), unread body, then close.
+  fixture h;
+  raw = roundtrip(h, "POST /healthz HTTP/1.1\r\nHost: r\r\n" + cl + body +
+                         "GET /healthz HTTP/1.1\r\nHost: r\r\n\r\n");
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 200 OK");  // the fixture's routes answer 200
+  CAF_CHECK_EQUAL(raw.find("HTTP/1.1", 1), std::string::npos);
+  CAF_REQUIRE_EQUAL(h.requests.size(), 1u);
+  CAF_CHECK_EQUAL(h.requests[0].method, "POST");
+  CAF_CHECK(h.requests[0].body.empty());
+}
+
+CAF_TEST(every http connection counts as open until it ends) {
+  fixture f;
+  std::weak_ptr<void> s1, s2;
+  auto c1 = f.serve(s1);
+  auto c2 = f.serve(s2);
+  CAF_CHECK_EQUAL(f.shared->http_open.load(), 2u);
+  CAF_CHECK_EQUAL(f.shared->open_connections(), 2u);
+  c1.close();
+  CAF_CHECK(f.run_until([&] { return s1.expired(); }));
+  CAF_CHECK_EQUAL(f.shared->open_connections(), 1u);
+  // An upgraded connection is counted once, as a websocket.
+  ws_client w(std::move(c2));
+  CAF_REQUIRE(w.handshake(f));
+  CAF_CHECK(f.run_until([&] { return s2.expired(); }));
+  CAF_CHECK_EQUAL(f.shared->http_open.load(), 0u);
+  CAF_CHECK_EQUAL(f.shared->open_connections(), 1u);
+}
+
+CAF_TEST(the default connection cap stays below the descriptor limit) {
+  rlimit old{};
+  CAF_REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+  rlimit low = old;
+  low.rlim_cur = std::min<rlim_t>(1000, old.rlim_max);
+  CAF_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::string name = "relay-node";
+  char* argv[] = {name.data(), nullptr};
+  auto r = rc::settings::load_config(1, argv, {});
+  setrlimit(RLIMIT_NOFILE, &old);
+  CAF_REQUIRE(r.config);
+  CAF_CHECK_LESS_OR_EQUAL(r.config->max_open_connections, low.rlim_cur - 64);
+  CAF_CHECK_GREATER(r.config->max_open_connections, low.rlim_cur / 2);
+  // An explicit value is kept.
+  auto e = rc::settings::load_config(1, argv, {{"MAX_OPEN_CONNECTIONS", "50000"}});
+  CAF_REQUIRE(e.config);
+  CAF_CHECK_EQUAL(e.config->max_open_connections, 50000u);
+}
+
+// ---- item 9: websocket key, nothing after the disconnect frame ---------------------------
+
+CAF_TEST(a websocket key that is not base64 of 16 bytes gets 400) {
+  for (std::string key :
+       {"abc", "dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZQ=!", "dGhlIHNhbXBsZSBub25j*Q=="}) {
+    fixture f;
+    auto raw = roundtrip(f, "GET /ws HTTP/1.1\r\nHost: relay\r\n" + ws_headers +
+                                "Sec-WebSocket-Key: " + key + "\r\n\r\n");
+    CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 400 Bad Request");
+    CAF_CHECK(f.ws.expired());
+  }
+}
+
+CAF_TEST(no frame reaches the client after its disconnect frame) {
+  fixture f;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  auto peer = f.handler->peer.lock();
+  peer->disconnect(rc::proto::close_reason::device_revoked);
+  peer->send(std::make_shared<const std::string>("late"));
+  peer.reset();
+  beast::error_code ec;
+  CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"device_revoked\"}");
+  CAF_CHECK_EQUAL(c.read(f, ec), "");
+  CAF_CHECK(ec);
+}
+
+// ---- item 8: every frame kind is charged to the per-socket budget ------------------------
+
+CAF_TEST(pings and binary frames are charged to their own socket allowance) {
+  // max(4 × MAX_WS_MESSAGES_PER_MINUTE, 600) per minute: 600 pass, the 601st closes.
+  // Text commands keep their own budget (RELAY_PROTOCOL §9.1 does not count the others).
+  for (bool binary : {false, true}) {
+    fixture f;
+    f.cfg.max_ws_messages_per_minute = 3;
+    std::weak_ptr<void> session;
+    ws_client c(f.serve(session));
+    CAF_REQUIRE(authed_socket(f, c));
+    for (int i = 0; i < 601; ++i) {
+      if (binary) {
+        c.write(f, "\x01", true);
+      } else {
+        ping(f, c);
+      }
+    }
+    beast::error_code ec;
+    CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"socket_rate_limited\"}");
+    CAF_CHECK(f.handler->texts.empty());
+  }
+}
+
+CAF_TEST(text frames keep their budget next to pings) {
+  fixture f;
+  f.cfg.max_ws_messages_per_minute = 2;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(authed_socket(f, c));
+  for (int i = 0; i < 5; ++i) {
+    c.write(f, "\x01", true);
+    ping(f, c);
+  }
+  c.write(f, "{}");
+  c.write(f, "{}");
+  f.settle();
+  CAF_CHECK_EQUAL(f.handler->texts.size(), 2u);
+  CAF_CHECK_EQUAL(
+      f.ctr->closes[static_cast<std::size_t>(rc::proto::close_reason::socket_rate_limited)].load(),
+      0u);
+}
