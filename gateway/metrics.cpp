@@ -14,7 +14,11 @@ namespace {
 
 proto::json health(const relay_context& ctx) {
   auto& m = ctx.metrics;
-  return proto::json{{"ok", true},
+  bool draining = m.shutting_down.load();
+  bool bus_ok = !m.bus_enabled.load() || m.bus_connected.load();
+  bool redis_ok = !m.redis_enabled.load() || m.redis_healthy.load();
+  return proto::json{{"ok", !draining && bus_ok && redis_ok},
+                     {"draining", draining},
                      {"sessions", m.sessions.load()},
                      {"activeWebSockets", m.active_websockets.load()},
                      {"pendingJoinWaiters", m.pending_join_waiters.load()},
@@ -33,6 +37,10 @@ proto::json health(const relay_context& ctx) {
 
 std::string health_json(const relay_context& ctx) {
   return health(ctx).dump();
+}
+
+int health_status(const relay_context& ctx) {
+  return ctx.metrics.shutting_down.load() ? 503 : 200;
 }
 
 std::string metricsz_json(const relay_context& ctx) {

@@ -64,7 +64,7 @@ http_handler make_http_handler(context_ptr ctx, actor_refs refs) {
     if (auto route = api_route(r.path)) return api(ctx, refs, r, *route, resp);
     bool get = r.method == "GET" || r.method == "HEAD";
     if (r.path == "/healthz")
-      return get ? resp->respond(200, health_json(*ctx)) : resp->respond(405, "");
+      return get ? resp->respond(health_status(*ctx), health_json(*ctx)) : resp->respond(405, "");
     if (r.path == "/metricsz")
       return get ? resp->respond(200, metricsz_json(*ctx)) : resp->respond(405, "");
     if (r.path == "/metrics")

@@ -11,6 +11,8 @@
 #include "relay_fixture.hpp"
 
 using namespace rc_test;
+using rc::gw::health_json;
+using rc::gw::health_status;
 using rc::gw::metricsz_json;
 using rc::gw::prometheus_text;
 using rc::proto::close_reason;
@@ -110,6 +112,27 @@ CAF_TEST(per reason close counters appear in metricsz and metrics) {
   CAF_CHECK(has(R"(relay_disconnects_total{reason="message_too_large"} 0)"));
   CAF_CHECK(has(R"(relay_sessions_closed_total{reason="stopped_by_desktop"} 1)"));
   CAF_CHECK(has(R"(relay_sessions_closed_total{reason="idle_timeout"} 0)"));
+}
+
+CAF_TEST(healthz says not ok while draining or while an enabled dependency is down) {
+  // Issue 10 item 9: /healthz always answered "ok": true.
+  auto h = [&] { return json::parse(health_json(*ctx)); };
+  CAF_CHECK_EQUAL(h().at("ok").get<bool>(), true);
+  CAF_CHECK_EQUAL(health_status(*ctx), 200);
+  ctx->metrics.redis_enabled.store(true);
+  ctx->metrics.redis_healthy.store(false);
+  CAF_CHECK_EQUAL(h().at("ok").get<bool>(), false);
+  CAF_CHECK_EQUAL(health_status(*ctx), 200);  // liveness must not restart every node
+  ctx->metrics.redis_healthy.store(true);
+  ctx->metrics.bus_enabled.store(true);
+  ctx->metrics.bus_connected.store(false);
+  CAF_CHECK_EQUAL(h().at("ok").get<bool>(), false);
+  ctx->metrics.bus_connected.store(true);
+  CAF_CHECK_EQUAL(h().at("ok").get<bool>(), true);
+  ctx->metrics.shutting_down.store(true);
+  CAF_CHECK_EQUAL(h().at("ok").get<bool>(), false);
+  CAF_CHECK_EQUAL(h().at("draining").get<bool>(), true);
+  CAF_CHECK_EQUAL(health_status(*ctx), 503);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
