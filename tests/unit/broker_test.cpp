@@ -233,10 +233,6 @@ CAF_TEST(sweep deletes a trusted session abandoned for TRUSTED_SESSION_IDLE_MS) 
   CAF_CHECK_EQUAL(val(connect(rotated).peer->policy_rejects), 1);
 }
 
-struct trusted_forever {
-  static void apply(settings::relay_config& c) { c.trusted_session_idle_ms = 0; }
-};
-
 CAF_TEST(sweep keeps a session with a connected desktop) {
   session_ids ids;
   auto body = start_body(ids);
@@ -405,6 +401,10 @@ CAF_TEST(periodic sweep is scheduled by the broker) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+struct trusted_forever {
+  static void apply(settings::relay_config& c) { c.trusted_session_idle_ms = 0; }
+};
 
 using trusted_forever_fixture = with_config<broker_fixture, trusted_forever>;
 
