@@ -277,7 +277,8 @@ void broker_state::on_e2ee(const std::string& device, const std::string& conn, c
   json inner = json::parse(*o.app, nullptr, false);
   uint64_t seq = 0;
   auto v = inner.is_object() ? rc::proto::validate_command_envelope(inner, seq)
-                             : rc::proto::verdict::fail(rc::proto::relay_error::invalid_payload, "not a JSON object");
+                             : rc::proto::verdict::fail(rc::proto::relay_error::invalid_payload,
+                                                        "not a JSON object");
   if (v.ok()) v = rc::proto::validate_command_rules(inner, cfg.max_command_text_bytes);
   if (!v.ok() || !envelope_header_ok(inner)) {
     emit({{"event", "command_received"},
