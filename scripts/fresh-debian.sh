@@ -193,7 +193,7 @@ node_pkg=$(chroot "$R" dpkg-query -W -f='${Version}' nodejs)
 node_owner=$(chroot "$R" dpkg-query -S /usr/bin/node 2>/dev/null | cut -d: -f1)
 case "$node_v" in v18.*) ;; *) die "chroot node is $node_v, expected Debian's Node 18" ;; esac
 [ "$node_owner" = nodejs ] || die "/usr/bin/node in the chroot is not from Debian's nodejs package"
-[ -z "$(chroot "$R" /bin/bash -c 'type -ap node' | grep -v '^/usr/bin/node$')" ] || die "another node is on PATH"
+[ -z "$(chroot "$R" /bin/bash -c 'for p in $(type -ap node); do readlink -f "$p"; done | sort -u' | grep -v '^/usr/bin/node$')" ] || die "another node is on PATH"
 
 # 6. the run command -------------------------------------------------------------------------------
 for port in "$RELAY_PORT" "$PWA_PORT"; do
