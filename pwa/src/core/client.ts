@@ -63,6 +63,7 @@ export class RemoteClient extends ClientConnection {
       phase: 'connecting',
       attempt: 0,
       data: emptySyncData(),
+      push: null,
       pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
     });
     this.connect();
@@ -75,7 +76,7 @@ export class RemoteClient extends ClientConnection {
     this.resetSessionState();
     clearPairedDevice(this.deps.storage);
     void this.e2ee.forget(this.state.paired?.sessionID);
-    this.set({ paired: null, phase: 'unpaired', terminal: null, data: emptySyncData(), desktopConnected: null, canRespond: false });
+    this.set({ paired: null, phase: 'unpaired', terminal: null, data: emptySyncData(), desktopConnected: null, canRespond: false, push: null });
   }
 
   // ---------- local UI selection ----------

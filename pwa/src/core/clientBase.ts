@@ -7,6 +7,7 @@ import {
   makeCommandEnvelope,
   makeSnapshotRequest,
   parseFrame,
+  isPushCommand,
   QUEUEABLE_COMMANDS,
   validateCommand,
   type Command,
@@ -179,6 +180,8 @@ export abstract class ClientBase {
   sendCommand(name: CommandName, fields: Partial<Omit<Command, 'name' | 'commandID'>>): SendResult {
     const paired = this.state.paired;
     if (!paired || this.state.terminal) return { ok: false, error: 'This phone is not paired.' };
+    // Push commands carry the subscription: encrypted channel and a push-capable desktop only.
+    if (isPushCommand(name) && (!this.e2eeOn() || this.state.data.capabilities.push !== true)) return { ok: false, error: 'This desktop does not take notification settings over an encrypted channel.' };
     const sendNow = this.canSendNow();
     if (!sendNow && !QUEUEABLE_COMMANDS.has(name)) return { ok: false, error: 'Not connected; this action needs a live connection.' };
     const seq = this.nextOutgoingSeq;

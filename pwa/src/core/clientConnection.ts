@@ -138,6 +138,7 @@ export abstract class ClientConnection extends ClientBase {
       nextRetryAt: null,
       attempt: 0,
       data: emptySyncData(),
+      push: null,
       notices: [],
       pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
     });

@@ -2,6 +2,7 @@
 // a command ack or a relay.error changes in the state. No I/O; the controller applies the result.
 import { UNACKED_TIMEOUT_MS, type ClientState, type Notice, type OutgoingCommand } from './clientTypes';
 import { ackReasonText, canRespondFrom, parseAck, parseSnapshot, type AppEvent, type RelayError, type SnapshotReason } from './protocol';
+import { parsePushState } from './push';
 import { addLocalMessage, applyEvent, applySnapshot } from './snapshotMerge';
 
 export interface InboundEffect {
@@ -36,6 +37,11 @@ export function appPayloadEffect(
     }
     case 'event': {
       if (!body || typeof body !== 'object' || typeof (body as AppEvent).name !== 'string') return {};
+      // Push settings only ever travel inside the E2EE channel (a plain relay could forge them).
+      if ((body as AppEvent).name === 'push.state') {
+        const push = state.e2ee.mode !== 'off' ? parsePushState(body) : null;
+        return push ? { patch: { push } } : {};
+      }
       const r = applyEvent(state.data, body as AppEvent, now);
       return {
         patch: r.data !== state.data ? { data: r.data } : undefined,

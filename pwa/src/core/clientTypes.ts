@@ -4,6 +4,7 @@ import type { KeyStore } from './e2eeKeys';
 import type { JoinLink } from './joinLink';
 import type { joinPairing, JoinFailure } from './pairing';
 import type { CommandName } from './protocol';
+import type { PushState } from './push';
 import { emptySyncData, type SyncData } from './snapshotMerge';
 import type { PairedDevice, KeyValueStorage } from './storage';
 
@@ -88,6 +89,8 @@ export interface ClientState {
   notices: Notice[];
   /** end-to-end encryption of this pairing (docs/E2EE.md) */
   e2ee: E2eeStatus;
+  /** the desktop's web push settings for this phone (event `push.state`, E2EE only) */
+  push: PushState | null;
   pair: { status: PairStatus; link: JoinLink | null; relayBaseURL: string | null; error: JoinFailure | null; startedAt: number | null };
 }
 
@@ -116,6 +119,7 @@ export function initialState(paired: PairedDevice | null, e2ee: E2eeStatus): Cli
     notices: [],
     pair: { status: 'idle', link: null, relayBaseURL: null, error: null, startedAt: null },
     e2ee,
+    push: null,
   };
 }
 

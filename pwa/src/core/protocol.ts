@@ -3,6 +3,8 @@
 
 export const SCHEMA_VERSION = 2;
 
+import { parseKinds, validSubscriptionWire, type PushKinds, type PushSubscriptionWire } from './push';
+
 // ---------- identifiers ----------
 export const COMPACT_ID_RE = /^[A-Za-z0-9_:-]{1,128}$/;
 export const OPAQUE_TOKEN_RE = /^[A-Za-z0-9_-]{22,512}$/;
@@ -76,7 +78,17 @@ export interface AppEvent {
   createdAt?: string;
 }
 
-export type CommandName = 'thread.send_message' | 'thread.select' | 'project.select' | 'runtime_request.respond' | 'thread.interrupt' | 'thread.load_earlier';
+export type CommandName =
+  | 'thread.send_message'
+  | 'thread.select'
+  | 'project.select'
+  | 'runtime_request.respond'
+  | 'thread.interrupt'
+  | 'thread.load_earlier'
+  | PushCommandName;
+/** Web push (docs/PUSH.md): only inside the E2EE channel, only to a desktop advertising `push`. */
+export type PushCommandName = 'push.subscribe' | 'push.unsubscribe' | 'push.visibility';
+export const isPushCommand = (n: string): n is PushCommandName => n === 'push.subscribe' || n === 'push.unsubscribe' || n === 'push.visibility';
 export const QUEUEABLE_COMMANDS: ReadonlySet<CommandName> = new Set(['thread.send_message', 'runtime_request.respond']);
 
 /** runtimeRequestResponse: only the keys the relay admits; never explicit null (RELAY §9.3). */
@@ -89,7 +101,7 @@ export interface RuntimeRequestResponse {
   approved?: boolean;
 }
 
-/** All eight keys, null for unused ones (APP_SCHEMA §5). */
+/** All eight keys, null for unused ones (APP_SCHEMA §5); push commands add their own fields. */
 export interface Command {
   name: CommandName;
   commandID: string;
@@ -99,6 +111,11 @@ export interface Command {
   runtimeRequestID: string | null;
   runtimeRequestKind: RuntimeRequestKind | null;
   runtimeRequestResponse: RuntimeRequestResponse | null;
+  /** push.subscribe */
+  subscription?: PushSubscriptionWire;
+  kinds?: PushKinds;
+  /** push.visibility */
+  visible?: boolean;
 }
 
 export interface CommandAck {
@@ -331,6 +348,9 @@ export function makeCommand(
     runtimeRequestID: fields.runtimeRequestID ?? null,
     runtimeRequestKind: fields.runtimeRequestKind ?? null,
     runtimeRequestResponse: fields.runtimeRequestResponse ?? null,
+    ...(fields.subscription ? { subscription: { ...fields.subscription } } : {}),
+    ...(fields.kinds ? { kinds: { ...fields.kinds } } : {}),
+    ...(fields.visible !== undefined ? { visible: fields.visible } : {}),
   };
 }
 
@@ -382,6 +402,13 @@ export function validateCommand(c: Command): string | null {
         return 'runtimeRequestResponse.permissions contains an invalid value.';
       return null;
     }
+    case 'push.subscribe':
+      if (!validSubscriptionWire(c.subscription)) return 'The push subscription is not valid.';
+      return parseKinds(c.kinds) ? null : 'push.subscribe needs all notification kinds.';
+    case 'push.visibility':
+      return typeof c.visible === 'boolean' ? null : 'push.visibility needs visible.';
+    case 'push.unsubscribe':
+      return null;
     default:
       return 'Command name is not allowed.';
   }
