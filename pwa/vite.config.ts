@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build as esbuild } from 'esbuild';
 import { defineConfig, type Plugin } from 'vitest/config';
 
 /**
@@ -22,22 +23,35 @@ function inlineCss(bundle: Record<string, { type: string; fileName: string; sour
   html.source = text;
 }
 
+/** sw/sw.js (+ the push handlers it imports) as one small minified classic script. */
+async function bundleServiceWorker(version: string, precache: string[]): Promise<string> {
+  const out = await esbuild({
+    entryPoints: [fileURLToPath(new URL('./sw/sw.js', import.meta.url))],
+    bundle: true,
+    minify: true,
+    format: 'iife',
+    target: 'es2020',
+    write: false,
+    legalComments: 'none',
+    define: { __VERSION__: JSON.stringify(version), __PRECACHE__: JSON.stringify(precache) },
+  });
+  return out.outputFiles[0].text;
+}
+
 /** Emit sw.js with the exact list of built shell files (no runtime API caching). */
 function serviceWorker(): Plugin {
   return {
     name: 'remote-sw',
     apply: 'build',
     enforce: 'post',
-    generateBundle(_opts, bundle) {
+    async generateBundle(_opts, bundle) {
       inlineCss(bundle as unknown as Parameters<typeof inlineCss>[0]);
       const files = Object.keys(bundle).filter((f) => !f.endsWith('.map'));
       const statics = ['manifest.webmanifest', 'icons/icon.svg', 'icons/icon-192.png', 'icons/icon-512.png'];
       const precache = ['./', './index.html', ...[...files, ...statics].map((f) => `./${f}`)];
       const uniq = [...new Set(precache)].sort();
       const version = createHash('sha256').update(uniq.join('\n')).digest('hex').slice(0, 12);
-      const src = readFileSync(new URL('./sw/sw.js', import.meta.url), 'utf8')
-        .replace('__VERSION__', version)
-        .replace('__PRECACHE__', JSON.stringify(uniq));
+      const src = await bundleServiceWorker(version, uniq);
       this.emitFile({ type: 'asset', fileName: 'sw.js', source: src });
     },
   };

@@ -1,7 +1,10 @@
 /* Service worker: caches the app shell ONLY. Relay API calls (/pair/*, /devices/*), the
  * WebSocket, and anything cross-origin are never cached or intercepted.
- * The version and precache list are filled in at build time (vite.config.ts). */
-const VERSION = '__VERSION__';
+ * The version and precache list are filled in at build time (vite.config.ts, which bundles and
+ * minifies this file with esbuild). */
+import { notificationFor, onNotificationClick, onSubscriptionChange, parsePushPayload } from '../src/core/pushNotify';
+
+const VERSION = __VERSION__;
 const CACHE = `remote-shell-${VERSION}`;
 const PRECACHE = __PRECACHE__;
 const API_PATH = /\/(pair|devices|ws|healthz|metricsz)(\/|$)/;
@@ -44,4 +47,35 @@ self.addEventListener('fetch', (event) => {
   const shellPath = url.pathname.slice(scope.pathname.length);
   if (!PRECACHE.includes('./' + shellPath)) return; // only shell files are served from cache
   event.respondWith(caches.match(req).then((hit) => hit || fetch(req)));
+});
+
+// ---------- web push (issue 14): handlers are pure functions in src/core/pushNotify.ts ----------
+/** waitUntil throws on an untrusted (synthetic) event; the work still runs. */
+const keepAlive = (event, p) => {
+  try {
+    event.waitUntil(p);
+  } catch {
+    /* not a trusted event */
+  }
+  return p;
+};
+
+self.addEventListener('push', (event) => {
+  let text = null;
+  try {
+    text = event.data ? event.data.text() : null;
+  } catch {
+    text = null;
+  }
+  const n = notificationFor(parsePushPayload(text), Date.now());
+  keepAlive(event, self.registration.showNotification(n.title, n.options).catch(() => undefined));
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  keepAlive(event, onNotificationClick(event.notification.data, self.clients, self.registration.scope).catch(() => undefined));
+});
+
+self.addEventListener('pushsubscriptionchange', (event) => {
+  keepAlive(event, onSubscriptionChange(event, self.registration.pushManager, self.clients).catch(() => undefined));
 });

@@ -2,7 +2,7 @@
 // (a user gesture), subscribes with the desktop's VAPID key, sends push.subscribe / push.unsubscribe
 // / push.visibility through the client (E2EE channel only), and re-sends a subscription the service
 // worker renewed. The browser APIs are injected (PushPlatform), so vitest drives it with stubs.
-import { unb64u } from './e2eeCrypto';
+import { unb64u, type Bytes } from './e2eeCrypto';
 import type { ClientState, RemoteClient } from './client';
 import {
   loadPushLocal,
@@ -27,7 +27,7 @@ export interface PushSubscriptionLike {
 }
 export interface PushManagerLike {
   getSubscription(): Promise<PushSubscriptionLike | null>;
-  subscribe(o: { userVisibleOnly: boolean; applicationServerKey: Uint8Array }): Promise<PushSubscriptionLike>;
+  subscribe(o: { userVisibleOnly: boolean; applicationServerKey: Bytes }): Promise<PushSubscriptionLike>;
 }
 export type Permission = 'default' | 'granted' | 'denied';
 export interface PushPlatform {
@@ -174,7 +174,8 @@ export class PushController {
 
   /** Toggle one kind; re-sends push.subscribe when push is on. */
   async setKind(kind: PushKind, on: boolean): Promise<boolean> {
-    const kinds = { ...this.view.local.kinds, [kind]: on };
+    const push = this.client.state.push;
+    const kinds = { ...(push?.subscribed ? push.kinds : this.view.local.kinds), [kind]: on };
     if (!this.view.local.enabled) {
       this.saveLocal({ ...this.view.local, kinds });
       return true;

@@ -9,15 +9,16 @@ import { Sidebar } from './Sidebar';
 import { ConnectionBanner, ConnectionSheet, StatusBar } from './Status';
 import { ThreadView } from './Thread';
 import { E2eeBadge } from './E2eeBadge';
+import type { PushController } from '../core/pushController';
 
-export function App({ client, pageOrigin, defaultDeviceName }: { client: RemoteClient; pageOrigin: string; defaultDeviceName: string }) {
+export function App({ client, pageOrigin, defaultDeviceName, push }: { client: RemoteClient; pageOrigin: string; defaultDeviceName: string; push?: PushController }) {
   const s = useClientState(client);
   useVisualViewport();
   const [announcement, setAnnouncement] = useState('');
   const showPair = !s.paired || s.pair.link !== null || s.pair.status !== 'idle';
   return (
     <div class="app" data-phase={s.phase}>
-      {showPair ? <PairScreen client={client} s={s} pageOrigin={pageOrigin} defaultDeviceName={defaultDeviceName} /> : <Shell client={client} s={s} announce={setAnnouncement} />}
+      {showPair ? <PairScreen client={client} s={s} pageOrigin={pageOrigin} defaultDeviceName={defaultDeviceName} /> : <Shell client={client} s={s} announce={setAnnouncement} push={push} />}
       <Notices client={client} s={s} />
       <div class="sr-only" role="status" aria-live="polite" aria-atomic="true" data-testid="live-region">
         {announcement}
@@ -70,7 +71,7 @@ function useRoute(client: RemoteClient, s: ClientState): [Route, (r: Route) => v
   return [route, navigate];
 }
 
-function Shell({ client, s, announce }: { client: RemoteClient; s: ClientState; announce: (t: string) => void }) {
+function Shell({ client, s, announce, push }: { client: RemoteClient; s: ClientState; announce: (t: string) => void; push?: PushController }) {
   const d = s.data;
   const [route, navigate] = useRoute(client, s);
   const [sheet, setSheet] = useState(false);
@@ -103,7 +104,7 @@ function Shell({ client, s, announce }: { client: RemoteClient; s: ClientState; 
           )}
         </main>
       </div>
-      {sheet && <ConnectionSheet client={client} s={s} onClose={() => setSheet(false)} />}
+      {sheet && <ConnectionSheet client={client} s={s} onClose={() => setSheet(false)} push={push} />}
     </div>
   );
 }

@@ -5,6 +5,8 @@ import { useEffect, useRef } from 'preact/hooks';
 import type { ClientState, RemoteClient } from '../core/client';
 import { ago, connectionLabel, disconnectReasonText } from '../core/connectionText';
 import { useNow } from './hooks';
+import type { PushController } from '../core/pushController';
+import { PushSettings } from './PushSettings';
 
 function short(id: string | undefined | null): string {
   if (!id) return '—';
@@ -64,7 +66,7 @@ export function ConnectionBanner({ client, s }: { client: RemoteClient; s: Clien
   return null;
 }
 
-export function ConnectionSheet({ client, s, onClose }: { client: RemoteClient; s: ClientState; onClose: () => void }) {
+export function ConnectionSheet({ client, s, onClose, push }: { client: RemoteClient; s: ClientState; onClose: () => void; push?: PushController }) {
   const now = useNow(1000);
   const ref = useRef<HTMLDivElement>(null);
   const label = connectionLabel(s);
@@ -145,6 +147,7 @@ export function ConnectionSheet({ client, s, onClose }: { client: RemoteClient; 
           )}
         </div>
         {!canResync && <p class="muted small">Resync needs the relay and the desktop online.</p>}
+        {push && <PushSettings ctl={push} s={s} />}
       </div>
     </div>
   );
