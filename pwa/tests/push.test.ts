@@ -254,7 +254,7 @@ describe('push settings controller', () => {
 
     const plain = await rig({}, 0, (d) => (d.required = false));
     expect(plain.client.state.e2ee.mode).toBe('off');
-    expect(desktopPushBlocker(plain.client.state)).toMatch(/not end-to-end encrypted/);
+    expect(desktopPushBlocker(plain.client.state)).toMatch(/end-to-end encrypted/);
     expect(plain.client.sendCommand('push.unsubscribe', {})).toMatchObject({ ok: false });
   });
 

@@ -181,7 +181,7 @@ export abstract class ClientBase {
     const paired = this.state.paired;
     if (!paired || this.state.terminal) return { ok: false, error: 'This phone is not paired.' };
     // Push commands carry the subscription: encrypted channel and a push-capable desktop only.
-    if (isPushCommand(name) && (!this.e2eeOn() || this.state.data.capabilities.push !== true)) return { ok: false, error: 'This desktop does not take notification settings over an encrypted channel.' };
+    if (isPushCommand(name) && (!this.e2eeOn() || this.state.data.capabilities.push !== true)) return { ok: false, error: 'No push on this pairing.' };
     const sendNow = this.canSendNow();
     if (!sendNow && !QUEUEABLE_COMMANDS.has(name)) return { ok: false, error: 'Not connected; this action needs a live connection.' };
     const seq = this.nextOutgoingSeq;

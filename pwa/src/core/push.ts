@@ -109,13 +109,13 @@ export function pushSupport(e: PushEnv): PushSupport {
   return { ok: true };
 }
 
+const NO_PUSH = 'This browser has no web push: use Chrome, Edge, Firefox or Safari 16.4+ and install the app (Add to Home Screen).';
 export const PUSH_UNSUPPORTED_TEXT: Record<Exclude<PushSupport, { ok: true }>['reason'], string> = {
-  ios_not_installed:
-    'On iPhone and iPad, notifications only work in the installed app: tap Share, then “Add to Home Screen”, open Remote Control from the Home Screen and come back here.',
-  insecure: 'Notifications need the app to be served over https.',
-  no_service_worker: 'This browser cannot run the app in the background (no service worker). Install the app (Add to Home Screen) or use Chrome, Edge, Firefox or Safari.',
-  no_push: 'This browser has no web push. Install the app (Add to Home Screen) or use Chrome, Edge, Firefox or Safari 16.4+.',
-  no_notifications: 'This browser cannot show notifications.',
+  ios_not_installed: 'On iPhone and iPad, notifications need the installed app: tap Share, “Add to Home Screen”, then open it from the Home Screen.',
+  insecure: 'Notifications need https.',
+  no_service_worker: NO_PUSH,
+  no_push: NO_PUSH,
+  no_notifications: NO_PUSH,
 };
 
 // ---------- the phone's own record ----------

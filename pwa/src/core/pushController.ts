@@ -51,10 +51,10 @@ export interface PushView {
 /** Why the desktop side is not available, or null when push can be switched on. */
 export function desktopPushBlocker(s: ClientState): string | null {
   if (!s.paired) return 'Pair with a desktop first.';
-  if (s.e2ee.mode === 'off') return 'This pairing is not end-to-end encrypted, so the desktop cannot send notifications. Pair again with an encrypting desktop.';
-  if (s.phase !== 'online' || s.desktopConnected === false || s.e2ee.mode !== 'verified') return 'Connect to the desktop to change notifications.';
-  if (s.data.capabilities.push !== true) return 'This desktop does not send notifications (update Remote Control on the desktop).';
-  if (!s.push) return 'Waiting for the desktop’s notification settings…';
+  if (s.e2ee.mode === 'off') return 'Notifications need an end-to-end encrypted pairing: pair again.';
+  if (s.phase !== 'online' || s.desktopConnected === false || s.e2ee.mode !== 'verified') return 'Connect to the desktop first.';
+  if (s.data.capabilities.push !== true) return 'This desktop does not send notifications (update it).';
+  if (!s.push) return 'Waiting for the desktop…';
   return null;
 }
 
@@ -121,17 +121,22 @@ export class PushController {
   async resendIfChanged(): Promise<void> {
     const local = this.view.local;
     if (!local.enabled || !this.view.support.ok || !this.ready()) return;
-    const pm = await this.platform.pushManager().catch(() => null);
-    const sub = pm ? await pm.getSubscription().catch(() => null) : null;
+    const [pm, sub] = await this.current();
     let wire = sub ? subscriptionWire(sub.toJSON()) : null;
     // Lost (expired and not renewed): subscribe again silently when the permission still stands.
     if (!wire && pm && this.platform.permission() === 'granted' && this.client.state.push) wire = await this.subscribeWith(pm).catch(() => null);
     if (wire && needsResend(local, wire)) this.send(wire, local.kinds);
   }
 
+  /** The PushManager and the browser's current subscription (nulls when unavailable). */
+  private async current(): Promise<[PushManagerLike | null, PushSubscriptionLike | null]> {
+    const pm = await this.platform.pushManager().catch(() => null);
+    return [pm, pm ? await pm.getSubscription().catch(() => null) : null];
+  }
+
   private async subscribeWith(pm: PushManagerLike): Promise<PushSubscriptionWire> {
     const key = unb64u(this.client.state.push?.vapidPublicKey ?? '');
-    if (!key || key.length !== 65) throw new Error('The desktop sent no usable notification key.');
+    if (!key || key.length !== 65) throw new Error('no usable desktop key');
     let sub = await pm.getSubscription();
     // A subscription made for another key (desktop re-keyed) cannot be reused.
     if (sub && !sameKey(sub.options?.applicationServerKey, key)) {
@@ -140,7 +145,7 @@ export class PushController {
     }
     sub = sub ?? (await pm.subscribe({ userVisibleOnly: true, applicationServerKey: key }));
     const wire = subscriptionWire(sub.toJSON());
-    if (!wire) throw new Error('The browser returned an unusable push subscription.');
+    if (!wire) throw new Error('unusable subscription');
     return wire;
   }
 
@@ -161,9 +166,9 @@ export class PushController {
       const perm = this.platform.permission() === 'granted' ? 'granted' : await this.platform.requestPermission();
       this.set({ permission: perm });
       if (perm !== 'granted')
-        return this.fail(perm === 'denied' ? 'Notifications are blocked for this site. Allow them in the browser’s site settings, then try again.' : 'Notifications were not allowed.');
+        return this.fail(perm === 'denied' ? 'Notifications are blocked: allow them in the site settings.' : 'Notifications were not allowed.');
       const pm = await this.platform.pushManager();
-      if (!pm) return this.fail('The app’s service worker is not active yet. Reload the page and try again.');
+      if (!pm) return this.fail('The service worker is not active: reload.');
       const wire = await this.subscribeWith(pm);
       const err = this.send(wire, this.view.local.kinds);
       return err ? this.fail(err) : this.done();
@@ -180,10 +185,9 @@ export class PushController {
       this.saveLocal({ ...this.view.local, kinds });
       return true;
     }
-    const pm = await this.platform.pushManager().catch(() => null);
-    const sub = pm ? await pm.getSubscription().catch(() => null) : null;
+    const sub = (await this.current())[1];
     const wire = sub ? subscriptionWire(sub.toJSON()) : null;
-    if (!wire) return this.fail('No push subscription on this phone; switch notifications on again.');
+    if (!wire) return this.fail('No subscription: turn notifications on again.');
     const err = this.send(wire, kinds);
     return err ? this.fail(err) : this.done();
   }
@@ -191,9 +195,8 @@ export class PushController {
   /** push.unsubscribe to the desktop, then drop the browser subscription. */
   async disable(): Promise<boolean> {
     this.set({ busy: true, error: null });
-    const r = this.ready() ? this.client.sendCommand('push.unsubscribe', {}) : { ok: false as const, error: 'Not connected: the desktop still has this phone’s subscription until you switch it off while connected.' };
-    const pm = await this.platform.pushManager().catch(() => null);
-    const sub = pm ? await pm.getSubscription().catch(() => null) : null;
+    const r = this.ready() ? this.client.sendCommand('push.unsubscribe', {}) : { ok: false as const, error: 'Not connected: the desktop keeps the subscription.' };
+    const sub = (await this.current())[1];
     if (sub) await sub.unsubscribe().catch(() => false);
     this.saveLocal({ enabled: false, sent: null, kinds: this.view.local.kinds });
     return r.ok ? this.done() : this.fail(r.error);

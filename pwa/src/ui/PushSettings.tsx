@@ -5,7 +5,7 @@ import type { ClientState } from '../core/client';
 import { PUSH_KINDS, PUSH_UNSUPPORTED_TEXT, type PushKind } from '../core/push';
 import { desktopPushBlocker, type PushController } from '../core/pushController';
 
-const KIND_LABEL: Record<PushKind, string> = { approval: 'Approval needed', turn: 'Turn finished', pairing: 'Pairing request on the desktop' };
+const KIND_LABEL: Record<PushKind, string> = { approval: 'Approval needed', turn: 'Turn finished', pairing: 'Pairing request' };
 
 export function PushSettings({ ctl, s }: { ctl: PushController; s: ClientState }) {
   const [v, setV] = useState(ctl.view);
@@ -32,7 +32,7 @@ export function PushSettings({ ctl, s }: { ctl: PushController; s: ClientState }
           <button class={`btn ${on ? '' : 'primary'}`} data-testid={on ? 'push-disable' : 'push-enable'} disabled={v.busy} onClick={() => void (on ? ctl.disable() : ctl.enable())}>
             {on ? 'Turn off notifications' : 'Turn on notifications'}
           </button>
-          <p class="muted small">The push service only sees that a message of some size went to this phone; its text is encrypted for this phone.</p>
+          <p class="muted small">The push service sees only size and timing; texts are encrypted.</p>
         </>
       )}
       {v.error && (
