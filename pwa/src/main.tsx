@@ -48,6 +48,7 @@ sw?.addEventListener('message', (e: MessageEvent) => {
   if (m?.type === OPEN_MESSAGE && typeof m.route === 'string') location.hash = formatRoute(parseRoute(m.route));
   else if (m?.type === CHANGED_MESSAGE) void push.resendIfChanged();
 });
+sw?.startMessages();
 
 // Join link in the fragment (or query): consume it, then remove it from the address bar (§9).
 function consumeJoinLink(): void {

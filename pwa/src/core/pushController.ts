@@ -177,10 +177,15 @@ export class PushController {
     }
   }
 
+  /** The kinds to show: this phone's choice while it has push on, else what the desktop reports. */
+  shownKinds(): PushKinds {
+    const push = this.client.state.push;
+    return !this.view.local.enabled && push?.subscribed ? push.kinds : this.view.local.kinds;
+  }
+
   /** Toggle one kind; re-sends push.subscribe when push is on. */
   async setKind(kind: PushKind, on: boolean): Promise<boolean> {
-    const push = this.client.state.push;
-    const kinds = { ...(push?.subscribed ? push.kinds : this.view.local.kinds), [kind]: on };
+    const kinds = { ...this.shownKinds(), [kind]: on };
     if (!this.view.local.enabled) {
       this.saveLocal({ ...this.view.local, kinds });
       return true;

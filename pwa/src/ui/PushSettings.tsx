@@ -12,7 +12,7 @@ export function PushSettings({ ctl, s }: { ctl: PushController; s: ClientState }
   useEffect(() => ctl.subscribe(setV), [ctl]);
   const blocked = v.support.ok ? desktopPushBlocker(s) : PUSH_UNSUPPORTED_TEXT[v.support.reason];
   const on = !blocked && s.push?.subscribed === true;
-  const kinds = on && s.push ? s.push.kinds : v.local.kinds;
+  const kinds = ctl.shownKinds();
   return (
     <section class="push" aria-labelledby="push-title" data-testid="push-settings" data-state={blocked ? 'unavailable' : on ? 'on' : 'off'}>
       <h3 id="push-title">Notifications</h3>
