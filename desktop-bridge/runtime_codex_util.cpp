@@ -42,39 +42,12 @@ bool parse_int(const std::string& v, long lo, long hi, int& out) {
   return true;
 }
 
-// Absolute, symlink-free workspace paths (Codex records threads by absolute cwd), de-duplicated.
-void resolve_workspaces(codex_options& o) {
-  std::vector<std::string> out;
-  for (auto& w : o.workspaces) {
-    if (w.empty()) continue;
-    char* real = ::realpath(w.c_str(), nullptr);
-    if (!real) {
-      o.config_error = "--codex-cwd " + w + ": " + std::strerror(errno);
-      return;
-    }
-    std::string r(real);
-    std::free(real);
-    struct stat st {};
-    if (::stat(r.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      o.config_error = "--codex-cwd " + w + ": not a directory";
-      return;
-    }
-    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
-  }
-  if (out.size() > 16) o.config_error = "at most 16 workspaces (--codex-cwd)";
-  o.workspaces = std::move(out);
-}
-
 }  // namespace
 
 codex_options parse_codex_options(const std::vector<std::string>& args) {
   codex_options o;
   o.codex_bin = env_or("RC_CODEX_BIN", o.codex_bin);
-  for (auto rest = env_or("RC_CODEX_CWD", ""); !rest.empty();) {
-    auto colon = rest.find(':');
-    o.workspaces.push_back(rest.substr(0, colon));
-    rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
-  }
+  o.workspaces = util::split_list(env_or("RC_CODEX_CWD", ""), ':');
   if (auto v = env_or("RC_CODEX_APPROVAL_POLICY", ""); !v.empty()) o.approval_policy = v;
   if (auto v = env_or("RC_CODEX_SANDBOX", ""); !v.empty()) o.sandbox = v;
   if (auto v = env_or("RC_CODEX_MODEL", ""); !v.empty()) o.model = v;
@@ -124,7 +97,8 @@ codex_options parse_codex_options(const std::vector<std::string>& args) {
       o.app_server_args.push_back(a);
     }
   }
-  if (o.config_error.empty()) resolve_workspaces(o);
+  if (o.config_error.empty())
+    o.config_error = util::resolve_workspaces(o.workspaces, "--codex-cwd");
   return o;
 }
 
