@@ -24,6 +24,9 @@
 #ifdef RC_BRIDGE_HAS_CLAUDE
 #include "desktop-bridge/runtime_claude.hpp"
 #endif
+#ifdef RC_BRIDGE_HAS_CODEX
+#include "desktop-bridge/runtime_codex.hpp"
+#endif
 #include "protocol/time.hpp"
 #include "protocol/url.hpp"
 
@@ -518,14 +521,24 @@ int main(int argc, char** argv) {
     rt = make_exec_runtime(opts.exec);
   } else if (opts.runtime == "claude") {
 #ifdef RC_BRIDGE_HAS_CLAUDE
-    rt = make_claude_runtime(opts.exec_argv);  // words after `--` (runtime_claude.hpp)
+    auto co = parse_claude_options(opts.exec_argv);  // words after `--` (runtime_claude.hpp)
+    if (!co.config_error.empty()) {
+      std::cerr << "desktop-bridge: claude: " << co.config_error << "\n";
+      return 2;
+    }
+    rt = make_claude_runtime(std::move(co));
 #else
     std::cerr << "desktop-bridge: the claude runtime is not built into this binary\n";
     return 2;
 #endif
   } else {
 #ifdef RC_BRIDGE_HAS_CODEX
-    rt = make_codex_runtime(opts.exec_argv);
+    auto co = parse_codex_options(opts.exec_argv);  // words after `--` (runtime_codex.hpp)
+    if (!co.config_error.empty()) {
+      std::cerr << "desktop-bridge: codex: " << co.config_error << "\n";
+      return 2;
+    }
+    rt = make_codex_runtime(std::move(co));
 #else
     std::cerr << "desktop-bridge: the codex runtime is not built into this binary\n";
     return 2;

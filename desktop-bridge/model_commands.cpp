@@ -135,6 +135,10 @@ std::optional<runtime_response> interpret_response(const runtime_request_info& r
     return r;
   }
   if (req.kind == "dynamicToolCall") {
+    if (auto t = opt_string(resp, "text")) {  // the tool's result, typed on the phone
+      auto tt = trim(*t);
+      if (!tt.empty()) r.text = tt;
+    }
     auto ap = resp.find("approved");
     if (ap != resp.end() && ap->is_boolean()) {
       r.approved = ap->get<bool>();
@@ -146,6 +150,10 @@ std::optional<runtime_response> interpret_response(const runtime_request_info& r
     }
     if (option && is_negative_option(*option)) {
       r.approved = false;
+      return r;
+    }
+    if (r.text) {  // a result alone answers the call
+      r.approved = true;
       return r;
     }
     return std::nullopt;

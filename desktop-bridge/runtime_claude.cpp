@@ -25,18 +25,23 @@ std::vector<option_info> approval_options() {
 }  // namespace
 
 claude_runtime::claude_runtime(claude_options o) : opts_(std::move(o)) {
-  if (opts_.cwd.empty()) {
+  if (opts_.workspaces.empty()) {
     char buf[4096];
-    opts_.cwd = ::getcwd(buf, sizeof buf) ? std::string(buf) : std::string(".");
-  }
-  if (char* rp = ::realpath(opts_.cwd.c_str(), nullptr)) {  // the CLI keys sessions by it
-    opts_.cwd = rp;
-    std::free(rp);
+    opts_.workspaces.push_back(::getcwd(buf, sizeof buf) ? std::string(buf) : std::string("."));
   }
   if (opts_.config_dir.empty())
     opts_.config_dir = env_or("CLAUDE_CONFIG_DIR", env_or("HOME", "") + "/.claude");
-  project_dir_ = claude_project_dir(opts_.config_dir, opts_.cwd);
-  project_id_ = stable_uuid("claude-project:" + opts_.cwd);
+  for (auto cwd : opts_.workspaces) {
+    if (char* rp = ::realpath(cwd.c_str(), nullptr)) {  // the CLI keys sessions by it
+      cwd = rp;
+      std::free(rp);
+    }
+    workspace w{cwd, claude_project_dir(opts_.config_dir, cwd),
+                stable_uuid("claude-project:" + cwd), basename_of(cwd) + " (claude)"};
+    for (auto& other : workspaces_)  // same folder name twice: tell them apart by the path
+      if (other.name == w.name) w.name = basename_of(cwd) + " (claude, " + cwd + ")";
+    workspaces_.push_back(std::move(w));
+  }
 }
 
 void claude_runtime::start(event_sink sink) {
@@ -47,7 +52,7 @@ void claude_runtime::start(event_sink sink) {
     std::lock_guard<std::mutex> elk(emit_mx_);
     sink_ = std::move(sink);
   }
-  emit(ev_project{{project_id_, basename_of(opts_.cwd) + " (claude)"}});
+  for (auto& w : workspaces_) emit(ev_project{{w.project_id, w.name}});
   if (!opts_.config_error.empty()) return emit(ev_status{false, "claude: " + opts_.config_error});
   emit(ev_status{false, "starting Claude Code"});
   if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -84,8 +89,8 @@ op_result claude_runtime::start_turn(const turn_request& req) {
     t->draft = false;
     t->title = one_line(req.text, 60);
     if (t->title.empty()) t->title = "Claude session";
-    emit(ev_thread{{t->id, project_id_, t->title, false, false}});
-    add_draft(false);
+    emit(ev_thread{{t->id, workspaces_[t->ws].project_id, t->title, false, false}});
+    add_draft(t->ws, false);
   }
   json line = {{"type", "user"},
                {"message", {{"role", "user"}, {"content", req.text}}},
@@ -153,15 +158,17 @@ op_result claude_runtime::respond(uint64_t request_id, const runtime_response& r
   return op_result::success();
 }
 
-claude_runtime::thread_state& claude_runtime::add_thread(const std::string& session_id,
+claude_runtime::thread_state& claude_runtime::add_thread(std::size_t ws,
+                                                         const std::string& session_id,
                                                          const std::string& title, bool draft) {
   auto id = upper(session_id);
   auto& t = threads_[id];
   t.id = id;
+  t.ws = ws;
   t.session_id = session_id;
   t.title = title;
   t.draft = draft;
-  emit(ev_thread{{t.id, project_id_, t.title, false, false}});
+  emit(ev_thread{{t.id, workspaces_[ws].project_id, t.title, false, false}});
   return t;
 }
 
@@ -370,7 +377,7 @@ void claude_runtime::load_history(const std::string& thread_id, bool earlier) {
     auto* t = find_thread(thread_id);
     if (!earlier || !ready_ || !t || t->history_loading || t->history_before <= 0) return;
     t->history_loading = true;
-    path = project_dir_ + "/" + t->session_id + ".jsonl";
+    path = session_file(*t);
     before = t->history_before;
   }
   // Bounded file reads, outside the lock (the I/O thread keeps running).
@@ -393,7 +400,7 @@ claude_options parse_claude_options(const std::vector<std::string>& args) {
   using namespace util;
   claude_options o;
   o.claude_bin = env_or("RC_CLAUDE_BIN", o.claude_bin);
-  o.cwd = env_or("RC_CLAUDE_CWD", "");
+  o.workspaces = split_list(env_or("RC_CLAUDE_CWD", ""), ':');
   if (auto v = env_or("RC_CLAUDE_PERMISSION_MODE", ""); !v.empty()) o.permission_mode = v;
   if (auto v = env_or("RC_CLAUDE_MODEL", ""); !v.empty()) o.model = v;
   o.debug = env_or("RC_CLAUDE_DEBUG", "") == "1";
@@ -402,6 +409,7 @@ claude_options parse_claude_options(const std::vector<std::string>& args) {
   auto fail = [&](const std::string& e) {
     if (o.config_error.empty()) o.config_error = e;
   };
+  bool cwd_flag = false;
   for (; i < args.size(); ++i) {
     const auto& a = args[i];
     auto value = [&](std::string& out) {
@@ -421,7 +429,10 @@ claude_options parse_claude_options(const std::vector<std::string>& args) {
     std::string v;
     long n = 0;
     if (a == "--claude-cwd") {
-      if (value(v)) o.cwd = v;
+      if (!value(v)) continue;
+      if (!cwd_flag) o.workspaces.clear();  // flags replace RC_CLAUDE_CWD
+      cwd_flag = true;
+      o.workspaces.push_back(v);
     } else if (a == "--claude-permission-mode") {
       if (value(v)) o.permission_mode = v;
     } else if (a == "--claude-model") {
@@ -460,6 +471,7 @@ claude_options parse_claude_options(const std::vector<std::string>& args) {
           "--claude-permission-mode must be default, acceptEdits, plan, bypassPermissions, dontAsk "
           "or auto");
   }
+  if (o.config_error.empty()) o.config_error = resolve_workspaces(o.workspaces, "--claude-cwd");
   return o;
 }
 

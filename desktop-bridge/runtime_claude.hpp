@@ -4,10 +4,12 @@
 //          --include-partial-messages --permission-prompt-tool stdio (--resume ID | --session-id
 //          ID)
 // Mapping (docs/runtimes/claude.md has the full table):
-//  * one project = the workspace directory (stable ID derived from its path);
-//  * threads = the Claude Code sessions recorded for it (<config>/projects/<sanitised cwd>/*.jsonl,
+//  * one project per workspace (`--claude-cwd`, repeatable; stable IDs derived from the paths);
+//  * threads = the Claude Code sessions recorded for each (<config>/projects/<sanitised
+//  cwd>/*.jsonl,
 //    titled by custom/AI title or first prompt, recent history loaded) plus one "New conversation"
-//    draft whose session ID the bridge picks (--session-id), so thread ID = upper-cased session ID;
+//    draft per workspace whose session ID the bridge picks (--session-id), so thread ID =
+//    upper-cased session ID;
 //  * user message → a `user` line on the thread's CLI stdin (spawned with --resume on first use);
 //    `stream_event` text deltas → assistant deltas; `assistant` text → full assistant text;
 //    tool_use + its tool_result → system-message cards (command + output tail, file diffs);
@@ -34,7 +36,7 @@ namespace rc::bridge {
 struct claude_options {
   std::string claude_bin = "claude";    ///< looked up in PATH unless it contains '/'
   std::vector<std::string> extra_args;  ///< passed to every CLI process verbatim
-  std::string cwd;                      ///< workspace; empty = the bridge's working directory
+  std::vector<std::string> workspaces;  ///< one project each; empty = the bridge's working dir
   std::string config_dir;  ///< Claude Code's config dir; empty = $CLAUDE_CONFIG_DIR or ~/.claude
   std::optional<std::string>
       permission_mode;                   ///< --permission-mode (default, acceptEdits, plan, ...)
@@ -56,11 +58,13 @@ struct claude_options {
   std::string config_error;  ///< non-empty: bad arguments; runtime stays offline
 };
 
-/// Parses the words after `--` (`[claude-binary] [--claude-cwd DIR] [--claude-permission-mode M]
+/// Parses the words after `--` (`[claude-binary] [--claude-cwd DIR]... [--claude-permission-mode M]
 /// [--claude-model M] [--claude-list-limit N] [--claude-history N] [--claude-max-processes N]
 /// [--claude-idle-timeout S] [--claude-max-failures N] [--claude-failure-window S]
 /// [--claude-no-partial] [--claude-debug] [CLI args...]`) on top of the environment
-/// (RC_CLAUDE_BIN, RC_CLAUDE_CWD, RC_CLAUDE_PERMISSION_MODE, RC_CLAUDE_MODEL, RC_CLAUDE_DEBUG=1).
+/// (RC_CLAUDE_BIN, RC_CLAUDE_CWD (':'-separated; flags replace it), RC_CLAUDE_PERMISSION_MODE,
+/// RC_CLAUDE_MODEL, RC_CLAUDE_DEBUG=1). Workspaces are made absolute (realpath), de-duplicated,
+/// at most 16; a missing or non-directory path is a `config_error`.
 claude_options parse_claude_options(const std::vector<std::string>& args);
 
 std::unique_ptr<runtime> make_claude_runtime(claude_options opts);

@@ -61,8 +61,12 @@ class claude_runtime final : public runtime {
     clock_type::time_point spawned = clock_type::now(), close_deadline{};
     explicit proc_state(std::size_t max_line) : lines(max_line) {}
   };
+  struct workspace {
+    std::string cwd, project_dir, project_id, name;  // project_dir: the CLI's session directory
+  };
   struct thread_state {
     std::string id, session_id, title;
+    std::size_t ws = 0;  // index into workspaces_
     bool draft = false, running = false, interrupt_requested = false;
     std::unique_ptr<proc_state> proc;
     std::string pending_input;                     // the user line, until a process takes it
@@ -124,11 +128,15 @@ class claude_runtime final : public runtime {
     }
   }
 
-  thread_state& add_thread(const std::string& session_id, const std::string& title, bool draft);
+  thread_state& add_thread(std::size_t ws, const std::string& session_id, const std::string& title,
+                           bool draft);
   // A draft's session ID is ours to pick (--session-id), so its thread ID is final from the start.
-  void add_draft(bool select) {
-    auto& t = add_thread(lower(make_uuid()), "New conversation", true);
-    if (select) emit(ev_selection{project_id_, t.id});
+  void add_draft(std::size_t ws, bool select) {
+    auto& t = add_thread(ws, lower(make_uuid()), "New conversation", true);
+    if (select) emit(ev_selection{workspaces_[ws].project_id, t.id});
+  }
+  std::string session_file(const thread_state& t) const {
+    return workspaces_[t.ws].project_dir + "/" + t.session_id + ".jsonl";
   }
 
   json session_rules(const pending_request& p) const;
@@ -190,7 +198,9 @@ class claude_runtime final : public runtime {
 
   void announce_ready(const std::string& how) {
     ready_ = true;
-    emit(ev_status{true, "Claude Code " + version_ + " " + how + " in " + opts_.cwd, true});
+    std::string where;
+    for (auto& w : workspaces_) where += (where.empty() ? "" : ", ") + w.cwd;
+    emit(ev_status{true, "Claude Code " + version_ + " " + how + " in " + where, true});
   }
 
   // `claude --version` (blocking, on the I/O thread, bounded): the CLI is there and runs.
@@ -211,7 +221,8 @@ class claude_runtime final : public runtime {
   void io_loop();
 
   claude_options opts_;
-  std::string project_dir_, project_id_, version_;
+  std::vector<workspace> workspaces_;  // one project each (never empty)
+  std::string version_;
   std::mutex mx_, emit_mx_;
   event_sink sink_;
   std::thread io_;

@@ -27,14 +27,14 @@ bool claude_runtime::spawn_proc(thread_state& t, bool restarted) {
   if (opts_.partial_messages) args.push_back("--include-partial-messages");
   if (opts_.permission_mode) args.insert(args.end(), {"--permission-mode", *opts_.permission_mode});
   if (opts_.model) args.insert(args.end(), {"--model", *opts_.model});
-  bool on_disk = file_exists(project_dir_ + "/" + t.session_id + ".jsonl");
+  bool on_disk = file_exists(session_file(t));
   args.insert(args.end(), {on_disk ? "--resume" : "--session-id", t.session_id});
   args.insert(args.end(), opts_.extra_args.begin(), opts_.extra_args.end());
   auto p = std::make_unique<proc_state>(opts_.max_line_bytes);
   p->err_tail.max = 4096;
   p->restarted = restarted;
   std::string err;
-  if (!p->child.spawn(args, opts_.cwd, err)) {
+  if (!p->child.spawn(args, workspaces_[t.ws].cwd, err)) {
     if (err.find("No such file") != std::string::npos)
       err += " — install Claude Code or pass its path after `--` / RC_CLAUDE_BIN";
     if (t.running) {
@@ -120,7 +120,7 @@ void claude_runtime::on_failure(const std::string& why, const std::string& threa
 // `claude --version` (blocking, on the I/O thread, bounded): the CLI is there and runs.
 bool claude_runtime::probe(std::string& err) {
   child_process c;
-  if (!c.spawn({opts_.claude_bin, "--version"}, opts_.cwd, err)) {
+  if (!c.spawn({opts_.claude_bin, "--version"}, workspaces_.front().cwd, err)) {
     if (err.find("No such file") != std::string::npos)
       err += " — install Claude Code or pass its path after `--` / RC_CLAUDE_BIN";
     return false;
@@ -157,16 +157,20 @@ bool claude_runtime::probe(std::string& err) {
   return true;
 }
 
+// The recorded sessions of each workspace (the newest list_limit of each) as its threads.
 void claude_runtime::list_sessions() {
-  auto sessions = list_claude_sessions(project_dir_, static_cast<std::size_t>(opts_.list_limit),
-                                       static_cast<std::size_t>(opts_.history_limit));
-  for (auto& s : sessions) {
-    if (threads_.count(upper(s.session_id))) continue;
-    auto& t = add_thread(s.session_id, s.title, false);
-    t.history_before = s.history_before;
-    for (auto& m : s.history) {
-      m.thread_id = t.id;
-      emit(ev_message{m});
+  for (std::size_t ws = 0; ws < workspaces_.size(); ++ws) {
+    auto sessions = list_claude_sessions(workspaces_[ws].project_dir,
+                                         static_cast<std::size_t>(opts_.list_limit),
+                                         static_cast<std::size_t>(opts_.history_limit));
+    for (auto& s : sessions) {
+      if (threads_.count(upper(s.session_id))) continue;
+      auto& t = add_thread(ws, s.session_id, s.title, false);
+      t.history_before = s.history_before;
+      for (auto& m : s.history) {
+        m.thread_id = t.id;
+        emit(ev_message{m});
+      }
     }
   }
 }
@@ -181,7 +185,10 @@ void claude_runtime::housekeeping() {
       std::string err;
       if (probe_locked(err)) {
         attempt_ = 0;
-        if (!drafted_) add_draft(true), drafted_ = true;
+        if (!drafted_) {  // one draft per workspace, the first one selected
+          for (std::size_t ws = 0; ws < workspaces_.size(); ++ws) add_draft(ws, ws == 0);
+          drafted_ = true;
+        }
         announce_ready("ready");
       } else {
         on_failure(err, "");

@@ -181,6 +181,12 @@ json codex_runtime::thread_params(std::size_t ws) const {
   return p;
 }
 
+json codex_runtime::start_params(std::size_t ws) const {
+  json p = thread_params(ws);
+  if (opts_.dynamic_tools.is_array()) p["dynamicTools"] = opts_.dynamic_tools;  // thread/start only
+  return p;
+}
+
 std::string codex_runtime::rpc_error(const json* err) {
   if (!err) return "no result in the reply";
   auto m = str_of(*err, "message");

@@ -31,9 +31,11 @@ struct codex_options {
   std::optional<std::string> approval_policy;  ///< thread/start approvalPolicy (e.g. "untrusted")
   std::optional<std::string> sandbox;          ///< thread/start sandbox (e.g. "workspace-write")
   std::optional<std::string> model;            ///< thread/start model
-  int list_limit = 30;          ///< codex threads listed per workspace at start (0 = none)
-  int history_page_turns = 10;  ///< turns per `thread/turns/list` page (history on the phone)
-  int restart_max = 4;          ///< restarts within `restart_window_s`; one more failure = give up
+  std::string dynamic_tools_file;  ///< --codex-dynamic-tools FILE (JSON array of tool specs)
+  nlohmann::json dynamic_tools;    ///< validated thread/start `dynamicTools`; null = none
+  int list_limit = 30;             ///< codex threads listed per workspace at start (0 = none)
+  int history_page_turns = 10;     ///< turns per `thread/turns/list` page (history on the phone)
+  int restart_max = 4;  ///< restarts within `restart_window_s`; one more failure = give up
   int restart_window_s = 300;
   int restart_base_ms = 1000;  ///< first restart delay; doubled per failure in the window, ≤ 30 s
   std::size_t max_line_bytes = 8 * 1024 * 1024;      ///< longer JSON-RPC lines are dropped
@@ -50,8 +52,16 @@ struct codex_options {
 /// [--codex-restart-max N] [--codex-restart-window S] [--codex-debug] [app-server args...]`) on
 /// top of the environment (RC_CODEX_BIN, RC_CODEX_CWD (':'-separated), RC_CODEX_APPROVAL_POLICY,
 /// RC_CODEX_SANDBOX, RC_CODEX_MODEL, RC_CODEX_DEBUG=1). Workspaces are made absolute
-/// (realpath); at most 16. Errors go to `config_error`.
+/// (realpath); at most 16. `--codex-dynamic-tools FILE` [RC_CODEX_DYNAMIC_TOOLS] is loaded with
+/// load_codex_dynamic_tools(). Errors go to `config_error`.
 codex_options parse_codex_options(const std::vector<std::string>& args);
+
+/// Reads and strictly validates a dynamic-tools file: ≤ 256 KiB, a JSON array of 1..32 objects
+/// `{name, description, inputSchema}` (optionally `"type": "function"`, no other keys); name
+/// [A-Za-z0-9_-]{1,64} and unique, description a non-empty string ≤ 1024 bytes, inputSchema a JSON
+/// Schema object with `"type": "object"`. Fills `out` with the thread/start `dynamicTools` specs
+/// (`{type: "function", name, description, inputSchema}`); returns "" or the error.
+std::string load_codex_dynamic_tools(const std::string& path, nlohmann::json& out);
 
 std::unique_ptr<runtime> make_codex_runtime(codex_options opts);
 

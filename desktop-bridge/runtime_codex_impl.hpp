@@ -78,6 +78,7 @@ class codex_runtime final : public runtime {
   thread_state* by_codex(const json& params) { return by_codex_id(str_of_thread(params)); }
   static std::string str_of_thread(const json& params);
   json thread_params(std::size_t ws) const;
+  json start_params(std::size_t ws) const;  // thread_params + dynamicTools (thread/start)
   static std::string rpc_error(const json* err);
   void send_turn(thread_state& t, const std::string& text);
   void adopt_turn(thread_state& t, const std::string& turn_id);

@@ -93,7 +93,8 @@ std::string codex_runtime::run_child() {
 }
 
 void codex_runtime::begin_handshake() {
-  json caps = {{"experimentalApi", false}};
+  // thread/start `dynamicTools` is part of the experimental API: opt in only when tools are given.
+  json caps = {{"experimentalApi", opts_.dynamic_tools.is_array()}};
   json p = {{"clientInfo",
              {{"name", "remote_control_bridge"},
               {"title", "Remote Control desktop bridge"},
@@ -156,7 +157,7 @@ void codex_runtime::prepare_drafts() {
 
 void codex_runtime::start_draft(std::size_t ws, bool select, const std::string& reuse_id) {
   ++setup_pending_;
-  send_request("thread/start", thread_params(ws),
+  send_request("thread/start", start_params(ws),
                [this, ws, select, reuse_id](const json* res, const json* err) {
                  std::string cid = res ? str_of(res->value("thread", json::object()), "id") : "";
                  if (err || cid.empty()) {

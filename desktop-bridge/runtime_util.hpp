@@ -1,10 +1,16 @@
 // Small text/ID helpers shared by the child-process runtimes (codex, claude). Header-only, no
 // state.
 #pragma once
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -111,6 +117,40 @@ inline std::string basename_of(const std::string& path) {
 
 inline std::string dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// The items of a `sep`-separated list (e.g. RC_CODEX_CWD=A:B), empty items kept.
+inline std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; !s.empty();) {
+    auto i = s.find(sep, pos);
+    out.push_back(s.substr(pos, i == std::string::npos ? std::string::npos : i - pos));
+    if (i == std::string::npos) break;
+    pos = i + 1;
+  }
+  return out;
+}
+
+/// Workspace directories (`flag` DIR, repeatable): each made absolute and symlink-free
+/// (realpath; agents record sessions by absolute cwd), de-duplicated, empty items skipped, at
+/// most `max`. Returns "" or the configuration error (a missing path or a non-directory).
+inline std::string resolve_workspaces(std::vector<std::string>& ws, const std::string& flag,
+                                      std::size_t max = 16) {
+  std::vector<std::string> out;
+  for (auto& w : ws) {
+    if (w.empty()) continue;
+    char* real = ::realpath(w.c_str(), nullptr);
+    if (!real) return flag + " " + w + ": " + std::strerror(errno);
+    std::string r(real);
+    std::free(real);
+    struct stat st {};
+    if (::stat(r.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return flag + " " + w + ": not a directory";
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  }
+  if (out.size() > max) return "at most " + std::to_string(max) + " workspaces (" + flag + ")";
+  ws = std::move(out);
+  return {};
 }
 
 /// Erases every entry of `pending` (a map request ID → request) for which `pred(request)` holds,

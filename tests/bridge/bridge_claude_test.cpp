@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -272,12 +273,19 @@ CAF_TEST(tool cards) {
 }
 
 CAF_TEST(option parsing) {
-  auto o = parse_claude_options({"/opt/claude", "--claude-cwd", "/w", "--claude-permission-mode",
-                                 "acceptEdits", "--claude-max-failures", "2",
-                                 "--claude-idle-timeout", "60", "--allowedTools", "Bash(git *)"});
+  char tmpl[] = "/tmp/rc-claude-opt-XXXXXX";
+  CAF_REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::string a = std::string(tmpl) + "/a", b = std::string(tmpl) + "/b";
+  std::string f = std::string(tmpl) + "/file";
+  CAF_REQUIRE(::mkdir(a.c_str(), 0700) == 0 && ::mkdir(b.c_str(), 0700) == 0);
+  std::fclose(std::fopen(f.c_str(), "w"));
+  auto o = parse_claude_options({"/opt/claude", "--claude-cwd", a, "--claude-cwd", b + "/",
+                                 "--claude-cwd", a, "--claude-permission-mode", "acceptEdits",
+                                 "--claude-max-failures", "2", "--claude-idle-timeout", "60",
+                                 "--allowedTools", "Bash(git *)"});
   CAF_CHECK_EQUAL(o.config_error, "");
   CAF_CHECK_EQUAL(o.claude_bin, "/opt/claude");
-  CAF_CHECK_EQUAL(o.cwd, "/w");
+  CAF_CHECK_EQUAL(o.workspaces, (std::vector<std::string>{a, b}));  // absolute, de-duplicated
   CAF_CHECK_EQUAL(*o.permission_mode, "acceptEdits");
   CAF_CHECK_EQUAL(o.max_failures, 2);
   CAF_CHECK_EQUAL(o.idle_timeout_ms, 60000);
@@ -287,4 +295,31 @@ CAF_TEST(option parsing) {
   CAF_CHECK_NOT_EQUAL(parse_claude_options({"--claude-max-failures", "0"}).config_error, "");
   CAF_CHECK_NOT_EQUAL(parse_claude_options({"--claude-cwd"}).config_error, "");
   CAF_CHECK_NOT_EQUAL(parse_claude_options({"--claude-list-limit", "5x"}).config_error, "");
+  auto missing = parse_claude_options({"--claude-cwd", a, "--claude-cwd", a + "/missing"});
+  CAF_CHECK_EQUAL(missing.config_error,
+                  "--claude-cwd " + a + "/missing: No such file or directory");
+  CAF_CHECK_EQUAL(parse_claude_options({"--claude-cwd", f}).config_error,
+                  "--claude-cwd " + f + ": not a directory");
+  std::vector<std::string> many;
+  for (int i = 0; i < 17; ++i) {
+    auto d = std::string(tmpl) + "/w" + std::to_string(i);
+    CAF_REQUIRE(::mkdir(d.c_str(), 0700) == 0);
+    many.insert(many.end(), {"--claude-cwd", d});
+  }
+  CAF_CHECK_EQUAL(parse_claude_options(many).config_error, "at most 16 workspaces (--claude-cwd)");
+  many.resize(32);
+  CAF_CHECK_EQUAL(parse_claude_options(many).workspaces.size(), 16u);
+  // RC_CLAUDE_CWD: ':'-separated; --claude-cwd flags replace it.
+  ::setenv("RC_CLAUDE_CWD", (a + ":" + b + ":").c_str(), 1);
+  CAF_CHECK_EQUAL(parse_claude_options({}).workspaces, (std::vector<std::string>{a, b}));
+  CAF_CHECK_EQUAL(parse_claude_options({"--claude-cwd", b}).workspaces,
+                  (std::vector<std::string>{b}));
+  ::setenv("RC_CLAUDE_CWD", (a + ":" + f).c_str(), 1);
+  CAF_CHECK_EQUAL(parse_claude_options({}).config_error, "--claude-cwd " + f + ": not a directory");
+  ::unsetenv("RC_CLAUDE_CWD");
+  for (int i = 0; i < 17; ++i) ::rmdir((std::string(tmpl) + "/w" + std::to_string(i)).c_str());
+  ::unlink(f.c_str());
+  ::rmdir(a.c_str());
+  ::rmdir(b.c_str());
+  ::rmdir(tmpl);
 }

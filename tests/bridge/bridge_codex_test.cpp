@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "desktop-bridge/model.hpp"
@@ -197,6 +198,14 @@ CAF_TEST(dynamic tool calls and refused methods) {
   CAF_CHECK_EQUAL((*yes)["contentItems"][0]["type"], "inputText");
   auto no = response_result(m.pending, answer(m, {{"optionID", "decline"}, {"approved", false}}));
   CAF_CHECK_EQUAL((*no)["success"], false);
+  // The phone's text is the tool's result (with or without an option).
+  auto typed = response_result(m.pending, answer(m, {{"optionID", "approve"}, {"text", " 42 "}}));
+  CAF_REQUIRE(typed.has_value());
+  CAF_CHECK_EQUAL((*typed)["success"], true);
+  CAF_CHECK_EQUAL((*typed)["contentItems"][0]["text"], "42");
+  auto bare = response_result(m.pending, answer(m, {{"text", "just this"}}));
+  CAF_REQUIRE(bare.has_value());
+  CAF_CHECK_EQUAL((*bare)["contentItems"][0]["text"], "just this");
   CAF_CHECK(!map_server_request("account/chatgptAuthTokens/refresh", json::object(), nullptr));
   CAF_CHECK(!map_server_request("attestation/generate", json::object(), nullptr));
   CAF_CHECK_EQUAL(refusal_error("attestation/generate").value("code", 0), -32601);
@@ -359,5 +368,79 @@ CAF_TEST(codex options with several workspaces and restart bounds) {
   CAF_CHECK(!parse_codex_options({"--listen", "ws://x"}).config_error.empty());
   ::rmdir(a.c_str());
   ::rmdir(b.c_str());
+  ::rmdir(tmpl);
+}
+
+CAF_TEST(codex dynamic tools file is validated strictly) {
+  char tmpl[] = "/tmp/rc-codex-tools-XXXXXX";
+  CAF_REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::string f = std::string(tmpl) + "/tools.json";
+  auto load = [&](const std::string& text, json& out) {
+    FILE* fp = std::fopen(f.c_str(), "wb");
+    std::fwrite(text.data(), 1, text.size(), fp);
+    std::fclose(fp);
+    return load_codex_dynamic_tools(f, out);
+  };
+  json schema = {{"type", "object"}, {"properties", {{"q", {{"type", "string"}}}}}};
+  json good =
+      json::array({{{"name", "lookup_1"}, {"description", "Look up"}, {"inputSchema", schema}},
+                   {{"type", "function"},
+                    {"name", "b-2"},
+                    {"description", "B"},
+                    {"inputSchema", {{"type", "object"}}}}});
+  json out;
+  CAF_CHECK_EQUAL(load(good.dump(), out), "");
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  CAF_CHECK_EQUAL(out[0], (json{{"type", "function"},
+                                {"name", "lookup_1"},
+                                {"description", "Look up"},
+                                {"inputSchema", schema}}));
+  auto bad = [&](json j) {
+    json o;
+    auto e = load(j.is_string() ? j.get<std::string>() : j.dump(), o);
+    CAF_CHECK(o.is_null());
+    return e;
+  };
+  auto tool = [&](json patch) {
+    json t = good[0];
+    t.merge_patch(patch);
+    return json::array({t});
+  };
+  CAF_CHECK_EQUAL(bad("[{"), "not valid JSON");
+  CAF_CHECK_EQUAL(bad(json::object()), "must be a JSON array of tool specs");
+  CAF_CHECK_EQUAL(bad(json::array()), "no tools in the array");
+  CAF_CHECK_EQUAL(bad(json::array({1})), "tool 0: must be an object");
+  CAF_CHECK_EQUAL(bad(tool({{"extra", 1}})), "tool 0: unexpected field \"extra\"");
+  CAF_CHECK_EQUAL(bad(tool({{"type", "namespace"}})), "tool 0: type must be \"function\"");
+  for (auto n : {json(""), json("has space"), json(std::string(65, 'a')), json(7)})
+    CAF_CHECK_EQUAL(bad(tool({{"name", n}})),
+                    "tool 0: name must be 1-64 characters of A-Z a-z 0-9 _ -");
+  CAF_CHECK_NOT_EQUAL(bad(tool({{"description", ""}})), "");
+  CAF_CHECK_NOT_EQUAL(bad(tool({{"description", std::string(1025, 'd')}})), "");
+  CAF_CHECK_NOT_EQUAL(bad(tool({{"inputSchema", {{"type", "string"}}}})), "");
+  CAF_CHECK_NOT_EQUAL(bad(tool({{"inputSchema", nullptr}})), "");
+  CAF_CHECK_EQUAL(bad(json::array({good[0], good[0]})), "tool 1: duplicate name lookup_1");
+  json many = json::array();
+  for (int i = 0; i < 33; ++i) {
+    json t = good[0];
+    t["name"] = "t" + std::to_string(i);
+    many.push_back(t);
+  }
+  CAF_CHECK_EQUAL(bad(many), "at most 32 tools");
+  many.erase(many.begin());
+  CAF_CHECK_EQUAL(load(many.dump(), out), "");
+  CAF_CHECK_EQUAL(bad(json(std::string(256 * 1024 + 1, ' '))), "larger than 256 KiB");
+  CAF_CHECK_EQUAL(load_codex_dynamic_tools(tmpl, out), "not a regular file");
+  CAF_CHECK_NOT_EQUAL(load_codex_dynamic_tools(std::string(tmpl) + "/missing", out), "");
+  // Through the option parser: a bad file is a configuration error naming it.
+  load("[]", out);
+  auto o = parse_codex_options({"--codex-dynamic-tools", f});
+  CAF_CHECK_EQUAL(o.config_error, "--codex-dynamic-tools " + f + ": no tools in the array");
+  load(good.dump(), out);
+  o = parse_codex_options({"--codex-dynamic-tools", f});
+  CAF_CHECK_EQUAL(o.config_error, "");
+  CAF_CHECK_EQUAL(o.dynamic_tools.size(), 2u);
+  CAF_CHECK(parse_codex_options({}).dynamic_tools.is_null());
+  ::unlink(f.c_str());
   ::rmdir(tmpl);
 }

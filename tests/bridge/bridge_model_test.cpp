@@ -356,6 +356,13 @@ CAF_TEST(runtime request responses) {  // SCENARIOS 108 and approvals OFF
   dyn.id = 1;
   dyn.kind = "dynamicToolCall";
   CAF_CHECK(!interpret_response(dyn, json::object()).has_value());
+  auto typed = interpret_response(dyn, json{{"optionID", "approve"}, {"text", " 42 "}});
+  CAF_REQUIRE(typed.has_value());
+  CAF_CHECK(typed->approved);
+  CAF_CHECK_EQUAL(typed->text.value_or(""), "42");
+  auto declined = interpret_response(dyn, json{{"optionID", "decline"}, {"text", "x"}});
+  CAF_REQUIRE(declined.has_value());
+  CAF_CHECK(!declined->approved);
   rt.respond_result = op_result::fail("runtime_request_failed");
   auto failed = cp.process(respond("r4", accept), 5, false, m, &rt, true);
   CAF_CHECK_EQUAL((*failed.ack)["reason"], "runtime_request_failed");

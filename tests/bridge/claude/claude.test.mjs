@@ -65,8 +65,12 @@ async function main() {
   const model = await startMockAnthropic({ deltaDelayMs: 150 });
   const home = path.join(tmp, 'home');
   const workspace = path.join(tmp, 'workspace');
+  const workspace2 = path.join(tmp, 'workspace2');  // a second project
   fs.mkdirSync(home, { recursive: true });
   fs.mkdirSync(workspace, { recursive: true });
+  fs.mkdirSync(workspace2, { recursive: true });
+  const notADir = path.join(tmp, 'not-a-dir');
+  fs.writeFileSync(notADir, 'x');
   // Offline: the API goes to the mock; telemetry, error reporting, auto-update and other
   // non-essential traffic are off by Claude Code's documented variables; HOME is private.
   const env = {
@@ -81,11 +85,24 @@ async function main() {
   const mcpLog = path.join(tmp, 'mcp.log');
   const mcpConfig = path.join(tmp, 'mcp.json');
   fs.writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { rcmock: { type: 'stdio', command: process.execPath, args: [path.join(here, '../codex/mcp-server.mjs')], env: { RC_MCP_LOG: mcpLog } } } }));
-  const cliArgs = ['--', claudeBin, '--claude-cwd', workspace, '--mcp-config', mcpConfig, '--allowedTools', ELICIT_TOOL];
+  const cliArgs = ['--', claudeBin, '--claude-cwd', workspace, '--claude-cwd', workspace2, '--mcp-config', mcpConfig, '--allowedTools', ELICIT_TOOL];
   const relay = await H.startRelay();
+  // A bad workspace is a configuration error: the bridge exits 2 at once, naming the path.
+  const badConfig = async (args, extraEnv, message) => {
+    const b = H.startBridge(relay, ['--runtime', 'claude', '--auto-approve', '--', claudeBin, ...args], { ...env, ...extraEnv });
+    assert.equal(await Promise.race([b.exited, sleep(30000).then(() => 'timeout')]), 2);
+    await waitFor(() => b.stderr().includes(message), `stderr: ${message}`, 5000).catch(() => assert.fail(`stderr lacks "${message}": ${b.stderr()}`));
+    assert.ok(!b.events.some((e) => e.event === 'session_started'), 'no session started');
+  };
+  await runSteps([
+    ['--claude-cwd that is not a directory → configuration error, exit 2', () =>
+      badConfig(['--claude-cwd', workspace, '--claude-cwd', notADir], {}, `desktop-bridge: claude: --claude-cwd ${notADir}: not a directory`)],
+    ['RC_CLAUDE_CWD naming a missing directory → configuration error, exit 2', () =>
+      badConfig([], { RC_CLAUDE_CWD: `${workspace}:${tmp}/missing` }, `desktop-bridge: claude: --claude-cwd ${tmp}/missing: No such file or directory`)],
+  ]);
   let bridge = H.startBridge(relay, ['--runtime', 'claude', '--auto-approve', '--approvals', ...cliArgs], env);
-  let phone; let tid; let firstThread; let draft;
-  const newDraft = (s) => s.threads.find((t) => t.title === 'New conversation').id;
+  let phone; let tid; let firstThread; let draft; let projA; let projB; let threadB;
+  const newDraft = (s, proj = projA) => s.threads.find((t) => t.title === 'New conversation' && t.projectID === proj).id;
   const mainRequests = () => model.requests.filter((r) => r.hasTools);
 
   // What a phone sends (the relay admits accept / acceptForSession / decline / cancel); the bridge
@@ -113,14 +130,17 @@ async function main() {
       assert.match(st.detail, new RegExp(`Claude Code ${PIN.replace(/\./g, '\\.')} ready in `));
       assert.equal(cliPids(bridge).length, 0);
     }],
-    ['phone pairs and sees one project (the workspace) with a draft thread', async () => {
+    ['phone pairs and sees two projects (the workspaces), a draft thread in each', async () => {
       phone = await H.pairPhone(relay, bridge, 'Claude Phone', WebSocket);
       const s = await phone.snapshot();
-      assert.equal(s.projects.length, 1);
-      assert.match(s.projects[0].name, /workspace \(claude\)/);
+      assert.deepEqual(s.projects.map((p) => p.name), ['workspace (claude)', 'workspace2 (claude)']);
+      [projA, projB] = s.projects.map((p) => p.id);
+      assert.equal(s.selectedProjectID, projA);
       tid = s.selectedThreadID;
       assert.ok(tid && /^[0-9A-F-]{36}$/.test(tid), `draft thread ID is a session UUID: ${tid}`);
       assert.equal(s.threads.find((t) => t.id === tid).title, 'New conversation');
+      assert.equal(s.threads.find((t) => t.id === tid).projectID, projA);
+      assert.ok(newDraft(s, projB) !== tid, 'a draft in the second workspace');
     }],
     ['thread.send_message → streamed reply (partial text seen first), turn completes', async () => {
       const from = phone.mark();
@@ -205,6 +225,22 @@ async function main() {
       const from2 = phone.mark();
       assert.equal((await phone.send('cmd-claude-after', { name: 'thread.send_message', threadID: draft, text: 'after the restart' })).status, 'accepted');
       await phone.snapshotWhere((s) => byRole(s, draft, 'assistant').includes('Mock reply: after the restart') && idleOn(s, draft), from2, CLI_MS, 'reply after restart');
+      trackCli(bridge);
+    }],
+    ['second workspace: its draft runs in that directory (the command runs there, the session is recorded there)', async () => {
+      threadB = newDraft(await phone.snapshot(), projB);
+      const { s } = await approvalStep(threadB, `over here ${SHELL_TRIGGER}`, 'approve_once', 'ws2');
+      assert.equal(s.threads.find((t) => t.id === threadB).projectID, projB);
+      assert.equal(s.threads.find((t) => t.id === threadB).title, `over here ${SHELL_TRIGGER}`);
+      assert.ok(byRole(s, threadB, 'assistant').includes(`The tool finished. Result: ${SHELL_MARKER}`));
+      assert.equal(fs.readFileSync(path.join(workspace2, SHELL_FILE), 'utf8').trim(), SHELL_MARKER, 'the command ran in the second workspace');
+      assert.ok(!fs.existsSync(path.join(workspace, SHELL_FILE)), 'not in the first one');
+      // Claude Code keys sessions by cwd: <config>/projects/<cwd with non-alphanumerics as '-'>/<id>.jsonl
+      const dirOf = (w) => path.join(home, '.claude', 'projects', fs.realpathSync(w).replace(/[^a-zA-Z0-9]/g, '-'));
+      assert.ok(fs.existsSync(path.join(dirOf(workspace2), `${threadB.toLowerCase()}.jsonl`)), 'session recorded for the second workspace');
+      assert.ok(fs.existsSync(path.join(dirOf(workspace), `${firstThread.toLowerCase()}.jsonl`)), 'first session recorded for the first workspace');
+      assert.ok(!fs.existsSync(path.join(dirOf(workspace), `${threadB.toLowerCase()}.jsonl`)), 'not for the first one');
+      trackCli(bridge);
       assert.equal(await bridge.quit('stop'), 0);
       phone.close();
     }],
@@ -216,6 +252,12 @@ async function main() {
       phone.command({ commandID: 'cmd-select', name: 'thread.select', threadID: firstThread });
       let s = (await phone.snapshotWhere((x) => x.selectedThreadID === firstThread, from, 15000, 'first thread selected')).payload.payload;
       assert.equal(s.threads.find((x) => x.id === firstThread)?.title, 'hello claude', 'listed with the same ID and its first prompt as title');
+      assert.deepEqual(s.projects.map((p) => p.id), [projA, projB], 'same project IDs after a restart');
+      assert.equal(s.threads.find((x) => x.id === firstThread).projectID, projA);
+      assert.equal(s.threads.find((x) => x.id === draft)?.projectID, projA, 'the second session of the first workspace');
+      assert.equal(s.threads.find((x) => x.id === threadB)?.projectID, projB, `the second workspace's session in its project: ${JSON.stringify(s.threads)}`);
+      assert.equal(s.threads.find((x) => x.id === threadB).title, `over here ${SHELL_TRIGGER}`);
+      assert.equal(s.threads.filter((x) => x.projectID === projB && x.title !== 'New conversation').length, 1, 'only its own sessions');
       assert.deepEqual(s.capabilities, { interrupt: true, loadEarlier: true });
       const count = (x) => x.messages.filter((m) => m.threadID === firstThread).length;
       assert.equal(count(s), 2, `the latest page only: ${JSON.stringify(s.messages.filter((m) => m.threadID === firstThread))}`);

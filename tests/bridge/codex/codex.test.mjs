@@ -5,7 +5,9 @@
 // command approval accepted / declined; permission request and MCP elicitation answered from the
 // phone (the answers reach Codex / the MCP server); thread.interrupt; Codex killed mid-turn →
 // offline → restart → resumed; a second bridge lists each project's threads, loads history
-// (latest page, then thread.load_earlier), resumes, and gives up after too many failures.
+// (latest page, then thread.load_earlier), resumes, and gives up after too many failures; bad
+// --codex-cwd / --codex-dynamic-tools → exit 2; a third bridge registers a dynamic tool
+// (--codex-dynamic-tools): the model calls it, the phone answers, the answer reaches the model.
 // Usage: node codex.test.mjs [--bridge PATH] [--relay-bin PATH] [--work-dir DIR]
 // Exit 0 = pass, 1 = fail, 77 (ctest SKIP) ONLY when the Codex CLI cannot be installed or run.
 // RC_CODEX_DEBUG=1 makes the bridge log the JSON-RPC traffic (printed on failure);
@@ -16,7 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startMockModel, SHELL_TRIGGER, SHELL_MARKER, PERMISSION_TRIGGER, MCP_TRIGGER, SLOW_TRIGGER } from './mock-model.mjs';
+import { startMockModel, SHELL_TRIGGER, SHELL_MARKER, PERMISSION_TRIGGER, MCP_TRIGGER, SLOW_TRIGGER, DYNAMIC_TRIGGER, DYNAMIC_TOOL } from './mock-model.mjs';
 import { createHarness, step, results, childPids, waitFor, sleep, userTexts, assistantTexts, systemTexts, idleOn, MOCK_RELAY } from '../harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -264,7 +266,7 @@ async function main() {
     phone.close();
   });
 
-  bridge = startBridge(relay, ['--runtime', 'codex', '--auto-approve', ...codexArgs, '--codex-history-turns', '2', '--codex-restart-max', '1'], env);
+  bridge = startBridge(relay, ['--runtime', 'codex', '--auto-approve', ...codexArgs, '--codex-history-turns', '2', '--codex-restart-max', '1', '--codex-debug'], env);
   await step('restarted bridge: each project lists its own codex threads (same IDs)', async () => {
     await bridge.wait('runtime_status', (e) => e.connected === true, 0, 90000);
     codexPids(bridge);
@@ -273,6 +275,10 @@ async function main() {
     assert.equal(s.threads.find((x) => x.id === firstThread)?.projectID, projA, JSON.stringify(s.threads));
     assert.equal(s.threads.find((x) => x.id === threadB)?.projectID, projB, JSON.stringify(s.threads));
     assert.equal(s.threads.find((x) => x.id === firstThread).title, 'hello codex');
+    // No dynamic tools given: the experimental API stays off and thread/start carries none.
+    const sent = bridge.stderr().split('\n').filter((l) => l.startsWith('codex <- '));
+    assert.ok(sent.some((l) => l.includes('"method":"initialize"') && l.includes('"experimentalApi":false')), 'initialize without the experimental API');
+    assert.ok(sent.some((l) => l.includes('"method":"thread/start"')) && !sent.some((l) => l.includes('dynamicTools')), 'thread/start without dynamicTools');
   });
 
   await step('opening a thread loads its latest turns; thread.load_earlier pages back to the first turn', async () => {
@@ -322,6 +328,54 @@ async function main() {
     assert.equal(ack.payload.payload.status, 'rejected');
     assert.equal(ack.payload.payload.reason, 'desktop_offline');
     bridge.send('stop');
+    assert.equal(await Promise.race([bridge.exited, sleep(15000).then(() => 'timeout')]), 0);
+    phone.close();
+  });
+
+  // Configuration errors: the bridge exits 2 at once and names the problem.
+  const toolsFile = path.join(tmp, 'tools.json');
+  const badConfig = async (args, message) => {
+    const b = startBridge(relay, ['--runtime', 'codex', '--auto-approve', '--', codexBin, ...args], env);
+    assert.equal(await Promise.race([b.exited, sleep(30000).then(() => 'timeout')]), 2);
+    await waitFor(() => b.stderr().includes(message), `stderr: ${message}`, 5000).catch(() => assert.fail(`stderr lacks "${message}": ${b.stderr()}`));
+    assert.ok(!b.events.some((e) => e.event === 'session_started'), 'no session started');
+  };
+  await step('bad --codex-cwd or --codex-dynamic-tools file → configuration error, exit 2', async () => {
+    await badConfig(['--codex-cwd', wsA, '--codex-cwd', path.join(tmp, 'missing')], `desktop-bridge: codex: --codex-cwd ${path.join(tmp, 'missing')}: No such file or directory`);
+    fs.writeFileSync(toolsFile, JSON.stringify([{ name: 'has space', description: 'x', inputSchema: { type: 'object' } }]));
+    await badConfig(['--codex-dynamic-tools', toolsFile], `desktop-bridge: codex: --codex-dynamic-tools ${toolsFile}: tool 0: name must be 1-64 characters`);
+    fs.writeFileSync(toolsFile, '{"name": "not an array"}');
+    await badConfig(['--codex-dynamic-tools', toolsFile], `--codex-dynamic-tools ${toolsFile}: must be a JSON array of tool specs`);
+  });
+
+  const PHONE_ANSWER = 'The launch code is 4242 (typed on the phone)';
+  fs.writeFileSync(toolsFile, JSON.stringify([{
+    name: DYNAMIC_TOOL, description: 'Ask the person holding the phone a question and return their answer.',
+    inputSchema: { type: 'object', properties: { question: { type: 'string' } }, required: ['question'], additionalProperties: false },
+  }]));
+  bridge = startBridge(relay, ['--runtime', 'codex', '--auto-approve', '--approvals', ...codexArgs, '--codex-dynamic-tools', toolsFile, '--codex-debug'], env);
+  await step('dynamic tool (--codex-dynamic-tools): the model calls it, the phone answers, the answer reaches the model', async () => {
+    await bridge.wait('runtime_status', (e) => e.connected === true, 0, 90000);
+    codexPids(bridge);
+    const sent = bridge.stderr().split('\n').filter((l) => l.startsWith('codex <- '));
+    assert.ok(sent.some((l) => l.includes('"method":"initialize"') && l.includes('"experimentalApi":true')), 'initialize with the experimental API');
+    assert.ok(sent.some((l) => l.includes('"method":"thread/start"') && l.includes(`"dynamicTools":[{"description":`) && l.includes(`"name":"${DYNAMIC_TOOL}"`)), 'thread/start carries dynamicTools');
+    phone = await pairPhone(relay, bridge, 'Codex Phone 3');
+    const s0 = await snapshotNow(phone);
+    const draft = s0.threads.find((t) => t.title === 'New conversation' && t.projectID === projA).id;
+    const n = model.requests.length;
+    const from = await send(phone, 'cmd-codex-dyn', draft, `please ${DYNAMIC_TRIGGER}`);
+    const req = await pendingOf(phone, from, 'dynamicToolCall');
+    assert.equal(req.threadID, draft);
+    assert.equal(req.toolName, DYNAMIC_TOOL);
+    assert.match(req.summary, /What is the launch code\?/);
+    assert.deepEqual(req.responseOptions.map((o) => o.id), ['approve', 'decline']);
+    assert.ok(model.requests.slice(n).some((r) => r.tools.includes(DYNAMIC_TOOL)), `the model was offered the tool: ${JSON.stringify(model.requests.slice(n).map((r) => r.tools))}`);
+    const from2 = await respond(phone, 'cmd-codex-dyn-answer', draft, req, { optionID: 'approve', approved: true, text: PHONE_ANSWER });
+    await phone.snapshotWhere((s) => assistantTexts(s, draft).some((t) => t.startsWith('Phone tool said: ') && t.includes(PHONE_ANSWER)) && idleOn(s, draft) && s.pendingRuntimeRequests.length === 0, from2, 60000, 'reply after the dynamic tool');
+    const got = model.requests.slice(n).find((r) => r.lastType === 'function_call_output');
+    assert.ok(got && got.output.includes(PHONE_ANSWER), `function_call_output with the phone's text: ${JSON.stringify(got)}`);
+    bridge.send('quit');
     assert.equal(await Promise.race([bridge.exited, sleep(15000).then(() => 'timeout')]), 0);
     phone.close();
   });

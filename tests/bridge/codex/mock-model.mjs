@@ -7,8 +7,12 @@
 //  * "ask my name via mcp" → `tool_search` (client-executed), then the MCP tool
 //    `mcp__rcmock` / `ask_name` (mcp-server.mjs, which elicits the name from the user);
 //  * "stream slowly" → a long reply, one word every 100 ms (for interrupt / kill mid-turn);
+//  * "ask the phone tool" → a call of the dynamic tool DYNAMIC_TOOL (registered by the bridge's
+//    --codex-dynamic-tools; Codex asks the client, i.e. the phone, for its result);
 //  * a function_call_output → a text reply quoting what the tool returned;
 //  * anything else → a streamed text reply "Mock reply: <user text>".
+// Each request is logged in `requests`: {url, lastType, userText, tools (the offered tool names),
+// output (the text of a trailing function_call_output)}.
 // Usage as a module: `const m = await startMockModel(); m.port; m.requests; m.aborted; m.close()`.
 // Standalone: `node mock-model.mjs` prints {"port":N} on stdout.
 import { startLoopbackServer, sseStream } from '../mock-http.mjs';
@@ -19,6 +23,8 @@ export const SHELL_MARKER = 'rc-codex-approval-ok';
 export const PERMISSION_TRIGGER = 'ask for network';
 export const MCP_TRIGGER = 'ask my name via mcp';
 export const SLOW_TRIGGER = 'stream slowly';
+export const DYNAMIC_TRIGGER = 'ask the phone tool';
+export const DYNAMIC_TOOL = 'rc_phone_lookup';
 
 function textOf(item) {
   if (!item) return '';
@@ -44,7 +50,9 @@ export async function startMockModel({ deltaDelayMs = 20 } = {}) {
     const last = input[input.length - 1] || {};
     const lastUser = [...input].reverse().find((i) => i.role === 'user' && i.type !== 'function_call_output' && !textOf(i).startsWith('<'));
     const userText = textOf(lastUser);
-    requests.push({ url: req.url, lastType: last.type || last.role, userText: userText.slice(-200) });
+    const tools = (Array.isArray(j.tools) ? j.tools : []).map((t) => t.name || t.type);
+    const output = last.type === 'function_call_output' ? textOf(last) : undefined;
+    requests.push({ url: req.url, lastType: last.type || last.role, userText: userText.slice(-200), tools, output });
     const id = `resp_${++n}`;
     const sse = sseStream(res);
     const send = sse.send;
@@ -62,6 +70,10 @@ export async function startMockModel({ deltaDelayMs = 20 } = {}) {
       const args = { permissions: { network: { enabled: true } }, reason: 'The test asks for network access.' };
       return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'request_permissions', arguments: JSON.stringify(args) });
     }
+    if (fresh && userText.includes(DYNAMIC_TRIGGER)) {
+      const args = { question: 'What is the launch code?' };
+      return tool({ type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: DYNAMIC_TOOL, arguments: JSON.stringify(args) });
+    }
     if (fresh && userText.includes(MCP_TRIGGER))
       return tool({ type: 'tool_search_call', id: `ts_${n}`, call_id: `call_${n}`, execution: 'client', status: 'completed', arguments: { query: 'ask name' } });
     if (last.type === 'tool_search_output')
@@ -75,6 +87,8 @@ export async function startMockModel({ deltaDelayMs = 20 } = {}) {
         let g = {};
         try { g = JSON.parse(out); } catch { /* not json */ }
         reply = `Granted: network=${g.permissions?.network?.enabled === true} scope=${g.scope}`;
+      } else if (name === DYNAMIC_TOOL) {
+        reply = `Phone tool said: ${out}`;
       } else if (name === 'ask_name') {
         reply = `MCP said: ${out.includes('name=') ? out.slice(out.indexOf('name=')) : out}`;
       } else {
