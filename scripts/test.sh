@@ -5,6 +5,8 @@
 # the PWA end-to-end test in Debian's Chromium.
 #   scripts/test.sh            (RelWithDebInfo build in build/)
 #   RC_SANITIZE=ON BUILD_DIR=build-asan scripts/test.sh   (ASan + UBSan build of everything)
+#   RC_SANITIZE=thread BUILD_DIR=build-tsan scripts/test.sh   (ThreadSanitizer; relays run with
+#     IO_THREADS=2 ACTOR_THREADS=2; suppressions for third-party code only, tests/tsan.supp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -26,5 +28,9 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 
 export UBSAN_OPTIONS="suppressions=$PWD/tests/ubsan.supp:print_stacktrace=1:halt_on_error=1"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+if [ "$RC_SANITIZE" = thread ]; then
+  export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1:history_size=4"
+  export IO_THREADS=${IO_THREADS:-2} ACTOR_THREADS=${ACTOR_THREADS:-2}
+fi
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 900 ${CTEST_ARGS:-}

@@ -75,6 +75,13 @@ describe('runtime decision normalisation (122)', () => {
     expect(buildRuntimeResponse(d, 'later')).toEqual({ ok: true, response: { optionID: 'later' } });
   });
 
+  it('dynamicToolCall: the typed text is the tool result, never sent on decline', () => {
+    const d = req({ kind: 'dynamicToolCall' });
+    expect(buildRuntimeResponse(d, 'submit', { text: ' 42 files ' })).toEqual({ ok: true, response: { optionID: 'submit', approved: true, text: '42 files' } });
+    expect(buildRuntimeResponse(d, 'allow', { text: 'ok' })).toEqual({ ok: true, response: { optionID: 'allow', approved: true, text: 'ok' } });
+    expect(buildRuntimeResponse(d, 'deny', { text: 'secret' })).toEqual({ ok: true, response: { optionID: 'deny', approved: false } });
+  });
+
   it('every produced response passes the relay rules (no explicit null)', () => {
     const kinds = ['approval', 'permissionsApproval', 'userInput', 'mcpElicitation', 'dynamicToolCall'] as const;
     for (const kind of kinds)

@@ -39,7 +39,7 @@ export const isNegativeOption = (id: string): boolean => NEGATIVE_RE.test(id.tri
 export const isAffirmativeOption = (id: string): boolean => AFFIRMATIVE_RE.test(id.trim());
 
 export interface ResponseDraft {
-  /** free text typed into the card (userInput / mcpElicitation) */
+  /** free text typed into the card (userInput / mcpElicitation / dynamicToolCall result) */
   text?: string;
   /** choice picked among request.options (userInput) */
   choiceID?: string;
@@ -96,6 +96,8 @@ export function buildRuntimeResponse(req: RuntimeRequest, optionID: string, draf
       if (opt) r.optionID = opt;
       if (negative) r.approved = false;
       else if (isAffirmativeOption(optionID)) r.approved = true;
+      // The typed text is the tool's result (the desktop hands it to the agent as the output).
+      if (!negative && text) r.text = text;
       if (Object.keys(r).length === 0) return { ok: false, error: 'This option cannot be sent from the phone.' };
       return { ok: true, response: r };
     }

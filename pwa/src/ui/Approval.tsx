@@ -1,4 +1,4 @@
-// Runtime request (approval, permissions, user input, MCP elicitation) card.
+// Runtime request (approval, permissions, user input, MCP elicitation, dynamic tool call) card.
 import { useState } from 'preact/hooks';
 import type { ClientState, RemoteClient } from '../core/client';
 import type { RuntimeRequest } from '../core/protocol';
@@ -9,7 +9,7 @@ export function ApprovalCard({ client, s, req }: { client: RemoteClient; s: Clie
   const [choice, setChoice] = useState('');
   const [error, setError] = useState('');
   const inFlight = s.outgoing.some((o) => o.runtimeRequestID === req.requestID);
-  const needsText = req.kind === 'userInput' || req.kind === 'mcpElicitation';
+  const needsText = req.kind === 'userInput' || req.kind === 'mcpElicitation' || req.kind === 'dynamicToolCall';
   const options = req.responseOptions.length > 0 ? req.responseOptions : [{ id: 'submit', label: 'Submit' }, { id: 'cancel', label: 'Cancel' }];
   const respond = (optionID: string) => {
     const r = client.respondToRuntimeRequest(req, optionID, { text, choiceID: choice });

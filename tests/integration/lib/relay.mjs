@@ -18,7 +18,9 @@ export const BASE_ENV = Object.freeze({
   ALLOWED_ORIGINS: 'http://localhost:4173',
 });
 
-const PASS_THROUGH = /^(PATH|LD_LIBRARY_PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|TSAN_OPTIONS)$/;
+const PASS_THROUGH = /^(PATH|LD_LIBRARY_PATH|HOME|TMPDIR|LANG|LC_[A-Z]+|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|TSAN_OPTIONS|IO_THREADS|ACTOR_THREADS)$/;
+// (IO_THREADS / ACTOR_THREADS pass through so that the TSan run, scripts/test.sh with
+// RC_SANITIZE=thread, drives every relay with 2 + 2 threads; a test that sets them wins.)
 
 const live = new Set();
 process.on('exit', () => {
