@@ -1,13 +1,14 @@
 import encodeQR from '@paulmillr/qr';
 import decodeQR from '@paulmillr/qr/decode.js';
 import { describe, expect, it } from 'vitest';
+import { parseJoinLink } from '../src/core/joinLink';
 import { decodeFrame, turnFrame, type Frame } from '../src/core/qrFrame';
 
 // Pairing links of the real shape (made-up ids and keys) whose QR code @paulmillr/qr 0.3.0 cannot
 // read upright: a finder-like pattern in the data area ends its finder search early.
 const UNREADABLE_UPRIGHT = [
-  'http://127.0.0.1:4173/#sid=jG2227B0dvFvR2FzcCFWbO&jt=N7LkbuPfxtXrw1UT_CQESqCb3qH93euSEQ4WZgF5VKA&relay=http://127.0.0.1:8787&dk=in9yvltHqx6AFwQMYp6HYjGsOKcOS3q0mX6ozv84hOhuBISnjm4CoI6ky4KvoeGoobExLAMSMPI3XanfZ7Wxeee&ps=0_s9DJILmmXsVsdlEkQQw9so-JLGT-FLXXf3qdkvGIv',
-  'http://127.0.0.1:4173/#sid=7kJmRAj42gJ2aDcDOxBj70&jt=eKrDE6L9cqgd7XsLt5ZkqkSUc5ZXF-JbtFW9VDpFBeR&relay=http://127.0.0.1:8787&dk=KoTp42mDXhzH4TKqIP0wc6Jlo7kgOnYn884COfiFCi1e6uJWbs7yY5gvOMMIDb9zJE2uJclLVLyg-VOoSMyFNMH&ps=BeS91vscv5YBtF4eH4EJTTPRsTZpS4wT9Jgb1f0MyOB',
+  'http://127.0.0.1:4173/#sid=yRoCEaGrWvgSBulRtVBgzW&jt=eTd0kjhyPsCwCHgWHr282ZEIVkf-p1uNa46T5vSSDkm&relay=http://127.0.0.1:8787&dk=BZDlGG7g0xid7-dFsE8CEeKo1euUWYbclyOYCWS3h6OKPoNGStsU8hR73a4MyFXVgTfNHxdy61FHvEYu3sawdM1&ps=4TBQlKr-5_xTYAC4kPMqzvFxRE3CXWr9AMxBawFWlrt',
+  'http://127.0.0.1:4173/#sid=6J7XaP8E75v2mFyoD7yFaD&jt=mc7CrPd6dRqsi2pRZ3L5HXO_IzzFluv4n9PjZj9pyT9&relay=http://127.0.0.1:8787&dk=BdAVT9CleokVHd7tWxwcwdFU7h79zvZxe9vb6Sjfm-joCtDmU4gbhp8rp-ajwIQbRaj71b_p5XlhplECj6Bp_BW&ps=oOzCb67IeT7OrVFnfz9od4FbjX2A3UKOPFCmKC0_OjG',
 ];
 
 /** The QR code of `text` as a steady camera sees it: black on white, 480×480 (as e2e/qr-y4m.mjs). */
@@ -57,6 +58,7 @@ describe('QR frame decoding (scanner fallback)', () => {
   });
 
   it.each(UNREADABLE_UPRIGHT)('reads a code the decoder misses upright within four attempts of a steady frame (%#)', (link) => {
+    expect(parseJoinLink(link)?.dk).toBeDefined(); // a link the scanner accepts
     const frame = cameraFrame(link);
     // the decoder limit this works around (if a newer @paulmillr/qr reads it, pick new links)
     expect(() => decodeQR(frame)).toThrow();
