@@ -4,7 +4,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { parseJoinLink, type JoinLink } from '../core/joinLink';
 
-type Decode = (img: { width: number; height: number; data: Uint8ClampedArray }) => string;
 interface Detector {
   detect(src: CanvasImageSource): Promise<{ rawValue: string }[]>;
 }
@@ -23,8 +22,8 @@ async function makeDecoder(): Promise<(video: HTMLVideoElement, canvas: HTMLCanv
       /* fall back */
     }
   }
-  const mod = (await import('@paulmillr/qr/decode.js')) as { default: Decode };
-  const decode = mod.default;
+  const { decodeFrame, decodeQR } = await import('../core/qrFrame'); // lazy chunk with the decoder
+  let attempt = 0; // each frame is read a quarter turn further (see core/qrFrame.ts)
   return async (video, canvas) => {
     const w = video.videoWidth;
     const h = video.videoHeight;
@@ -36,11 +35,7 @@ async function makeDecoder(): Promise<(video: HTMLVideoElement, canvas: HTMLCanv
     if (!ctx) return null;
     ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
     const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    try {
-      return decode({ width: img.width, height: img.height, data: img.data });
-    } catch {
-      return null; // no QR code in this frame
-    }
+    return decodeFrame(decodeQR, { width: img.width, height: img.height, data: img.data }, attempt++);
   };
 }
 
