@@ -48,6 +48,8 @@ class FakeRelay {
   snapshotReasons = [];
   desktopOnline = true;
   extra = [];
+  extraThreads = [];
+  requests = [];
   env(type, payload) {
     return { schemaVersion: 2, sessionID: SID, seq: ++this.seq, timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), payload: { type, payload } };
   }
@@ -58,13 +60,14 @@ class FakeRelay {
       threads: [
         { id: TA, projectID: PA, title: 'Old work', isPinned: false },
         { id: TB, projectID: PB, title: 'Fresh work', isPinned: false },
+        ...this.extraThreads,
       ],
       messages: [
         { id: 'a1', threadID: TA, role: 'assistant', text: 'older reply', createdAt: '2026-03-01T08:00:00Z' },
         { id: 'b1', threadID: TB, role: 'assistant', text: 'newer reply', createdAt: '2026-03-02T08:00:00Z' },
         ...this.extra,
       ],
-      pendingRuntimeRequests: [],
+      pendingRuntimeRequests: this.requests,
     });
   }
   accept(ws) {
@@ -77,7 +80,7 @@ class FakeRelay {
       if (m.type === 'relay.auth') return this.holdAuth ? this.held.push(ws) : this.accept(ws);
       if (m.type === 'relay.snapshot_request') {
         this.snapshotReasons.push(m.reason);
-        ws.send(JSON.stringify(this.env('hello', { role: 'desktop', clientName: 'Extra Desktop', supportsRuntimeRequests: true })));
+        ws.send(JSON.stringify(this.env('hello', { role: 'desktop', clientName: 'Work laptop', supportsRuntimeRequests: true })));
         ws.send(JSON.stringify(this.snapshot()));
         return;
       }
@@ -421,6 +424,49 @@ async function main() {
     await page.goto(base);
     await connected('main page again');
     return `connect_failed: ${failed} | connect_timeout: ${timeout}`;
+  });
+
+  // README pictures (docs/phone-*.png are copied from these artifacts): a realistic thread
+  await step(page, 'readme-screens', async () => {
+    const TC = 'DDDDDDDD-0000-4000-8000-00000000000c';
+    const at = (m) => `2026-03-03T09:${String(m).padStart(2, '0')}:00Z`;
+    relay.extraThreads.push({ id: TC, projectID: PB, title: 'Fix the flaky config test', isPinned: true });
+    relay.extra.push(
+      { id: 'c1', threadID: TC, role: 'user', text: 'The config test fails on CI but not on my machine. Can you find out why?', createdAt: at(1) },
+      { id: 'c2', threadID: TC, role: 'system', text: 'Completed reasoning: the loader reads the config directory in whatever order the file system returns', createdAt: at(2) },
+      { id: 'c3', threadID: TC, role: 'system', text: 'Command: `npm test -- config` (exit 1)\nFAIL tests/config.test.ts\n  expected "base" before "local"', createdAt: at(3) },
+      { id: 'c4', threadID: TC, role: 'system', text: 'File change: src/config.ts (completed)\ndiff --git a/src/config.ts b/src/config.ts\n--- a/src/config.ts\n+++ b/src/config.ts\n@@ -12,3 +12,3 @@\n-  const files = readdirSync(dir);\n+  const files = readdirSync(dir).sort();', createdAt: at(4) },
+      { id: 'c5', threadID: TC, role: 'assistant', text: 'Found it: `readdirSync` returns files in **directory order**, which differs on CI. I sorted the list:\n\n```ts\nreaddirSync(dir).sort()\n```\n\n- `tests/config.test.ts` passes\n- the whole suite passes (87 of 87)', createdAt: at(5) },
+      { id: 'c6', threadID: TC, role: 'user', text: 'Great, commit it.', createdAt: at(6) },
+    );
+    relay.sendAll(relay.snapshot());
+    for (let i = 0; i < 20 && (await page.locator('[data-testid=notice]').count()) > 0; i++) await page.locator('[data-testid=notice]').first().click();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}#/`);
+    await page.locator('[data-testid=thread-row]', { hasText: 'Fix the flaky' }).click();
+    await page.locator(`[data-testid=thread-view][data-thread-id="${TC}"]`).waitFor();
+    await page.locator('[data-testid=diff]').first().waitFor();
+    const dir = join(ART, 'readme');
+    mkdirSync(dir, { recursive: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: join(dir, 'phone-thread-dark.png') });
+    relay.requests.push({ requestID: '41', kind: 'approval', threadID: TC, title: 'Approval needed', summary: 'The agent wants to run `git commit -am "config: sort loaded files"`', responseOptions: [{ id: 'approve_once', label: 'Approve once' }, { id: 'approve_for_session', label: 'Approve for session' }, { id: 'decline', label: 'Decline' }] });
+    relay.sendAll(relay.snapshot());
+    await page.locator('[data-testid=approval-card]').waitFor();
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForTimeout(200);
+    await page.screenshot({ path: join(dir, 'phone-approval-light.png') });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const unpaired = await ctx.newPage(); // last step: clearing the shared storage is fine here
+    await unpaired.addInitScript(() => localStorage.clear());
+    await unpaired.emulateMedia({ colorScheme: 'dark' });
+    await unpaired.goto(base);
+    await unpaired.locator('[data-testid=scan-button]').waitFor();
+    await unpaired.waitForTimeout(200);
+    await unpaired.screenshot({ path: join(dir, 'phone-pair-dark.png') });
+    await unpaired.close();
+    return `3 pictures in ${dir}`;
   });
 }
 
