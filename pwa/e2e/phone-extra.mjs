@@ -6,6 +6,7 @@
 //     close carrying a reason, a close without one, a socket that cannot open, a socket never
 //     authenticated; each terminal reason and close code 1008; each relay.error code
 //   • "Copy pair link" puts the right link on the clipboard; "Paste from clipboard" offers it
+//   • each camera failure (denied, none, busy, other, no camera API) shows its text on the scanner
 //   • tablet 820×1180: two panes with the desktop-offline and reconnect banners above both
 //   • theme-color per scheme, manifest orientation, project chips by activity + project.select,
 //     focus kept in the connection sheet, live region, Ctrl+Enter sends, composer follows visualViewport
@@ -467,6 +468,31 @@ async function main() {
     await unpaired.screenshot({ path: join(dir, 'phone-pair-dark.png') });
     await unpaired.close();
     return `3 pictures in ${dir}`;
+  });
+
+  await step(page, 'camera-error-texts', async () => {
+    // each getUserMedia failure (and no camera API at all) gets its own text on the scanner
+    const cases = [
+      ['NotAllowedError', 'Camera access was denied.'],
+      ['NotFoundError', 'No camera was found on this device.'],
+      ['NotReadableError', 'The camera is in use by another app.'],
+      ['AbortError', 'The camera could not be started.'],
+      ['no-api', 'This browser has no camera access.'],
+    ];
+    for (const [name, text] of cases) {
+      const p = await ctx.newPage();
+      await p.addInitScript((n) => {
+        localStorage.clear();
+        if (n === 'no-api') Object.defineProperty(navigator, 'mediaDevices', { value: undefined });
+        else navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('camera test', n));
+      }, name);
+      await p.goto(base);
+      await p.locator('[data-testid=scan-button]').click();
+      const shown = await p.locator('[data-testid=scanner-error]').innerText({ timeout: 10_000 }).catch(() => '(no scanner error)');
+      await p.close();
+      if (!shown.includes(text)) throw new Error(`${name}: shows ${JSON.stringify(shown)}, expected ${JSON.stringify(text)}`);
+    }
+    return `${cases.length} camera failures, each its text`;
   });
 }
 
