@@ -6,7 +6,8 @@
 //     close carrying a reason, a close without one, a socket that cannot open, a socket never
 //     authenticated; each terminal reason and close code 1008; each relay.error code
 //   • "Copy pair link" puts the right link on the clipboard; "Paste from clipboard" offers it
-//   • each camera failure (denied, none, busy, other, no camera API) shows its text on the scanner
+//   • each camera failure (denied, none, busy, other, no camera API) shows its text on the scanner;
+//     the install hint's Install calls beforeinstallprompt's prompt(), "Not now" hides it
 //   • tablet 820×1180: two panes with the desktop-offline and reconnect banners above both
 //   • theme-color per scheme, manifest orientation, project chips by activity + project.select,
 //     focus kept in the connection sheet, live region, Ctrl+Enter sends, composer follows visualViewport
@@ -452,6 +453,12 @@ async function main() {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.waitForTimeout(200);
     await page.screenshot({ path: join(dir, 'phone-thread-dark.png') });
+    // reasoning is collapsed until tapped
+    const reasoning = page.locator('[data-testid=reasoning]').first();
+    if (await reasoning.evaluate((d) => d.open)) throw new Error('reasoning open by default');
+    await reasoning.locator('summary').click();
+    if (!(await reasoning.evaluate((d) => d.open)) || !(await reasoning.innerText()).includes('file system returns')) throw new Error('reasoning did not expand');
+    await reasoning.locator('summary').click();
     relay.requests.push({ requestID: '41', kind: 'approval', threadID: TC, title: 'Approval needed', summary: 'The agent wants to run `git commit -am "config: sort loaded files"`', responseOptions: [{ id: 'approve_once', label: 'Approve once' }, { id: 'approve_for_session', label: 'Approve for session' }, { id: 'decline', label: 'Decline' }] });
     relay.sendAll(relay.snapshot());
     await page.locator('[data-testid=approval-card]').waitFor();
@@ -493,6 +500,33 @@ async function main() {
       if (!shown.includes(text)) throw new Error(`${name}: shows ${JSON.stringify(shown)}, expected ${JSON.stringify(text)}`);
     }
     return `${cases.length} camera failures, each its text`;
+  });
+
+  await step(page, 'install-prompt', async () => {
+    // Chromium's beforeinstallprompt: the hint offers Install, which calls prompt(); "Not now" hides it for the session
+    const p = await ctx.newPage();
+    await p.addInitScript(() => localStorage.clear());
+    await p.goto(base);
+    await p.locator('[data-testid=pair-screen]').waitFor();
+    await p.evaluate(() => {
+      const e = new Event('beforeinstallprompt', { cancelable: true });
+      e.prompt = () => {
+        window.__prompted = (window.__prompted ?? 0) + 1;
+        return Promise.resolve();
+      };
+      e.userChoice = new Promise(() => undefined); // the user has not chosen yet
+      window.dispatchEvent(e);
+    });
+    await p.locator('[data-testid=install-button]').click();
+    if ((await p.evaluate(() => window.__prompted)) !== 1) throw new Error('Install did not call prompt()');
+    await p.locator('[data-testid=install-hint] button', { hasText: 'Not now' }).click();
+    await p.locator('[data-testid=install-hint]').waitFor({ state: 'detached' });
+    await p.reload();
+    await p.locator('[data-testid=pair-screen]').waitFor();
+    const again = await p.locator('[data-testid=install-hint]').count();
+    await p.close();
+    if (again !== 0) throw new Error('install hint back after "Not now" in the same session');
+    return 'Install → prompt(); Not now hides it for the session';
   });
 }
 
