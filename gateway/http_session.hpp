@@ -132,6 +132,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         websocket::is_upgrade(req)) {
       if (!valid_ws_key(req[http::field::sec_websocket_key]))
         return send_simple(400, "", "", false, origin_, has_origin_);
+      // Unauthenticated websockets have their own, smaller budget: at it, new upgrades are
+      // refused while the HTTP API (healthz, pairing) keeps its connection slots.
+      preauth_ = counted_slot(srv_.ctr->ws_preauth, srv_.cfg.preauth_websockets());
+      if (!preauth_) {
+        srv_.ctr->ws_preauth_refused.fetch_add(1, std::memory_order_relaxed);
+        return send_simple(503, "{\"error\":\"relay_at_capacity\"}", "application/json", false,
+                           origin_, has_origin_);
+      }
       http::async_read(
           stream_, buffer_, *parser_,
           beast::bind_front_handler(&http_session::on_upgrade_body, this->shared_from_this()));
@@ -191,7 +199,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         }
       }
     }
-    ws_upgrade up{std::move(req), std::move(ip), origin_, has_origin_, std::move(qtoken)};
+    ws_upgrade up{std::move(req), std::move(ip),     origin_,
+                  has_origin_,    std::move(qtoken), std::move(preauth_)};
     open_websocket(srv_.bridge, std::move(stream_), std::move(up));
   }
 
@@ -320,6 +329,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   std::string origin_;
   bool has_origin_ = false;
   std::string path_;
+  counted_slot preauth_;  ///< held from the upgrade request until the websocket takes it
 };
 
 }  // namespace rc::gw

@@ -98,6 +98,11 @@ std::string prometheus_text(const relay_context& ctx) {
          m.active_websockets.load());
   metric("relay_open_sockets", "gauge", "Open websocket connections (incl. authenticating).",
          io.ws_open.load());
+  metric("relay_preauth_sockets", "gauge", "Websockets not yet authenticated.",
+         io.ws_preauth.load());
+  metric("relay_preauth_refused_total", "counter",
+         "Websocket upgrades refused (503) at MAX_PREAUTH_WEBSOCKETS.",
+         io.ws_preauth_refused.load());
   metric("relay_pending_join_waiters", "gauge", "Pairing requests waiting for the desktop.",
          m.pending_join_waiters.load());
   metric("relay_device_tokens", "gauge", "Entries in the device token index.",

@@ -76,12 +76,49 @@ struct http_request {
   bool admin = false;  ///< arrived on the admin listener
 };
 
+/// One unit of a bounded atomic count, released once (on release() or destruction). Move-only.
+class counted_slot {
+ public:
+  counted_slot() = default;
+  /// Takes a unit of `n` when it is below `limit`; otherwise the slot is empty (false).
+  counted_slot(std::atomic<uint64_t>& n, uint64_t limit) {
+    if (n.fetch_add(1, std::memory_order_acq_rel) < limit)
+      n_ = &n;
+    else
+      n.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  counted_slot(counted_slot&& o) noexcept : n_(o.n_) { o.n_ = nullptr; }
+  counted_slot& operator=(counted_slot&& o) noexcept {
+    if (this != &o) {
+      release();
+      n_ = o.n_;
+      o.n_ = nullptr;
+    }
+    return *this;
+  }
+  counted_slot(const counted_slot&) = delete;
+  counted_slot& operator=(const counted_slot&) = delete;
+  ~counted_slot() { release(); }
+  explicit operator bool() const { return n_ != nullptr; }
+  void release() {
+    if (n_) n_->fetch_sub(1, std::memory_order_acq_rel);
+    n_ = nullptr;
+  }
+
+ private:
+  std::atomic<uint64_t>* n_ = nullptr;
+};
+
 /// Counters owned by the node, updated lock-free from any thread.
 struct counters {
   std::atomic<uint64_t> outbound_send_failures{0};
   std::atomic<uint64_t> slow_consumer_disconnects{0};
   std::atomic<uint64_t> ws_auth_attempts{0};
   std::atomic<uint64_t> ws_open{0};  ///< open websocket connections (authenticated or not)
+  /// Upgraded websockets not (yet) authenticated: bounded by MAX_PREAUTH_WEBSOCKETS so that
+  /// they cannot take every connection slot from the HTTP API (issue 10 item 4).
+  std::atomic<uint64_t> ws_preauth{0};
+  std::atomic<uint64_t> ws_preauth_refused{0};  ///< upgrades answered 503 at that bound
   std::atomic<uint64_t> http_requests{0};
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};

@@ -30,6 +30,7 @@ void open(ws_bridge* b, Stream&& stream, ws_upgrade&& up) {
   auto ws = std::make_shared<ws_session<std::decay_t<Stream>>>(
       b->ctx->cfg, b->ctx->io, std::move(stream), std::move(up.client_ip), std::move(up.origin),
       up.has_origin, std::move(up.query_token));
+  ws->hold_preauth(std::move(up.preauth));
   ws->start(std::move(up.req),
             [ctx = b->ctx,
              broker = b->broker](std::shared_ptr<ws_peer> peer) -> std::shared_ptr<ws_handler> {

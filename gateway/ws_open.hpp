@@ -5,6 +5,7 @@
 #include <string>
 
 #include "gateway/beast.hpp"
+#include "gateway/socket.hpp"
 
 namespace rc::gw {
 
@@ -17,6 +18,7 @@ struct ws_upgrade {
   std::string origin;
   bool has_origin = false;
   std::string query_token;  ///< legacy `?token=` (only when ALLOW_LEGACY_QUERY_TOKEN_AUTH)
+  counted_slot preauth;     ///< this socket's unit of MAX_PREAUTH_WEBSOCKETS (held until auth)
 };
 
 void open_websocket(ws_bridge* bridge, beast::tcp_stream&& stream, ws_upgrade&& up);

@@ -38,6 +38,10 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   ~ws_session() override { ctr_->ws_open.fetch_sub(1, std::memory_order_relaxed); }
 
+  /// The socket's unit of the pre-auth websocket budget: released once it authenticates (or
+  /// ends).
+  void hold_preauth(counted_slot slot) { preauth_ = std::move(slot); }
+
   /// Accepts the upgrade; once the handshake is done `make_handler` gives the socket its
   /// actor side (nullptr = refuse the socket).
   template <class Request>
@@ -119,6 +123,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     net::post(ws_.get_executor(), [self = this->shared_from_this()] {
       if (self->closing_ || self->authenticated_) return;
       self->authenticated_ = true;
+      self->preauth_.release();
       self->auth_timer_.cancel();
       self->window_end_ = clock_type::now() + std::chrono::seconds(60);
       self->window_count_ = 0;
@@ -343,6 +348,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       hb_timer_.cancel();
       if (handler_) handler_->on_closed();
       handler_.reset();
+      preauth_.release();
       lowest<decltype(ws_)>::close(beast::get_lowest_layer(ws_));
     }
   }
@@ -357,6 +363,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   bool has_origin_;
   std::string query_token_;
   std::shared_ptr<ws_handler> handler_;
+  counted_slot preauth_;
   std::deque<out_item> queue_;
   std::atomic<std::size_t> queued_{0};
   std::size_t cap_;

@@ -156,6 +156,7 @@ const std::vector<key_entry>& table() {
       U64("MAX_SESSIONS", max_sessions),
       U64("TRUSTED_SESSION_IDLE_MS", trusted_session_idle_ms),
       U64("MAX_OPEN_CONNECTIONS", max_open_connections),
+      U64("MAX_PREAUTH_WEBSOCKETS", max_preauth_websockets),
       STR("ADMIN_HOST", admin_host),
       {"ADMIN_PORT",
        [](relay_config& c, const std::string& v) {
@@ -514,6 +515,7 @@ load_result load_config(int argc, char** argv, const std::map<std::string, std::
   }
   c.allowed_origins = origins;
   if (c.max_open_connections == 0) c.max_open_connections = default_open_connections(c);
+  if (c.max_preauth_websockets == 0) c.max_preauth_websockets = c.preauth_websockets();
   if (c.node_name.empty()) c.node_name = c.host + ":" + std::to_string(c.port);
   res.config = c;
   return res;

@@ -2,6 +2,7 @@
 // Every key has the name of the reference environment variable (CONFIG_REFERENCE.md §2). Loaded
 // and validated once at start; actors and gateway only ever read it (relay_context::cfg is const).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -48,7 +49,10 @@ struct relay_config {
   /// TRUSTED_SESSION_IDLE_MS: a session with trusted devices but no socket anywhere is deleted
   /// after this long without activity (0 = kept forever, the reference's behaviour).
   uint64_t trusted_session_idle_ms = 30ull * 86400000ull;
-  uint64_t max_open_connections = 0;     ///< MAX_OPEN_CONNECTIONS; 0 = 2 × active cap + 1024
+  uint64_t max_open_connections = 0;  ///< MAX_OPEN_CONNECTIONS; 0 = 2 × active cap + 1024
+  /// MAX_PREAUTH_WEBSOCKETS: upgraded websockets not yet authenticated; beyond, upgrades get 503
+  /// so that they never take the slots the HTTP API needs. 0 = max(1, MAX_OPEN_CONNECTIONS / 4).
+  uint64_t max_preauth_websockets = 0;
   std::string admin_host = "127.0.0.1";  ///< ADMIN_HOST
   uint16_t admin_port = 8788;            ///< ADMIN_PORT (0 = disabled)
   std::string admin_token;               ///< ADMIN_TOKEN; unset → admin listener disabled
@@ -67,6 +71,12 @@ struct relay_config {
   /// Effective values.
   uint64_t outbound_queue() const {
     return max_socket_outbound_queue < 8 ? 8 : max_socket_outbound_queue;
+  }
+  /// The pre-auth websocket budget (unbounded only when no connection cap is known, as in a
+  /// config that was not loaded).
+  uint64_t preauth_websockets() const {
+    if (max_preauth_websockets) return max_preauth_websockets;
+    return max_open_connections ? std::max<uint64_t>(1, max_open_connections / 4) : UINT64_MAX;
   }
   std::string default_ws_url() const;
 };

@@ -309,3 +309,41 @@ CAF_TEST(text frames keep their budget next to pings) {
       f.ctr->closes[static_cast<std::size_t>(rc::proto::close_reason::socket_rate_limited)].load(),
       0u);
 }
+
+// ---- item 4: unauthenticated websockets have their own budget ------------------------------
+
+CAF_TEST(unauthenticated websockets at their budget get 503 while http is still served) {
+  fixture f;
+  f.cfg.max_preauth_websockets = 2;
+  std::weak_ptr<void> s1, s2, s3, s4;
+  ws_client a(f.serve(s1)), b(f.serve(s2));
+  CAF_REQUIRE(a.handshake(f));
+  CAF_REQUIRE(b.handshake(f));
+  CAF_CHECK_EQUAL(f.ctr->ws_preauth.load(), 2u);
+  // A third upgrade is refused with 503 and a close; healthz and pairing still answer.
+  auto raw = roundtrip(f, "GET /ws HTTP/1.1\r\nHost: relay\r\n" + ws_headers +
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 503 Service Unavailable");
+  CAF_CHECK_EQUAL(f.ctr->ws_preauth_refused.load(), 1u);
+  CAF_CHECK_EQUAL(f.ctr->ws_open.load(), 2u);
+  for (std::string req :
+       {request("GET", "/healthz"),
+        request("POST", "/pair/start", "Content-Type: application/json\r\n", "{}")}) {
+    auto client = f.serve(s3);
+    send_raw(client, req);
+    http::response<http::string_body> res;
+    CAF_REQUIRE(read_response(f, client, res));
+    CAF_CHECK_EQUAL(res.result_int(), 200u);
+  }
+  CAF_CHECK_EQUAL(f.requests.size(), 2u);
+  // An authenticated socket leaves the budget: a new upgrade is accepted again.
+  f.handler->peer.lock()->mark_authenticated();
+  f.settle();
+  CAF_CHECK_EQUAL(f.ctr->ws_preauth.load(), 1u);
+  ws_client c(f.serve(s4));
+  CAF_CHECK(c.handshake(f));
+  CAF_CHECK_EQUAL(f.ctr->ws_preauth.load(), 2u);
+  // A socket that ends unauthenticated gives its unit back.
+  a.ws.next_layer().close();
+  CAF_CHECK(f.run_until([&] { return f.ctr->ws_preauth.load() == 1u; }));
+}

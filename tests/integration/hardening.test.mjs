@@ -8,6 +8,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startRelay, waitFor } from './lib/relay.mjs';
+import { WsClient } from './lib/ws.mjs';
+import { newCreds, startBody } from './lib/fixture.mjs';
 
 const T = { timeout: 20000 };
 
@@ -99,5 +101,35 @@ describe('MAX_OPEN_CONNECTIONS counts plain HTTP connections', () => {
     }
     await waitFor(async () => statusOf(await raw(relay.port, 'GET /healthz HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n')) === 'HTTP/1.1 200 OK',
       { timeoutMs: 5000, what: 'healthz answers once the idle connections are gone' });
+  });
+});
+
+describe('unauthenticated websockets cannot lock out the HTTP API (MAX_OPEN_CONNECTIONS=8)', () => {
+  let relay;
+  before(async () => { relay = await startRelay({ MAX_OPEN_CONNECTIONS: '8' }); });
+  after(async () => { await relay?.kill(); });
+
+  test('websockets that never authenticate: new upgrades get 503, /healthz and /pair/start answer', T, async () => {
+    const open = [];
+    let refused = 0;
+    try {
+      for (let i = 0; i < 8; ++i) {
+        try {
+          open.push(await WsClient.connect(relay.wsURL, { label: `unauth-${i}`, timeoutMs: 2000 }));
+        } catch (e) {
+          assert.match(String(e.message), /unexpected upgrade response 503/);
+          ++refused;
+        }
+      }
+      const h = await relay.get('/healthz');
+      assert.equal(h.status, 200);
+      const p = await relay.post('/pair/start', startBody(newCreds()));
+      assert.equal(p.status, 200, JSON.stringify(p.body));
+      assert.equal(open.length, 2, 'MAX_PREAUTH_WEBSOCKETS defaults to MAX_OPEN_CONNECTIONS / 4');
+      assert.equal(refused, 6);
+      assert.ok(open.every((c) => c.isOpen), 'the admitted sockets stay open until their auth timer');
+    } finally {
+      for (const c of open) c.ws.terminate();
+    }
   });
 });
