@@ -34,7 +34,8 @@ free_port() {
 }
 
 # start_server KIND BINARY LOGFILE CORE -> sets SERVER_PID and SERVER_PORT
-#   KIND=relay: started with RELAY_BENCH_ENV and PORT/PUBLIC_BASE_URL; KIND=bare: rc-bare-forwarder.
+#   KIND=relay: started with RELAY_BENCH_ENV and PORT/PUBLIC_BASE_URL; KIND=bare/floor: a baseline
+#   forwarder (rc-bare-forwarder / rc-floor-forwarder) with HOST/PORT only.
 start_server() {
   local kind=$1 bin=$2 log=$3 core=$4 port
   port=$(free_port)

@@ -503,6 +503,7 @@ phase_snapshot snap() {
   phase_snapshot p;
   p.cpu = read_cpu(g_opt.relay_pid);
   p.rss = read_rss_kib(g_opt.relay_pid);
+  p.allocs = read_allocs(g_opt.relay_pid);
   p.self_cpu = self_cpu_us();
   p.t = std::chrono::steady_clock::now();
   return p;

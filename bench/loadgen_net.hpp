@@ -213,6 +213,7 @@ void start_setup(int nphones, int concurrency);
 struct phase_snapshot {
   proc_cpu cpu;
   long rss = -1;
+  long long allocs = -1;  // server malloc calls (bench/alloc_counter.cpp builds only)
   double self_cpu = 0;
   std::chrono::steady_clock::time_point t;
 };

@@ -104,6 +104,14 @@ long read_rss_kib(int pid) {
   return -1;
 }
 
+long long read_allocs(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream f("/dev/shm/rc-allocs-" + std::to_string(pid), std::ios::binary);
+  uint64_t v = 0;
+  if (!f.read(reinterpret_cast<char*>(&v), sizeof v)) return -1;
+  return static_cast<long long>(v);
+}
+
 double self_cpu_us() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -74,6 +74,8 @@ struct proc_cpu {
 
 proc_cpu read_cpu(int pid);
 long read_rss_kib(int pid);
+// Malloc calls of a server built with RC_BENCH_COUNT_ALLOCS (/dev/shm/rc-allocs-PID), or -1.
+long long read_allocs(int pid);
 double self_cpu_us();
 
 json percentiles(std::vector<uint64_t>& v);

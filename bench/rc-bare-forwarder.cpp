@@ -41,6 +41,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "forwarder_util.hpp"
+
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -54,21 +56,14 @@ namespace {
 constexpr std::size_t kQueueLimit = 256;
 
 struct counters_t {
-  std::atomic<uint64_t> ws_auth_attempts{0}, ws_auth_successes{0}, slow_consumer{0}, send_failures{0};
+  std::atomic<uint64_t> ws_auth_attempts{0}, ws_auth_successes{0}, slow_consumer{0},
+      send_failures{0};
   std::atomic<uint64_t> pair_start{0}, pair_join{0}, pair_join_ok{0};
 } g_counters;
 
 bool g_auto_approve = false;
 
-std::string random_token(std::size_t bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string out;
-  std::size_t chars = (bytes * 4 + 2) / 3;
-  out.reserve(chars);
-  for (std::size_t i = 0; i < chars; ++i) out.push_back(alphabet[rng() & 63]);
-  return out;
-}
+using forwarder::random_token;
 
 // Value of a top-level-looking "key":"value" pair; no JSON parsing (that is the point).
 std::string_view find_string_field(std::string_view text, std::string_view key) {
@@ -90,9 +85,9 @@ struct session_state;
 
 struct pending_join {
   std::string request_id;
-  net::any_io_executor exec;      // executor of the waiting HTTP coroutine
+  net::any_io_executor exec;  // executor of the waiting HTTP coroutine
   net::steady_timer* timer = nullptr;
-  int result = 0;                 // 0 waiting, 1 approved, 2 denied, 3 desktop gone
+  int result = 0;  // 0 waiting, 1 approved, 2 denied, 3 desktop gone
   std::string device_id, device_token;
 };
 
@@ -146,7 +141,8 @@ struct ws_conn : std::enable_shared_from_this<ws_conn> {
   }
 
   void do_read() {
-    ws.async_read(buf, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    ws.async_read(
+        buf, [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -190,10 +186,10 @@ struct ws_conn : std::enable_shared_from_this<ws_conn> {
           std::string next = random_token(32);
           g_tokens[next] = token_entry{session, false, device_id};
           session->phones.push_back(weak_from_this());
-          reply = R"({"type":"auth_ok","role":"mobile","sessionID":")" + session->sid + R"(","deviceID":")" +
-                  device_id + R"(","nextDeviceSessionToken":")" + next + R"(","connectedDeviceCount":)" +
-                  std::to_string(session->phones.size()) + R"(,"desktopConnected":)" +
-                  (session->desktop.expired() ? "false" : "true") + "}";
+          reply = R"({"type":"auth_ok","role":"mobile","sessionID":")" + session->sid +
+                  R"(","deviceID":")" + device_id + R"(","nextDeviceSessionToken":")" + next +
+                  R"(","connectedDeviceCount":)" + std::to_string(session->phones.size()) +
+                  R"(,"desktopConnected":)" + (session->desktop.expired() ? "false" : "true") + "}";
           notify_desktop = session->desktop.lock();
         }
       }
@@ -208,8 +204,8 @@ struct ws_conn : std::enable_shared_from_this<ws_conn> {
     send(std::make_shared<const std::string>(std::move(reply)));
     if (notify_desktop) {
       notify_desktop->send(std::make_shared<const std::string>(
-          R"({"type":"relay.device_count","sessionID":")" + session->sid + R"(","connectedDeviceCount":)" +
-          std::to_string(session->phones.size()) + "}"));
+          R"({"type":"relay.device_count","sessionID":")" + session->sid +
+          R"(","connectedDeviceCount":)" + std::to_string(session->phones.size()) + "}"));
     }
   }
 
@@ -230,9 +226,9 @@ struct ws_conn : std::enable_shared_from_this<ws_conn> {
           session->pending.reset();
         }
       }
-      send(std::make_shared<const std::string>(R"({"type":"relay.pair_result","sessionID":")" + session->sid +
-                                               R"(","requestID":")" + request_id + R"(","approved":)" +
-                                               (approved ? "true" : "false") + "}"));
+      send(std::make_shared<const std::string>(
+          R"({"type":"relay.pair_result","sessionID":")" + session->sid + R"(","requestID":")" +
+          request_id + R"(","approved":)" + (approved ? "true" : "false") + "}"));
       return;
     }
     auto msg = std::make_shared<const std::string>(frame);
@@ -276,20 +272,21 @@ struct ws_conn : std::enable_shared_from_this<ws_conn> {
   void do_write() {
     writing = true;
     ws.text(true);
-    ws.async_write(net::buffer(*queue.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->queue.pop_front();
-      if (ec) {
-        self->writing = false;
-        self->close_now();
-        return;
-      }
-      if (self->queue.empty()) {
-        self->writing = false;
-        if (self->closed) self->close_now();
-      } else {
-        self->do_write();
-      }
-    });
+    ws.async_write(net::buffer(*queue.front()),
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->queue.pop_front();
+                     if (ec) {
+                       self->writing = false;
+                       self->close_now();
+                       return;
+                     }
+                     if (self->queue.empty()) {
+                       self->writing = false;
+                       if (self->closed) self->close_now();
+                     } else {
+                       self->do_write();
+                     }
+                   });
   }
 
   void close_now() {
@@ -331,9 +328,9 @@ struct ws_conn : std::enable_shared_from_this<ws_conn> {
       }
     }
     if (notify_desktop) {
-      notify_desktop->send(std::make_shared<const std::string>(R"({"type":"relay.device_count","sessionID":")" +
-                                                               session->sid + R"(","connectedDeviceCount":)" +
-                                                               std::to_string(phones) + "}"));
+      notify_desktop->send(std::make_shared<const std::string>(
+          R"({"type":"relay.device_count","sessionID":")" + session->sid +
+          R"(","connectedDeviceCount":)" + std::to_string(phones) + "}"));
     }
   }
 };
@@ -343,7 +340,8 @@ std::string json_error(const char* code, const char* message) {
 }
 
 // Handles one HTTP request; returns {status, body}. May suspend (held /pair/join).
-net::awaitable<std::pair<http::status, std::string>> handle(const http::request<http::string_body>& req) {
+net::awaitable<std::pair<http::status, std::string>> handle(
+    const http::request<http::string_body>& req) {
   std::string_view target = req.target();
   if (req.method() == http::verb::get && (target == "/healthz" || target == "/metricsz")) {
     std::size_t sessions;
@@ -356,7 +354,8 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
                      {"activeWebSockets", g_active_ws.load()},
                      {"wsAuthAttempts", g_counters.ws_auth_attempts.load()},
                      {"wsAuthSuccesses", g_counters.ws_auth_successes.load()},
-                     {"wsAuthFailures", g_counters.ws_auth_attempts.load() - g_counters.ws_auth_successes.load()},
+                     {"wsAuthFailures",
+                      g_counters.ws_auth_attempts.load() - g_counters.ws_auth_successes.load()},
                      {"slowConsumerDisconnects", g_counters.slow_consumer.load()},
                      {"outboundSendFailures", g_counters.send_failures.load()},
                      {"pairStartRequests", g_counters.pair_start.load()},
@@ -370,7 +369,9 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
 
   nlohmann::json body = nlohmann::json::parse(req.body(), nullptr, false);
   if (!body.is_object()) co_return std::pair{http::status::bad_request, std::string("bad json")};
-  auto str = [&](const char* k) { return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : ""; };
+  auto str = [&](const char* k) {
+    return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : "";
+  };
   std::string sid = str("sessionID");
 
   if (target == "/pair/start") {
@@ -382,17 +383,18 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
     std::lock_guard lk(g_mu);
     g_sessions[sid] = s;
     g_tokens[s->desktop_token] = token_entry{s, true, {}};
-    co_return std::pair{http::status::ok,
-                        R"({"accepted":true,"sessionID":")" + sid + R"(","wsURL":"ws://127.0.0.1/ws"})"};
+    co_return std::pair{http::status::ok, R"({"accepted":true,"sessionID":")" + sid +
+                                              R"(","wsURL":"ws://127.0.0.1/ws"})"};
   }
   if (target == "/pair/refresh") {
     std::lock_guard lk(g_mu);
     auto it = g_sessions.find(sid);
     if (it == g_sessions.end())
-      co_return std::pair{http::status::not_found, json_error("session_not_found", "Remote session not found.")};
+      co_return std::pair{http::status::not_found,
+                          json_error("session_not_found", "Remote session not found.")};
     it->second->join_token = str("joinToken");
-    co_return std::pair{http::status::ok,
-                        R"({"accepted":true,"sessionID":")" + sid + R"(","wsURL":"ws://127.0.0.1/ws"})"};
+    co_return std::pair{http::status::ok, R"({"accepted":true,"sessionID":")" + sid +
+                                              R"(","wsURL":"ws://127.0.0.1/ws"})"};
   }
   if (target == "/pair/stop") {
     std::vector<std::shared_ptr<ws_conn>> sockets;
@@ -409,7 +411,8 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
         if (s->pending) resolve_pending(s->pending, 3);
       }
     }
-    auto bye = std::make_shared<const std::string>(R"({"type":"disconnect","reason":"stopped_by_desktop"})");
+    auto bye = std::make_shared<const std::string>(
+        R"({"type":"disconnect","reason":"stopped_by_desktop"})");
     for (auto& c : sockets) {
       net::dispatch(c->ws.get_executor(), [c, bye] {
         c->enqueue(bye);
@@ -428,7 +431,8 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
       std::lock_guard lk(g_mu);
       auto it = g_sessions.find(sid);
       if (it == g_sessions.end())
-        co_return std::pair{http::status::not_found, json_error("session_not_found", "Remote session not found.")};
+        co_return std::pair{http::status::not_found,
+                            json_error("session_not_found", "Remote session not found.")};
       auto s = it->second;
       if (g_auto_approve) {
         p->result = 1;
@@ -438,11 +442,13 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
       } else {
         desktop = s->desktop.lock();
         if (!desktop)
-          co_return std::pair{http::status::conflict,
-                              json_error("desktop_not_connected", "Desktop is not connected to relay.")};
+          co_return std::pair{
+              http::status::conflict,
+              json_error("desktop_not_connected", "Desktop is not connected to relay.")};
         if (s->pending)
           co_return std::pair{http::status::conflict,
-                              json_error("pair_request_in_progress", "A pairing approval request is already pending.")};
+                              json_error("pair_request_in_progress",
+                                         "A pairing approval request is already pending.")};
         p->request_id = random_token(10);
         p->exec = exec;
         p->timer = &timer;
@@ -451,7 +457,8 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
     }
     if (desktop) {
       desktop->send(std::make_shared<const std::string>(
-          R"({"type":"relay.pair_request","sessionID":")" + sid + R"(","requestID":")" + p->request_id +
+          R"({"type":"relay.pair_request","sessionID":")" + sid + R"(","requestID":")" +
+          p->request_id +
           R"(","deviceName":"bench","requesterIP":"127.0.0.1","requestedAt":"2026-01-01T00:00:00+00:00","expiresAt":"2026-01-01T00:00:45+00:00"})"));
       timer.expires_after(std::chrono::seconds(45));
       co_await timer.async_wait(as_tuple_awaitable);
@@ -468,16 +475,21 @@ net::awaitable<std::pair<http::status, std::string>> handle(const http::request<
     }
     if (result == 1) {
       g_counters.pair_join_ok++;
-      co_return std::pair{http::status::ok, R"({"accepted":true,"sessionID":")" + sid + R"(","deviceID":")" +
-                                                p->device_id + R"(","deviceSessionToken":")" + p->device_token +
+      co_return std::pair{http::status::ok, R"({"accepted":true,"sessionID":")" + sid +
+                                                R"(","deviceID":")" + p->device_id +
+                                                R"(","deviceSessionToken":")" + p->device_token +
                                                 R"(","wsURL":"ws://127.0.0.1/ws"})"};
     }
     if (result == 2)
-      co_return std::pair{http::status::forbidden, json_error("pair_request_denied", "Desktop denied this pairing request.")};
+      co_return std::pair{
+          http::status::forbidden,
+          json_error("pair_request_denied", "Desktop denied this pairing request.")};
     if (result == 3)
-      co_return std::pair{http::status::conflict, json_error("desktop_not_connected", "Desktop disconnected.")};
-    co_return std::pair{http::status::request_timeout,
-                        json_error("pair_request_timed_out", "Desktop pairing approval timed out.")};
+      co_return std::pair{http::status::conflict,
+                          json_error("desktop_not_connected", "Desktop disconnected.")};
+    co_return std::pair{
+        http::status::request_timeout,
+        json_error("pair_request_timed_out", "Desktop pairing approval timed out.")};
   }
   co_return std::pair{http::status::not_found, std::string{}};
 }
@@ -547,12 +559,17 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--host") host = next();
-    else if (a == "--port") port = static_cast<unsigned>(std::stoi(next()));
-    else if (a == "--threads") threads = std::max(1, std::stoi(next()));
-    else if (a == "--auto-approve") g_auto_approve = true;
+    if (a == "--host")
+      host = next();
+    else if (a == "--port")
+      port = static_cast<unsigned>(std::stoi(next()));
+    else if (a == "--threads")
+      threads = std::max(1, std::stoi(next()));
+    else if (a == "--auto-approve")
+      g_auto_approve = true;
     else {
-      std::cerr << "usage: rc-bare-forwarder [--host H] [--port P] [--threads N] [--auto-approve]\n";
+      std::cerr
+          << "usage: rc-bare-forwarder [--host H] [--port P] [--threads N] [--auto-approve]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -563,8 +580,10 @@ int main(int argc, char** argv) {
   acc.set_option(net::socket_base::reuse_address(true));
   acc.bind(ep);
   acc.listen(4096);
-  std::fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"host\":\"%s\",\"port\":%u,\"threads\":%d}\n",
-               host.c_str(), acc.local_endpoint().port(), threads);
+  std::fprintf(
+      stderr,
+      "{\"level\":\"info\",\"msg\":\"listening\",\"host\":\"%s\",\"port\":%u,\"threads\":%d}\n",
+      host.c_str(), acc.local_endpoint().port(), threads);
   std::fflush(stderr);
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](beast::error_code, int) { ioc.stop(); });

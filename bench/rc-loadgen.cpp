@@ -535,6 +535,11 @@ int run(int argc, char** argv) {
     if (g_scenario == scenario::pairing)
       res["relay_cpu_us_per_flow"] =
           cpu_msgs ? json(round3(sched / static_cast<double>(cpu_msgs))) : json(nullptr);
+    if (m0.allocs >= 0 && m1.allocs >= m0.allocs && cpu_msgs) {
+      res["relay_allocs"] = m1.allocs - m0.allocs;
+      res["relay_allocs_per_msg"] =
+          round3(static_cast<double>(m1.allocs - m0.allocs) / static_cast<double>(cpu_msgs));
+    }
     res["relay_rss_kib_before"] = m0.rss;
     res["relay_rss_kib_after"] = m1.rss;
   } else {
