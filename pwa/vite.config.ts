@@ -23,6 +23,41 @@ function inlineCss(bundle: Record<string, { type: string; fileName: string; sour
   html.source = text;
 }
 
+/**
+ * Browsers the PWA supports: current Chromium (Android) and Safari/iOS 15+. Naming them instead of
+ * 'es2020' keeps class fields, `??=` and the like native instead of lowered helper calls.
+ */
+const BROWSERS = ['chrome100', 'safari15', 'ios15'];
+
+/**
+ * Bundle budget (issue 15): core/markdown only uses marked's Lexer, but marked's single ESM file
+ * ends in a module-level `new Marked()` instance that keeps the Parser, Renderers, Hooks and the
+ * Marked class alive (rollup cannot prove them unused; ~3 KB gzipped). Keep only the part of the
+ * file up to the Lexer and export just that. Fails the build if the file no longer has the
+ * expected layout (a marked upgrade must be re-checked), so nothing is silently dropped.
+ */
+export function markedLexerOnly(code: string): string {
+  const cut = code.indexOf('\nvar _Renderer = class {');
+  const lexer = code.indexOf('\nvar _Lexer = class __Lexer {');
+  const tail = code.slice(cut);
+  if (lexer < 0 || cut < lexer || !/\n {2}_Lexer as Lexer,\n/.test(tail)) throw new Error('marked-lexer-only: unexpected marked.esm.js layout');
+  const head = code.slice(0, cut);
+  for (const later of ['_Renderer', '_TextRenderer', '_Parser', '_Hooks', 'markedInstance'])
+    if (new RegExp(`\\b${later}\\b`).test(head)) throw new Error(`marked-lexer-only: the Lexer part uses ${later}`);
+  return `${head}\nexport { _Lexer as Lexer };\n`;
+}
+
+function markedLexer(): Plugin {
+  return {
+    name: 'marked-lexer-only',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/[\\/]node_modules[\\/]marked[\\/]lib[\\/]marked\.esm\.js$/.test(id)) return null;
+      return { code: markedLexerOnly(code), map: null };
+    },
+  };
+}
+
 /** sw/sw.js (+ the push handlers it imports) as one small minified classic script. */
 async function bundleServiceWorker(version: string, precache: string[]): Promise<string> {
   const out = await esbuild({
@@ -30,7 +65,7 @@ async function bundleServiceWorker(version: string, precache: string[]): Promise
     bundle: true,
     minify: true,
     format: 'iife',
-    target: 'es2020',
+    target: BROWSERS,
     write: false,
     legalComments: 'none',
     define: { __VERSION__: JSON.stringify(version), __PRECACHE__: JSON.stringify(precache) },
@@ -61,9 +96,15 @@ function serviceWorker(): Plugin {
 export default defineConfig({
   base: './',
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
-  plugins: [serviceWorker()],
+  plugins: [markedLexer(), serviceWorker()],
   build: {
-    target: 'es2020',
+    target: BROWSERS,
+    // the only dynamic import (the scanner's decoder) has no shared chunks, and the page lists no
+    // <link rel=modulepreload>: vite's modulepreload polyfill would be dead code
+    modulePreload: { polyfill: false },
+    // terser packs ~1 KB gzipped tighter than esbuild's minifier here (issue 15's 60 KB budget)
+    minify: 'terser',
+    terserOptions: { compress: { passes: 2 } },
     outDir: 'dist',
     sourcemap: false,
     assetsInlineLimit: 0,
@@ -76,5 +117,7 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     environment: 'node',
+    // run marked through the plugins too, so the markdown tests exercise the Lexer-only build
+    server: { deps: { inline: ['marked'] } },
   },
 });

@@ -9,7 +9,35 @@ import { CONFIRM, channelTag } from '../src/core/e2eeSession';
 import { MemoryStorage } from '../src/core/storage';
 import { authOk, env, FakeSocket, FakeTimers, SESSION, TOKEN1 } from './helpers';
 
-C.setCrypto(webcrypto);
+// Node runs WebCrypto on its thread pool, so the client's crypto finishes in real time, outside
+// the fake timers. Count the calls in flight: pump() waits for them to finish instead of guessing
+// with real-time sleeps (which lost the race under CPU load).
+let inFlight = 0;
+const waiters: (() => void)[] = [];
+const subtle = new Proxy(webcrypto.subtle, {
+  get(target, key) {
+    const v = Reflect.get(target, key) as unknown;
+    if (typeof v !== 'function') return v;
+    return (...args: unknown[]) => {
+      inFlight++;
+      return Promise.resolve(v.apply(target, args)).finally(() => {
+        if (--inFlight === 0) waiters.splice(0).forEach((w) => w());
+      });
+    };
+  },
+});
+C.setCrypto({ subtle, getRandomValues: webcrypto.getRandomValues.bind(webcrypto) } as Crypto);
+
+/** Resolves once no WebCrypto call is running and every continuation of the last one has run. */
+async function settled(): Promise<void> {
+  for (let n = 0; n < 10_000; n++) {
+    // one macrotask turn: every queued microtask (the client's await continuations) runs first
+    await new Promise((r) => setTimeout(r, 0));
+    if (inFlight === 0) return;
+    await new Promise<void>((r) => waiters.push(r));
+  }
+  throw new Error('e2eeRig: WebCrypto calls kept starting (10 000 rounds)');
+}
 export const DEVICE = 'dev_12345678';
 export const ids = { sessionID: SESSION, deviceID: DEVICE };
 export const snapshot = {
@@ -125,7 +153,7 @@ export interface Rig {
   client: RemoteClient;
   desktop: Desktop;
   sock: () => FakeSocket;
-  /** Moves frames both ways until nothing new happens (bounded). */
+  /** Moves frames both ways until the phone has nothing left to send and no crypto is running (bounded). */
   pump: () => Promise<void>;
   wire: () => string;
   timers: FakeTimers;
@@ -162,13 +190,14 @@ export async function rig(link: { dk?: string; ps?: string } | 'qr', dropHellos 
   const sock = () => sockets[sockets.length - 1];
   let read = 0;
   const pump = async () => {
-    for (let idle = 0, n = 0; idle < 10 && n < 400; n++) {
-      await new Promise((r) => setTimeout(r, 5));
+    for (let n = 0; n < 400; n++) {
+      await settled();
       const fresh = sock().sent.slice(read);
       read = sock().sent.length;
-      idle = fresh.length === 0 ? idle + 1 : 0;
+      if (fresh.length === 0) return;
       for (const t of fresh) for (const f of await desktop.onPhone(t)) sock().receive(f);
     }
+    throw new Error('e2eeRig: phone and desktop still exchanging frames after 400 rounds');
   };
   sock().open();
   read = 1; // relay.auth

@@ -1,3 +1,4 @@
+import * as marked from 'marked';
 import { describe, expect, it } from 'vitest';
 import { decodeEntities, MAX_MARKDOWN_CHARS, mdText, parseMarkdown, safeHref, type MdElement, type MdNode } from '../src/core/markdown';
 
@@ -26,6 +27,10 @@ describe('safeHref', () => {
 });
 
 describe('parseMarkdown', () => {
+  it('runs on the Lexer-only marked that the app bundle ships (vite.config markedLexerOnly)', () => {
+    expect(Object.keys(marked)).toEqual(['Lexer']);
+  });
+
   it('renders code blocks, inline code, lists and links', () => {
     const n = parseMarkdown('Hello **bold** and `x<y>`\n\n```ts\nconst a = 1 < 2;\n```\n\n- one\n- two\n\n1. a\n2. b\n\n[site](https://example.com)');
     expect(tags(n)).toEqual(expect.arrayContaining(['p', 'strong', 'code', 'pre', 'ul', 'ol', 'li', 'a']));
