@@ -3,6 +3,7 @@
 #include "desktop-bridge/broker_state.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
+#include "protocol/untrusted_json.hpp"
 #include "protocol/url.hpp"
 
 namespace rc::bridge {
@@ -70,7 +71,7 @@ std::string broker_state::describe(const net::http_response& r) {
 
 void broker_state::adopt_ws_url(const net::http_response& r) {
   try {
-    auto j = json::parse(r.body);
+    auto j = rc::proto::parse_untrusted(r.body);
     if (j.contains("wsURL") && j["wsURL"].is_string()) {
       auto u = j["wsURL"].get<std::string>();
       if (rc::proto::parse_url(u)) desc->relay_ws_url = strip_token_query(u);

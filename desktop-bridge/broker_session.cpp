@@ -2,6 +2,7 @@
 #include "desktop-bridge/broker_state.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
+#include "protocol/untrusted_json.hpp"
 #include "protocol/url.hpp"
 #include "protocol/wire.hpp"
 
@@ -21,7 +22,7 @@ void broker_state::list_devices(bool show) {
     std::vector<trusted_device> fresh;
     json list = json::array();
     try {
-      auto j = json::parse(r.body);
+      auto j = rc::proto::parse_untrusted(r.body);
       for (auto& d : j.value("devices", json::array())) {
         trusted_device t;
         t.device_id = d.value("deviceID", "");
@@ -142,7 +143,7 @@ void broker_state::flush(bool forced) {
   }
   if (!forced && text == last_snapshot) return;
   last_snapshot = text;
-  send_envelope("snapshot", json::parse(text));
+  send_envelope("snapshot", rc::proto::parse_untrusted(text, 1024));  // our own text
 }
 
 void broker_state::schedule_flush() {
@@ -153,12 +154,8 @@ void broker_state::schedule_flush() {
 
 void broker_state::on_ws_text(uint64_t gen, const std::string& text) {
   if (gen != ws_gen || !desc) return;
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (...) {
-    return;
-  }
+  // The relay is outside the trust boundary: bounded nesting, no exceptions.
+  json j = rc::proto::parse_untrusted(text);
   if (!j.is_object()) return;
   if (j.contains("type") && j["type"].is_string()) return on_control(j);
   on_envelope(j);
@@ -274,7 +271,7 @@ void broker_state::on_e2ee(const std::string& device, const std::string& conn, c
   if (!o.app) return;
   // Decrypt-then-validate: the relay only saw ciphertext, so the desktop runs the relay's own
   // §9.3 validators on the plaintext command before anything reaches the runtime.
-  json inner = json::parse(*o.app, nullptr, false);
+  json inner = rc::proto::parse_untrusted(*o.app);
   uint64_t seq = 0;
   auto v = inner.is_object() ? rc::proto::validate_command_envelope(inner, seq)
                              : rc::proto::verdict::fail(rc::proto::relay_error::invalid_payload,

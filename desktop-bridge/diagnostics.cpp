@@ -20,6 +20,7 @@
 #include "desktop-bridge/state_file.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
+#include "protocol/untrusted_json.hpp"
 #include "protocol/url.hpp"
 
 #ifndef RC_BUILD_TYPE
@@ -203,7 +204,7 @@ json build_diagnostics(const diagnostics_options& o) {
       state["mode"] = mode;
       state["modeOk"] = (st.st_mode & 077) == 0;
       auto text = read_tail(o.state_file, diagnostics_max_read);
-      json j = text ? json::parse(*text, nullptr, false) : json(json::value_t::discarded);
+      json j = text ? rc::proto::parse_untrusted(*text, 1024) : json(json::value_t::discarded);
       if (j.is_discarded()) {
         state["content"] = "unreadable or not JSON (the bridge would purge it on start)";
       } else {

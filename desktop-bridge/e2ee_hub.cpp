@@ -1,4 +1,5 @@
 #include "desktop-bridge/e2ee_hub.hpp"
+#include "protocol/untrusted_json.hpp"
 
 #include <algorithm>
 
@@ -329,7 +330,7 @@ e2ee_hub::outcome e2ee_hub::on_record(const std::string& device_id, const json& 
   if (ch.state == channel::st::awaiting_confirm) {
     if (*text != confirm_text) return fail(device_id, "missing_confirm", true, &ch);
     ch.state = channel::st::open;
-    o.to_phone.push_back(json::parse(rec_frame(device_id, ch, confirm_text)));
+    o.to_phone.push_back(rc::proto::parse_untrusted(rec_frame(device_id, ch, confirm_text), 1024));
     o.established = true;
     o.safety = safety_code(identity_point(), ch.pk_p);
     channels_[device_id] = std::move(target);

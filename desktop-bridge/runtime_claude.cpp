@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "desktop-bridge/runtime_claude_impl.hpp"
+#include "protocol/untrusted_json.hpp"
 
 namespace rc::bridge {
 namespace claude_impl {
@@ -220,7 +221,8 @@ void claude_runtime::end_turn(thread_state& t) {
 
 void claude_runtime::handle_line(thread_state& t, const std::string& line) {
   if (opts_.debug) std::cerr << "claude -> " << cut_utf8(line, 2000) << "\n";
-  auto j = json::parse(line, nullptr, false);
+  // Agent output: allowed deeper than a relay frame, still bounded (no recursion blow-up).
+  auto j = rc::proto::parse_untrusted(line, 512);
   if (!j.is_object()) return;
   auto type = str_of(j, "type");
   const bool sub = j.contains("parent_tool_use_id") && !j["parent_tool_use_id"].is_null();

@@ -10,6 +10,7 @@
 #include "desktop-bridge/runtime_requests.hpp"
 #include "desktop-bridge/runtime_util.hpp"
 #include "protocol/time.hpp"
+#include "protocol/untrusted_json.hpp"
 
 namespace rc::bridge {
 
@@ -118,8 +119,7 @@ int64_t scan_lines(const std::string& data, bool skip_first, session_scan& sc, b
   while (pos < data.size()) {
     auto nl = data.find('\n', pos);
     if (nl == std::string::npos) break;  // a partial last line (still being written)
-    auto j = json::parse(data.begin() + static_cast<long>(pos),
-                         data.begin() + static_cast<long>(nl), nullptr, false);
+    auto j = rc::proto::parse_untrusted(std::string_view(data).substr(pos, nl - pos), 512);
     const auto line_start = base + static_cast<int64_t>(pos);
     pos = nl + 1;
     if (!j.is_object()) continue;

@@ -2,6 +2,7 @@
 // (see runtime_codex.hpp for the mapping, runtime_codex_impl.hpp for the layout). Runtime
 // methods only queue JSON-RPC lines and return, so the broker actor never blocks.
 #include "desktop-bridge/runtime_codex.hpp"
+#include "protocol/untrusted_json.hpp"
 
 #include <unistd.h>
 
@@ -265,7 +266,8 @@ void codex_runtime::send_request(const std::string& method, json params, rpc_cal
 
 void codex_runtime::handle_line(const std::string& line) {
   if (opts_.debug) std::cerr << "codex -> " << cut_utf8(line, 2000) << "\n";
-  auto j = json::parse(line, nullptr, false);
+  // Agent output: allowed deeper than a relay frame, still bounded (no recursion blow-up).
+  auto j = rc::proto::parse_untrusted(line, 512);
   if (j.is_discarded() || !j.is_object()) return;
   std::lock_guard<std::mutex> lk(mx_);
   if (stopping_) return;

@@ -1,5 +1,6 @@
 // Helpers and option parsing of the codex runtime.
 #include "desktop-bridge/runtime_codex_util.hpp"
+#include "protocol/untrusted_json.hpp"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -68,7 +69,7 @@ std::string load_codex_dynamic_tools(const std::string& path, json& out) {
   data.resize(std::fread(data.data(), 1, data.size(), f));
   std::fclose(f);
   if (data.size() > kMaxBytes) return too_big;  // grew since stat()
-  auto j = json::parse(data, nullptr, false);
+  auto j = rc::proto::parse_untrusted(data);
   if (j.is_discarded()) return "not valid JSON";
   if (!j.is_array()) return "must be a JSON array of tool specs";
   if (j.empty()) return "no tools in the array";

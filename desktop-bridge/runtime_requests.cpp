@@ -1,5 +1,6 @@
 // Runtime-request mapping shared by the agent runtimes (see runtime_requests.hpp).
 #include "desktop-bridge/runtime_requests.hpp"
+#include "protocol/untrusted_json.hpp"
 
 #include "desktop-bridge/runtime_util.hpp"
 
@@ -50,7 +51,7 @@ std::optional<json> typed_value(const json& prop, const json& v) {
   }
   auto s = v.get<std::string>();
   if (type == "number" || type == "integer") {
-    auto n = json::parse(s, nullptr, false);
+    auto n = rc::proto::parse_untrusted(s);
     if (n.is_discarded() || !n.is_number() || (type == "integer" && !n.is_number_integer()))
       return std::nullopt;
     return n;
@@ -136,7 +137,7 @@ std::optional<json> form_content(const json& form, const std::string& text) {
   if (props.size() == 1) {
     given = {{props.begin().key(), text}};
   } else {
-    given = json::parse(text, nullptr, false);
+    given = rc::proto::parse_untrusted(text);
     if (given.is_discarded() || !given.is_object()) return std::nullopt;
   }
   for (auto& [k, v] : given.items()) {

@@ -1,4 +1,5 @@
 #include "desktop-bridge/state_file.hpp"
+#include "protocol/untrusted_json.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,7 +36,7 @@ std::optional<saved_state> load_state(const std::string& path, bool* purged) {
   std::stringstream ss;
   ss << in.rdbuf();
   try {
-    auto j = json::parse(ss.str());
+    auto j = rc::proto::parse_untrusted(ss.str(), 1024);
     auto d = session_descriptor::from_json(j.at("session"));
     if (!d) throw std::runtime_error("invalid descriptor");
     saved_state s;

@@ -8,7 +8,8 @@
 4. settings/, protocol/ and persistence/ include nothing from actors/, gateway/ or node/
    (no arrow back up).
 5. Every JSON parse goes through protocol/untrusted_json.cpp (nesting bounded before parsing,
-   nothing thrown): no other relay file calls `json::parse(`.
+   nothing thrown): no other relay file calls `json::parse(`. The same holds for desktop-bridge/
+   (the relay is outside the bridge's trust boundary; agent output gets a deeper, still bounded limit).
 
 Usage: check_includes.py <repo root>. Exit status 1 with one line per violation.
 """
@@ -88,6 +89,13 @@ def main():
             for h in sorted(ours):
                 if h.startswith(UPPER):
                     problems.append(f"{rel}: {top}/ is below actors/gateway/node and must not include {h}")
+    for dirpath, _, names in os.walk(os.path.join(root, "desktop-bridge")):
+        for n in sorted(names):
+            if n.endswith((".cpp", ".hpp")):
+                rel = os.path.relpath(os.path.join(dirpath, n), root)
+                with open(os.path.join(root, rel), encoding="utf-8") as f:
+                    if RAW_PARSE.search(f.read()):
+                        problems.append(f"{rel}: parses JSON directly; use proto::parse_untrusted ({PARSE_OWNER})")
     if both != [BRIDGE]:
         problems.append(f"translation units including both CAF and Asio/Beast: {both} (expected exactly ['{BRIDGE}'])")
     for tu in beast:
