@@ -12,7 +12,7 @@ ROOT=$PWD
 BUILD=${RC_FUZZ_BUILD:-$ROOT/build/fuzz}
 ci=0
 if [ "${1:-}" = --ci ]; then ci=1; shift; fi
-TARGETS=(wire url http_schema tokens time session_record bus_envelope redis_url config)
+TARGETS=(wire url http_schema tokens time session_record bus_envelope redis_url config codex_rpc)
 want=${1:-all}
 secs=${2:-$([ $ci = 1 ] && echo "${RC_FUZZ_SECONDS:-20}" || echo 60)}
 [ "$want" = all ] || TARGETS=("$want")
