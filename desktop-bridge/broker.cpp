@@ -111,7 +111,7 @@ void broker_state::start_new() {
   desc =
       session_descriptor::make(cfg.join_base, cfg.relay_url, rc::proto::now_ms(), cfg.join_ttl_s);
   desc->idle_timeout_s = cfg.idle_timeout_s;
-  hub.reset();  // new session: new desktop identity key, no pinned devices
+  hub.reset();     // new session: new desktop identity key, no pinned devices
   pushes.reset();  // and no push subscriptions (a new VAPID key on first use)
   hub.set_session(desc->session_id);
   json body = auth_body();

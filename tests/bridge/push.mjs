@@ -170,7 +170,7 @@ async function turn(text, { approve = false } = {}) {
     assert.ok(phone.respondToRuntimeRequest(req, 'approve_once').ok, 'approval answered');
   }
   await bridge.wait('command_received', (e) => e.name === 'thread.send_message' && e.status === 'accepted', m, 15000);
-  await waitFor(() => { const t = phone.state.data.turnState; return phone.state.data.messages.some((x) => x.threadID === threadID && x.role === 'assistant' && x.text.includes(text)) && t && !t.isTurnInProgress; }, `turn "${text}" ended`, 20000);
+  await waitFor(() => { const d = phone.state.data; return (d.buckets[threadID] ?? []).some((x) => x.role === 'assistant' && x.text.includes(text)) && !d.running[threadID]; }, `turn "${text}" ended`, 20000);
   return m;
 }
 let msgs = 0; // the demo agent also asks for approval on every 3rd message

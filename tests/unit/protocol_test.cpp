@@ -459,8 +459,9 @@ CAF_TEST(push commands are validated strictly) {
   auto sub = [&](json patch) {
     auto c = relay_fixture::command(sid, 1, "push.subscribe");
     auto& b = c["payload"]["payload"];
-    b["subscription"] = {
-        {"endpoint", "https://push.example/x"}, {"p256dh", p256dh}, {"auth", "BTBZMqHH6r4Tts7J_aSIgg"}};
+    b["subscription"] = {{"endpoint", "https://push.example/x"},
+                         {"p256dh", p256dh},
+                         {"auth", "BTBZMqHH6r4Tts7J_aSIgg"}};
     b["kinds"] = {{"approval", true}, {"turn", false}, {"pairing", false}};
     b["threadID"] = nullptr;  // the PWA sends the app schema's fields as null
     b.merge_patch(patch);
@@ -468,7 +469,9 @@ CAF_TEST(push commands are validated strictly) {
   };
   CAF_CHECK(full_check(sub(json::object())).ok());
   CAF_CHECK(!full_check(sub({{"subscription", {{"endpoint", "http://push.example/x"}}}})).ok());
-  CAF_CHECK(!full_check(sub({{"subscription", {{"endpoint", "https://p/" + std::string(2040, 'a')}}}})).ok());
+  CAF_CHECK(
+      !full_check(sub({{"subscription", {{"endpoint", "https://p/" + std::string(2040, 'a')}}}}))
+           .ok());
   CAF_CHECK(!full_check(sub({{"subscription", {{"p256dh", p256dh.substr(0, 80)}}}})).ok());
   CAF_CHECK(!full_check(sub({{"subscription", {{"auth", "BTBZMqHH6r4Tts7J_aSIg"}}}})).ok());
   CAF_CHECK(!full_check(sub({{"subscription", {{"extra", 1}}}})).ok());
