@@ -30,6 +30,7 @@ void broker_state::save() {
   if (cfg.state_file.empty() || !desc) return;
   saved_state s{*desc, devices, approvals, {}, {}, {}};
   hub.store(s.e2ee_identity, s.e2ee_pinned, s.e2ee_secrets);
+  s.push = pushes.store();
   std::string err;
   if (!save_state(cfg.state_file, s, &err)) error("state_file", err);
 }
@@ -111,7 +112,8 @@ void broker_state::start_new() {
   desc =
       session_descriptor::make(cfg.join_base, cfg.relay_url, rc::proto::now_ms(), cfg.join_ttl_s);
   desc->idle_timeout_s = cfg.idle_timeout_s;
-  hub.reset();  // new session: new desktop identity key, no pinned devices
+  hub.reset();     // new session: new desktop identity key, no pinned devices
+  pushes.reset();  // and no push subscriptions (a new VAPID key on first use)
   hub.set_session(desc->session_id);
   json body = auth_body();
   body["joinToken"] = desc->lease.token.reveal();
@@ -162,6 +164,7 @@ void broker_state::restore(saved_state s) {
     error("e2ee",
           "no usable E2EE identity in the state file: a new key was made; phones must pair again");
   hub.set_session(desc->session_id);
+  pushes.load(s.push);
   approvals = cfg.approvals_default;  // remote approvals never survive a restart: OFF unless asked
   out_seq = 0;
   ph = phase::active;
@@ -287,6 +290,7 @@ void broker_state::on_ws_close(uint64_t gen, int code, const std::string& reason
   authed = false;
   trackers.clear();
   hub.drop_channels();
+  pushes.clear_all_visible();  // no live connection to any phone now
   emit({{"event", "relay_disconnected"},
         {"code", code},
         {"reason", reason},
@@ -370,6 +374,7 @@ caf::behavior broker_fun(broker_actor* self, broker_config cfg, std::shared_ptr<
   s.ui = std::move(ui);
   s.approvals = s.cfg.approvals_default;
   s.hub.set_policy(s.cfg.e2ee);
+  s.pushes = push::hub(s.cfg.push);
   return {
       [self](start_atom) {
         auto& st = self->state;
@@ -408,6 +413,13 @@ caf::behavior broker_fun(broker_actor* self, broker_config cfg, std::shared_ptr<
       [self](flush_atom) {
         if (self->state.flush_scheduled) self->state.flush(false);
       },
+      [self](push_answer_atom, uint64_t id, int status, const std::string& retry_after) {
+        self->state.on_push_answer(id, status, retry_after);
+      },
+      [self](push_wake_atom) {
+        self->state.push_wake_pending = false;
+        self->state.push_pump();
+      },
       [self](pair_timeout_atom, const std::string& rid) {
         auto& st = self->state;
         if (st.pair_requests.count(rid)) {
@@ -418,6 +430,7 @@ caf::behavior broker_fun(broker_actor* self, broker_config cfg, std::shared_ptr<
       [self](runtime_atom, const runtime_event& ev) {
         auto& st = self->state;
         st.m.apply(ev);
+        st.push_on_runtime(ev);
         if (auto* s2 = std::get_if<ev_status>(&ev))
           st.emit(
               {{"event", "runtime_status"}, {"connected", s2->connected}, {"detail", s2->detail}});

@@ -13,6 +13,7 @@
 
 #include "desktop-bridge/e2ee_hub.hpp"
 #include "desktop-bridge/net.hpp"
+#include "desktop-bridge/push_hub.hpp"
 #include "desktop-bridge/runtime.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::bridge::runtime_event)
@@ -37,6 +38,8 @@ using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using pair_timeout_atom = caf::atom_constant<caf::atom("pairtmo")>;
 using runtime_atom = caf::atom_constant<caf::atom("runtime")>;
+using push_answer_atom = caf::atom_constant<caf::atom("pushans")>;
+using push_wake_atom = caf::atom_constant<caf::atom("pushwake")>;
 
 /// Network access used by the broker. Callbacks may run on any thread.
 class transport {
@@ -45,6 +48,13 @@ class transport {
   virtual void post(const std::string& url, std::string body, int timeout_ms,
                     std::function<void(net::http_response)> cb) = 0;
   virtual std::shared_ptr<net::ws_connection> connect(const std::string& url, net::ws_handlers h) = 0;
+  /// Web push delivery (docs/PUSH.md); fakes without push fail it as a transport error.
+  virtual void push_post(net::http_request req, std::function<void(net::http_response)> cb) {
+    (void)req;
+    net::http_response r;
+    r.error = "push unsupported";
+    cb(std::move(r));
+  }
 };
 
 /// Adapter for the real network (net::io_service); defined in main.cpp (links the Beast TU).
@@ -73,6 +83,7 @@ struct broker_config {
   bool restart_after_session_end = true;  ///< start a fresh session when the relay ended ours
   e2ee_policy e2ee = e2ee_policy::required;  ///< docs/E2EE.md "Policy and compatibility"
   std::size_t max_command_text_bytes = 16384;  ///< the relay's MAX_REMOTE_COMMAND_TEXT_BYTES
+  push::hub_config push;  ///< web push to E2EE devices (docs/PUSH.md)
 };
 
 /// Reconnect delay for attempt n ≥ 1 (without jitter): min(15 s, 2^min(n,4) s).

@@ -35,7 +35,9 @@ void broker_state::list_devices(bool show) {
                         {"deviceName", t.name},
                         {"connected", t.connected},
                         {"joinedAt", t.joined_at},
-                        {"lastSeenAt", t.last_seen_at}});
+                        {"lastSeenAt", t.last_seen_at},
+                        {"push", pushes.subscribed(t.device_id)}});
+        if (!t.connected) pushes.clear_visible(t.device_id);  // gone: its app may be closed
       }
     } catch (...) {
       error("devices_list", "invalid response");
@@ -59,7 +61,8 @@ void broker_state::revoke(const std::string& device_id) {
     return error("revoke", "invalid device id");
   // Forget the pinned key first (fail closed even when the relay call fails): a revoked phone's
   // keys can no longer complete a handshake, so they decrypt nothing new.
-  if (hub.forget_device(device_id)) save();
+  bool forgot = hub.forget_device(device_id);
+  if (pushes.unsubscribe(device_id) || forgot) save();  // a revoked phone gets no more pushes
   json body = auth_body();
   body["deviceID"] = device_id;
   post("/devices/revoke", body, [this, device_id](const net::http_response& r) {
@@ -107,7 +110,8 @@ void broker_state::decide(const std::string& request_id, bool approved) {
   emit({{"event", "pair_decision"}, {"requestID", request_id}, {"approved", approved}});
 }
 
-void broker_state::send_envelope(const std::string& type, json body) {
+void broker_state::send_envelope(const std::string& type, json body,
+                                 const std::function<void(const std::string&, json&)>& personal) {
   if (!ws || !authed || !desc) return;
   json env = {{"schemaVersion", 2},
               {"sessionID", desc->session_id},
@@ -117,7 +121,16 @@ void broker_state::send_envelope(const std::string& type, json body) {
   auto text = dump(env);
   // One record per open E2EE channel (each phone has its own keys); a plaintext copy only when
   // the policy allows it and some connected phone has no channel (docs/E2EE.md "Policy").
-  for (auto& rec : hub.seal_all(text)) ws->send(std::move(rec));
+  if (personal) {
+    for (auto& rec : hub.seal_each([&](const std::string& dev) {
+           json e = env;
+           personal(dev, e["payload"]["payload"]);
+           return dump(e);
+         }))
+      ws->send(std::move(rec));
+  } else {
+    for (auto& rec : hub.seal_all(text)) ws->send(std::move(rec));
+  }
   if (hub.plaintext_needed(device_count)) ws->send(std::move(text));
 }
 
@@ -143,7 +156,9 @@ void broker_state::flush(bool forced) {
   }
   if (!forced && text == last_snapshot) return;
   last_snapshot = text;
-  send_envelope("snapshot", rc::proto::parse_untrusted(text, 1024));  // our own text
+  // Web push is an E2EE-only feature: only the encrypted copies advertise it.
+  send_envelope("snapshot", rc::proto::parse_untrusted(text, 1024),
+                [](const std::string&, json& b) { b["capabilities"]["push"] = true; });
 }
 
 void broker_state::schedule_flush() {
@@ -184,6 +199,9 @@ void broker_state::on_control(const json& j) {
     if (n > device_count) {
       send_hello();
       list_devices(false);
+    } else if (n < device_count) {  // a phone left: which one (its visibility no longer holds)
+      if (n == 0) pushes.clear_all_visible();
+      list_devices(false);
     }
     device_count = n;
   } else if (type == "relay.snapshot_request") {
@@ -193,6 +211,7 @@ void broker_state::on_control(const json& j) {
       return refuse(dev, "e2ee_required");
     send_hello();
     flush(true);
+    send_push_state();
   } else if (type == "relay.pair_request") {
     auto rid = j.value("requestID", "");
     if (rid.empty()) return;
@@ -204,6 +223,8 @@ void broker_state::on_control(const json& j) {
     pair_requests[rid] = ev;
     emit(ev);
     if (cfg.auto_approve) return decide(rid, true);
+    push_notify(push::kind::pairing, "", "Pairing request",
+                "A device asks to pair: approve or deny it on the desktop.");
     int64_t timeout_ms = int64_t{cfg.pair_prompt_timeout_s} * 1000;
     if (auto exp = rc::proto::parse_rfc3339(j.value("expiresAt", "")))
       timeout_ms = std::clamp<int64_t>(*exp - rc::proto::now_ms(), 1000, timeout_ms);
@@ -267,6 +288,7 @@ void broker_state::on_e2ee(const std::string& device, const std::string& conn, c
     send_hello();
     last_snapshot.clear();
     flush(true);
+    send_push_state();
   }
   if (!o.app) return;
   // Decrypt-then-validate: the relay only saw ciphertext, so the desktop runs the relay's own
@@ -284,13 +306,16 @@ void broker_state::on_e2ee(const std::string& device, const std::string& conn, c
           {"deviceID", device}});
     return;
   }
-  process_command(inner, conn);
+  process_command(inner, conn, device);
 }
 
-void broker_state::process_command(const json& env, const std::string& conn) {
+void broker_state::process_command(const json& env, const std::string& conn,
+                                   const std::string& e2ee_device) {
   auto& p = env["payload"];
   if (p.value("type", "") != "command" || !p.contains("payload") || !p["payload"].is_object())
     return;
+  if (p["payload"].value("name", "").rfind("push.", 0) == 0)
+    return on_push_command(env, conn, e2ee_device);
   uint64_t seq = env["seq"].get<uint64_t>();
   auto& tr = trackers.get(conn);
   auto res = tr.ingest(seq);

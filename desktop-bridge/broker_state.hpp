@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include "desktop-bridge/broker.hpp"
@@ -38,6 +39,10 @@ struct broker_state {
   bool runtime_started = false;
   bool restoring = false;
   e2ee_hub hub;
+  push::hub pushes;                       // web push (docs/PUSH.md)
+  std::set<std::string> running_threads;  // turn running (a push when it ends)
+  bool push_wake_pending = false;
+  int64_t push_wake_at = 0;
 
   std::shared_ptr<net::ws_connection> ws;
   uint64_t ws_gen = 0;
@@ -128,7 +133,9 @@ struct broker_state {
   void decide(const std::string& request_id, bool approved);
 
   // ---- outbound stream ------------------------------------------------------------------------
-  void send_envelope(const std::string& type, json body);
+  /// `personal` (optional) edits the body per E2EE device; plaintext copies get `body` as is.
+  void send_envelope(const std::string& type, json body,
+                     const std::function<void(const std::string&, json&)>& personal = {});
 
   void send_hello();
 
@@ -143,7 +150,18 @@ struct broker_state {
 
   void on_envelope(const json& env);
   bool envelope_header_ok(const json& env) const;
-  void process_command(const json& env, const std::string& conn);
+  void process_command(const json& env, const std::string& conn,
+                       const std::string& e2ee_device = {});
+
+  // ---- web push (broker_push.cpp) ---------------------------------------------------------------
+  void on_push_command(const json& env, const std::string& conn, const std::string& device);
+  /// `push.state` to every E2EE device (each its own); plaintext copies get an empty event.
+  void send_push_state();
+  void push_on_runtime(const runtime_event& ev);
+  void push_notify(push::kind k, const std::string& thread_id, const std::string& title,
+                   const std::string& text);
+  void push_pump();
+  void on_push_answer(uint64_t id, int status, const std::string& retry_after);
   void on_e2ee(const std::string& device, const std::string& conn, const json& body);
   void refuse(const std::string& device, const std::string& reason);
   /// The session's join link plus `dk`/`ps` (fresh single-use secret); call save() after.

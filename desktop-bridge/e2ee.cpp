@@ -108,12 +108,24 @@ ecdh_key::ecdh_key(const bytes& private_scalar) {
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM* params = nullptr;
   EVP_PKEY* k = nullptr;
-  if (pctx && d && bld &&
+  // The public point d·G (OpenSSL 3.0 does not derive it from a private-only import).
+  EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  EC_POINT* q = group ? EC_POINT_new(group) : nullptr;
+  unsigned char pub[65];
+  bool have_pub = q && d && EC_POINT_mul(group, q, d, nullptr, nullptr, nullptr) == 1 &&
+                  EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED, pub, sizeof pub,
+                                     nullptr) == sizeof pub;
+  EC_POINT_free(q);
+  EC_GROUP_free(group);
+  if (pctx && d && bld && have_pub &&
       OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0) == 1 &&
       OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d) == 1 &&
+      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub) == 1 &&
       (params = OSSL_PARAM_BLD_to_param(bld)) != nullptr && EVP_PKEY_fromdata_init(pctx) == 1 &&
-      EVP_PKEY_fromdata(pctx, &k, EVP_PKEY_KEYPAIR, params) == 1)
+      EVP_PKEY_fromdata(pctx, &k, EVP_PKEY_KEYPAIR, params) == 1) {
     pkey_ = k;
+    pub_.assign(pub, pub + sizeof pub);
+  }
   OSSL_PARAM_free(params);
   OSSL_PARAM_BLD_free(bld);
   BN_clear_free(d);

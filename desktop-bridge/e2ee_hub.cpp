@@ -353,6 +353,13 @@ std::vector<std::string> e2ee_hub::seal_all(const std::string& plaintext) {
   return out;
 }
 
+std::vector<std::string> e2ee_hub::seal_each(
+    const std::function<std::string(const std::string&)>& plaintext_for) {
+  std::vector<std::string> out;
+  for (auto& [dev, ch] : channels_) out.push_back(rec_frame(dev, *ch, plaintext_for(dev)));
+  return out;
+}
+
 std::size_t e2ee_hub::open_channels() const {
   return channels_.size();
 }

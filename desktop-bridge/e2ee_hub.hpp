@@ -3,6 +3,7 @@
 // Pure logic (no CAF, no I/O): the broker sends the frames it returns.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -69,6 +70,9 @@ class e2ee_hub {
 
   /// Encrypts one app envelope for every open channel.
   std::vector<std::string> seal_all(const std::string& plaintext);
+  /// One record per open channel, each with that device's own plaintext (same seq for all).
+  std::vector<std::string> seal_each(
+      const std::function<std::string(const std::string& device_id)>& plaintext_for);
   /// Plaintext copies still go out (preferred only, while a connected phone has no channel).
   bool plaintext_needed(std::size_t connected_devices) const;
   std::size_t open_channels() const;

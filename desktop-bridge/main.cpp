@@ -57,6 +57,11 @@ const char* usage_text =
     "  --approvals          start with remote runtime approvals ON (default OFF)\n"
     "  --e2ee MODE          end-to-end encryption: required (default) | preferred | off\n"
     "  --auto-approve       approve every pairing request (demos only; insecure)\n"
+    "  --push-subject S     VAPID contact, mailto:… or https://… (default mailto:remote-control@localhost)\n"
+    "  --push-generic       push text is only \"Your agent needs you\" (no thread titles)\n"
+    "  --push-pairing       also push when a pairing request waits on this desktop (default off)\n"
+    "  --push-allow-loopback  TEST ONLY: accept loopback/private push endpoints\n"
+    "  --push-ca-file PATH  TEST ONLY: PEM CA bundle for push services (default: system store)\n"
     "  --json               machine mode: JSON events on stdout, commands on stdin\n"
     "  --help               this text\n"
     "\n"
@@ -72,6 +77,7 @@ struct options {
   exec_options exec;
   demo_options demo;
   std::string ca_file;
+  std::string push_ca_file;  // test-only
   bool json_mode = false;
   bool no_state = false;
 };
@@ -149,6 +155,20 @@ bool parse_args(int argc, char** argv, options& o, std::string& err) {
     } else if (a == "--join-ttl") {
       if (!next_int(n, 10, 86400)) return false;
       o.broker.join_ttl_s = n;
+    } else if (a == "--push-subject") {  // docs/PUSH.md
+      if (!next(o.broker.push.subject)) return false;
+      if (!push::valid_subject(o.broker.push.subject)) {
+        err = "--push-subject must be mailto:… or https://…";
+        return false;
+      }
+    } else if (a == "--push-generic") {
+      o.broker.push.generic = true;
+    } else if (a == "--push-pairing") {
+      o.broker.push.pairing = true;
+    } else if (a == "--push-allow-loopback") {  // TEST ONLY
+      o.broker.push.allow_local = true;
+    } else if (a == "--push-ca-file") {  // TEST ONLY
+      if (!next(o.push_ca_file)) return false;
     } else if (a == "--pair-timeout") {
       if (!next_int(n, 1, 3600)) return false;
       o.broker.pair_prompt_timeout_s = static_cast<int>(n);
@@ -266,7 +286,8 @@ class human_ui final : public ui_sink {
       int i = 1;
       for (auto& x : d)
         o << "  " << i++ << ". " << x.value("deviceName", "") << "  id=" << x.value("deviceID", "")
-          << (x.value("connected", false) ? "  [connected]" : "") << "  last seen " << x.value("lastSeenAt", "") << "\n";
+          << (x.value("connected", false) ? "  [connected]" : "")
+          << (x.value("push", false) ? "  [push on]" : "") << "  last seen " << x.value("lastSeenAt", "") << "\n";
     } else if (name == "e2ee_verified") {
       o << "End-to-end encrypted: device " << ev.value("deviceID", "") << " verified. Safety code "
         << ev.value("safetyCode", "") << " (compare with the phone).\n";
@@ -274,6 +295,9 @@ class human_ui final : public ui_sink {
       o << (name == "e2ee_refused" ? "E2EE REFUSED" : "E2EE resync") << " for device "
         << ev.value("deviceID", "") << ": " << ev.value("message", "") << " (" << ev.value("reason", "")
         << ")\n";
+    } else if (name == "push_subscribed" || name == "push_unsubscribed") {
+      o << "Push notifications " << (name == "push_subscribed" ? "ON" : "OFF") << " for device "
+        << ev.value("deviceID", "") << ".\n";
     } else if (name == "device_revoked") {
       o << "Revoked device " << ev.value("deviceID", "") << ".\n";
     } else if (name == "command_received") {
@@ -482,6 +506,9 @@ class net_transport final : public transport {
   std::shared_ptr<net::ws_connection> connect(const std::string& url, net::ws_handlers h) override {
     return io_->ws_connect(url, std::move(h));
   }
+  void push_post(net::http_request req, std::function<void(net::http_response)> cb) override {
+    io_->push_post(std::move(req), std::move(cb));
+  }
 
  private:
   std::shared_ptr<net::io_service> io_;
@@ -547,7 +574,7 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<net::io_service> io;
   try {
-    io = std::make_shared<net::io_service>(opts.ca_file);
+    io = std::make_shared<net::io_service>(opts.ca_file, opts.push_ca_file);
   } catch (const std::exception& e) {
     std::cerr << "desktop-bridge: TLS setup failed: " << e.what() << "\n";
     return 2;

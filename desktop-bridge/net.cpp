@@ -30,16 +30,19 @@ using tcp = asio::ip::tcp;
 struct io_service::impl {
   asio::io_context ioc;
   ssl::context tls{ssl::context::tls_client};
+  ssl::context push_tls{ssl::context::tls_client};
   asio::executor_work_guard<asio::io_context::executor_type> guard{ioc.get_executor()};
   std::thread thread;
   bool stopped = false;
 
-  explicit impl(const std::string& ca_file) {
-    tls.set_verify_mode(ssl::verify_peer);
-    if (!ca_file.empty())
-      tls.load_verify_file(ca_file);
-    else
-      tls.set_default_verify_paths();
+  impl(const std::string& ca_file, const std::string& push_ca_file) {
+    for (auto [ctx, file] : {std::pair{&tls, &ca_file}, std::pair{&push_tls, &push_ca_file}}) {
+      ctx->set_verify_mode(ssl::verify_peer);
+      if (!file->empty())
+        ctx->load_verify_file(*file);
+      else
+        ctx->set_default_verify_paths();
+    }
     thread = std::thread([this] { ioc.run(); });
   }
   void stop() {
@@ -148,6 +151,8 @@ struct http_op : std::enable_shared_from_this<http_op<Stream>> {
         auto& res = self->parser.get();
         r.status = static_cast<int>(res.result_int());
         r.body = res.body();
+        if (auto ra = res.find(http::field::retry_after); ra != res.end())
+          r.retry_after = std::string(ra->value().substr(0, 64));
         c(std::move(r));
         beast::error_code ignored;
         self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -292,7 +297,8 @@ struct ws_session : ws_connection, std::enable_shared_from_this<ws_session<Strea
 
 }  // namespace
 
-io_service::io_service(std::string ca_file) : p_(std::make_unique<impl>(ca_file)) {}
+io_service::io_service(std::string ca_file, std::string push_ca_file)
+    : p_(std::make_unique<impl>(ca_file, push_ca_file)) {}
 io_service::~io_service() = default;
 
 void io_service::stop() { p_->stop(); }
@@ -322,6 +328,29 @@ void io_service::http_post(const std::string& url, std::string body, int timeout
     setup(std::make_shared<http_op<beast::ssl_stream<beast::tcp_stream>>>(p_->ioc, p_->ioc, p_->tls));
   else
     setup(std::make_shared<http_op<beast::tcp_stream>>(p_->ioc, p_->ioc));
+}
+
+void io_service::push_post(http_request req, std::function<void(http_response)> cb) {
+  target t;
+  if (!parse_target(req.url, t) || !t.tls) {
+    http_response r;
+    r.error = "not an https url";
+    cb(std::move(r));
+    return;
+  }
+  auto op = std::make_shared<http_op<beast::ssl_stream<beast::tcp_stream>>>(p_->ioc, p_->ioc,
+                                                                           p_->push_tls);
+  op->t = t;
+  op->cb = std::move(cb);
+  op->timeout = std::chrono::milliseconds(req.timeout_ms);
+  op->req = http::request<http::string_body>(http::verb::post, t.path, 11);
+  op->req.set(http::field::host, t.host_header);
+  op->req.set(http::field::user_agent, "rc-desktop-bridge/1");
+  op->req.set(http::field::content_type, req.content_type);
+  for (auto& [k, v] : req.headers) op->req.set(k, v);
+  op->req.body() = std::move(req.body);
+  op->req.prepare_payload();
+  asio::post(p_->ioc, [op] { op->run(); });
 }
 
 std::shared_ptr<ws_connection> io_service::ws_connect(const std::string& url, ws_handlers h) {

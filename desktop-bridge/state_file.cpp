@@ -61,6 +61,7 @@ std::optional<saved_state> load_state(const std::string& path, bool* purged) {
           if (x.is_object())
             s.e2ee_secrets.emplace_back(x.value("ps", ""), x.value("expiresAt", int64_t{0}));
     }
+    if (auto p = j.find("push"); p != j.end() && p->is_object()) s.push = *p;
     return s;
   } catch (const std::exception&) {
     clear_state(path);
@@ -91,6 +92,7 @@ bool save_state(const std::string& path, const saved_state& s, std::string* erro
     for (auto& [ps, exp] : s.e2ee_secrets) secrets.push_back({{"ps", ps}, {"expiresAt", exp}});
     j["e2ee"] = {{"identity", s.e2ee_identity}, {"pinned", s.e2ee_pinned}, {"secrets", secrets}};
   }
+  if (s.push.is_object() && !s.push.empty()) j["push"] = s.push;
   std::string text = j.dump(2) + "\n";
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

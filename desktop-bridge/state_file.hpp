@@ -20,6 +20,8 @@ struct saved_state {
   std::string e2ee_identity;
   std::map<std::string, std::string> e2ee_pinned;
   std::vector<std::pair<std::string, int64_t>> e2ee_secrets;
+  /// Web push (docs/PUSH.md): `{vapid: PKCS#8 base64url, subscriptions: {deviceID: {...}}}`.
+  nlohmann::json push = nlohmann::json::object();
 };
 
 /// Default path: $XDG_CONFIG_HOME or ~/.config, + /remote-control/bridge-session.json.

@@ -175,8 +175,10 @@ verdict validate_command_envelope(const json& v, uint64_t& seq_out) {
   if (body == payload->end() || !body->is_object())
     return invalid_command("Command payload object is required.");
   static const char* allowed_body[] = {
-      "name", "commandID",        "threadID",           "projectID",
-      "text", "runtimeRequestID", "runtimeRequestKind", "runtimeRequestResponse"};
+      "name",         "commandID",        "threadID",           "projectID",
+      "text",         "runtimeRequestID", "runtimeRequestKind", "runtimeRequestResponse",
+      "subscription",              // push.subscribe (docs/PUSH.md)
+      "kinds",        "visible"};  // push.visibility
   for (auto it = body->begin(); it != body->end(); ++it) {
     bool ok = false;
     for (auto a : allowed_body) ok = ok || it.key() == a;
@@ -259,6 +261,54 @@ verdict check_response(const json& r, std::size_t max_text) {
     return invalid_command("runtimeRequestResponse.approved must be a boolean.");
   return {};
 }
+
+// ---- web push commands (docs/PUSH.md; E2EE only, the desktop refuses them in plaintext) -------
+bool b64u_len(const json& v, std::size_t len, int first = -1) {
+  if (!v.is_string() || v.get_ref<const std::string&>().size() > 128) return false;
+  auto d = base64url_decode(v.get_ref<const std::string&>());
+  return d && d->size() == len && (first < 0 || static_cast<unsigned char>((*d)[0]) == first);
+}
+
+bool exact_keys(const json& o, std::initializer_list<const char*> keys) {
+  if (!o.is_object() || o.size() != keys.size()) return false;
+  for (auto k : keys)
+    if (!o.contains(k)) return false;
+  return true;
+}
+
+verdict check_push(const json& body, const std::string& name) {
+  // The app schema's fields may only be absent or null on a push command; push fields only here.
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    const auto& k = it.key();
+    if (k == "name" || k == "commandID") continue;
+    bool own = (name == "push.subscribe" && (k == "subscription" || k == "kinds")) ||
+               (name == "push.visibility" && k == "visible");
+    if (!own && !it->is_null()) return invalid_command(name + " does not take " + k + ".");
+  }
+  if (name == "push.visibility") {
+    auto v = field(body, "visible");
+    return v && v->is_boolean() ? verdict{} : invalid_command("push.visibility requires visible.");
+  }
+  if (name != "push.subscribe") return {};
+  auto sub = field(body, "subscription");
+  if (!sub || !exact_keys(*sub, {"endpoint", "p256dh", "auth"}))
+    return invalid_command("push.subscribe requires subscription {endpoint, p256dh, auth}.");
+  const auto& ep = (*sub)["endpoint"];
+  if (!ep.is_string() || ep.get_ref<const std::string&>().size() > 2048 ||
+      ep.get_ref<const std::string&>().rfind("https://", 0) != 0)
+    return invalid_command("subscription.endpoint must be an https URL (at most 2048 bytes).");
+  for (unsigned char c : ep.get_ref<const std::string&>())
+    if (c <= 0x20 || c >= 0x7f) return invalid_command("subscription.endpoint is not a URL.");
+  if (!b64u_len((*sub)["p256dh"], 65, 0x04))
+    return invalid_command("subscription.p256dh must be an uncompressed P-256 point.");
+  if (!b64u_len((*sub)["auth"], 16)) return invalid_command("subscription.auth must be 16 bytes.");
+  auto kinds = field(body, "kinds");
+  if (!kinds || !exact_keys(*kinds, {"approval", "turn", "pairing"}))
+    return invalid_command("push.subscribe requires kinds {approval, turn, pairing}.");
+  for (auto& v : *kinds)
+    if (!v.is_boolean()) return invalid_command("kinds values must be booleans.");
+  return {};
+}
 }  // namespace
 
 verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
@@ -282,6 +332,11 @@ verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
     return check_compact(body, "threadID", "thread.interrupt requires threadID.");
   if (name == "thread.load_earlier")
     return check_compact(body, "threadID", "thread.load_earlier requires threadID.");
+  if (name.rfind("push.", 0) != 0)
+    for (auto k : {"subscription", "kinds", "visible"})
+      if (body.contains(k)) return invalid_command(std::string(k) + " is only for push commands.");
+  if (name == "push.subscribe" || name == "push.unsubscribe" || name == "push.visibility")
+    return check_push(body, name);
   if (name == "project.select")
     return check_compact(body, "projectID", "project.select requires projectID.");
   if (name == "runtime_request.respond") {

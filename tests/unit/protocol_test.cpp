@@ -450,3 +450,47 @@ CAF_TEST(untrusted json is bounded and read without throwing) {
   CAF_CHECK_EQUAL(proto::string_member(proto::json::array(), "type", "x"), "x");
   CAF_CHECK_EQUAL(proto::bool_member(proto::json(5), "flag", true), true);
 }
+
+// ---- web push commands (docs/PUSH.md) ---------------------------------------------------------
+
+CAF_TEST(push commands are validated strictly) {
+  const std::string p256dh =
+      "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+  auto sub = [&](json patch) {
+    auto c = relay_fixture::command(sid, 1, "push.subscribe");
+    auto& b = c["payload"]["payload"];
+    b["subscription"] = {{"endpoint", "https://push.example/x"},
+                         {"p256dh", p256dh},
+                         {"auth", "BTBZMqHH6r4Tts7J_aSIgg"}};
+    b["kinds"] = {{"approval", true}, {"turn", false}, {"pairing", false}};
+    b["threadID"] = nullptr;  // the PWA sends the app schema's fields as null
+    b.merge_patch(patch);
+    return c;
+  };
+  CAF_CHECK(full_check(sub(json::object())).ok());
+  CAF_CHECK(!full_check(sub({{"subscription", {{"endpoint", "http://push.example/x"}}}})).ok());
+  CAF_CHECK(
+      !full_check(sub({{"subscription", {{"endpoint", "https://p/" + std::string(2040, 'a')}}}}))
+           .ok());
+  CAF_CHECK(!full_check(sub({{"subscription", {{"p256dh", p256dh.substr(0, 80)}}}})).ok());
+  CAF_CHECK(!full_check(sub({{"subscription", {{"auth", "BTBZMqHH6r4Tts7J_aSIg"}}}})).ok());
+  CAF_CHECK(!full_check(sub({{"subscription", {{"extra", 1}}}})).ok());
+  CAF_CHECK(!full_check(sub({{"kinds", {{"turn", 1}}}})).ok());
+  CAF_CHECK(!full_check(sub({{"kinds", {{"other", true}}}})).ok());
+  CAF_CHECK(!full_check(sub({{"threadID", "T1"}})).ok());
+  CAF_CHECK(!full_check(sub({{"visible", true}})).ok());
+  auto vis = relay_fixture::command(sid, 1, "push.visibility");
+  CAF_CHECK(!full_check(vis).ok());
+  vis["payload"]["payload"]["visible"] = false;
+  CAF_CHECK(full_check(vis).ok());
+  vis["payload"]["payload"]["visible"] = "no";
+  CAF_CHECK(!full_check(vis).ok());
+  auto un = relay_fixture::command(sid, 1, "push.unsubscribe");
+  CAF_CHECK(full_check(un).ok());
+  un["payload"]["payload"]["kinds"] = json::object();
+  CAF_CHECK(!full_check(un).ok());
+  auto sel = relay_fixture::command(sid, 1, "thread.select");
+  sel["payload"]["payload"]["visible"] = true;  // push fields only on push commands
+  CAF_CHECK(!full_check(sel).ok());
+  CAF_CHECK(!full_check(relay_fixture::command(sid, 1, "push.other")).ok());
+}
