@@ -50,10 +50,22 @@ struct desktop_msg {
 };
 
 /// A versioned write of one session record (session → store).
+/// Compare-and-set: `version` must be above the stored one; on a conflict the store actor
+/// merges `record` with the stored copy (three-way, from `base`, the copy the writer last read
+/// or wrote) and retries with stored + 1 (bounded).
 struct store_write {
   persistence::session_record record;
   uint64_t version = 0;
   bool remove = false;
+  persistence::session_record base;
+};
+
+/// Outcome of a store_write: the version that was written (or the stored one on failure) and,
+/// after a conflict, the merged record that was written instead of `record`.
+struct write_reply {
+  persistence::store_status status = persistence::store_status::unavailable;
+  uint64_t version = 0;
+  std::optional<persistence::session_record> merged;
 };
 
 /// Result of a single-session load (loader actor).
@@ -90,6 +102,7 @@ CAF_ADD_TYPE_ID(rc_relay, (rc::actors::index_op))
 CAF_ADD_TYPE_ID(rc_relay, (std::vector<rc::actors::index_op>))
 CAF_ADD_TYPE_ID(rc_relay, (rc::actors::store_write))
 CAF_ADD_TYPE_ID(rc_relay, (rc::actors::load_reply))
+CAF_ADD_TYPE_ID(rc_relay, (rc::actors::write_reply))
 CAF_ADD_TYPE_ID(rc_relay, (rc::actors::load_all_ptr))
 CAF_ADD_TYPE_ID(rc_relay, (std::shared_ptr<rc::gw::http_responder>))
 CAF_ADD_TYPE_ID(rc_relay, (std::shared_ptr<rc::gw::ws_peer>))
@@ -164,6 +177,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::index_op)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<rc::actors::index_op>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::store_write)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::load_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::write_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::load_all_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rc::gw::http_responder>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rc::gw::ws_peer>)
@@ -193,8 +207,8 @@ using describable_actor = caf::typed_actor<replies_to<describe_atom>::with<std::
 
 /// Owns the state store (detached with Redis: blocking I/O never runs on shared workers).
 using store_actor = caf::typed_actor<
-    reacts_to<save_atom, store_write>,                                     // fire and forget
-    replies_to<save_atom, rotated_atom, store_write>::with<store_status>,  // token rotation
+    reacts_to<save_atom, store_write>,                                    // fire and forget
+    replies_to<save_atom, rotated_atom, store_write>::with<write_reply>,  // CAS write + outcome
     replies_to<load_atom, std::string>::with<load_reply>  // broker: restart a session
     >;
 

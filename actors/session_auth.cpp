@@ -122,14 +122,18 @@ void session_ops::auth_mobile(auth_request& a, const std::string& device_id) {
       dev->second = before;
   };
   // The rotation must be persisted before auth_ok; on failure it is rolled back (§6.3.4).
+  // A conflict with another node's write is merged by the store actor (compare-and-set).
+  auto copy = std::make_shared<const persistence::session_record>(st().rec);
   self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
-                store_write{st().rec, st().version, false})
+                store_write{st().rec, st().version, false, st().base})
       .await(
-          [=](store_status status) mutable {
-            if (status != store_status::ok && status != store_status::stale_version) {
+          [=](write_reply& r) mutable {
+            if (r.status != store_status::ok) {
+              st().version = std::max(st().version, r.version);
               rollback();
               return reject(*req, auth_failure::token_rotation_persist_failed, false);
             }
+            written(*copy, r);
             after_rotation(req, device_id, next, ops);
           },
           [=](caf::error& e) mutable {

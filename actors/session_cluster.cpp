@@ -122,30 +122,37 @@ void session_ops::revoke_local(const std::string& device_id) {
   if (st().desktop) device_count_to_desktop();
 }
 
-/// Persisted copy from a reload (§4.5, improved): adopt it when it is newer than ours. With
-/// local sockets the devices' token records are still merged, so a phone whose token was
-/// rotated on another node authenticates here; devices with a live local socket are kept.
+/// Persisted copy from a reload (§4.5, improved): adopted when newer than the copy this session
+/// last read or wrote, merged three-way with the local changes not yet stored. Devices with a
+/// live local socket are kept.
 void session_ops::merge(persistence::session_record& rec, uint64_t version) {
   if (st().closed) return;
   if (!st().initialized) {
     restore(rec, version);
     return;
   }
-  if (version <= st().version) return;
+  if (version <= st().base_version) return;
+  auto next = persistence::merge3(st().base, st().rec, rec);
+  st().base = std::move(rec);
+  st().base_version = version;
+  st().version = std::max(st().version, version);
+  apply_record(std::move(next));
+}
+
+void session_ops::apply_record(persistence::session_record next) {
   index(tokens().all(false));
   std::vector<std::string> gone;
   for (auto& [id, d] : st().rec.devices)
-    if (!rec.devices.count(id)) gone.push_back(id);
+    if (!next.devices.count(id)) gone.push_back(id);
   for (auto& id : gone) {
     if (st().device_conn.count(id))
-      rec.devices[id] = st().rec.devices[id];  // live here: keep it
+      next.devices[id] = st().rec.devices[id];  // live here: keep it
     else
       kill_device(id);
   }
-  int64_t activity = std::max(st().rec.last_activity_at_ms, rec.last_activity_at_ms);
-  st().rec = std::move(rec);
+  int64_t activity = std::max(st().rec.last_activity_at_ms, next.last_activity_at_ms);
+  st().rec = std::move(next);
   st().rec.last_activity_at_ms = activity;
-  st().version = version;
   for (auto& [id, d] : st().rec.devices)
     if (!st().device_actors.count(id)) spawn_device(id);
   auto idx = tokens().prune_all(now());
@@ -155,6 +162,8 @@ void session_ops::merge(persistence::session_record& rec, uint64_t version) {
 }
 
 void session_ops::restore(persistence::session_record& rec, uint64_t version) {
+  st().base = rec;
+  st().base_version = version;
   st().rec = std::move(rec);
   st().version = std::max(st().version, version);
   st().initialized = true;

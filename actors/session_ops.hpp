@@ -45,7 +45,11 @@ struct session_state {
   bool initialized = false;
   bool closed = false;
   persistence::session_record rec;
-  uint64_t version = 0;
+  uint64_t version = 0;  ///< write counter: highest version written, being written or seen
+  /// The copy last read from or written to the store, at base_version: the base of the
+  /// three-way merge when another node's write is adopted or a write conflicts.
+  persistence::session_record base;
+  uint64_t base_version = 0;
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
   std::weak_ptr<gw::ws_link> desktop_handler;         ///< receives the zero-hop mobile route table
@@ -94,8 +98,10 @@ struct session_ops {
   void presence_to(const device_actor& device, bool connected);
   void tell_presence(bool connected);
   void persist();
-  /// Persists, then (once the write is done) tells peers to reload and runs `then`.
-  void persist_then(std::function<void()> then);
+  /// Persists (compare-and-set), then tells peers to reload and runs `then` with the outcome.
+  void persist_then(std::function<void(store_status)> then);
+  /// A write of `written` came back: adopt the written version (and the merged record).
+  void written(const persistence::session_record& written, write_reply& r);
   void send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text);
   void spawn_device(const std::string& device_id);
   void kill_device(const std::string& device_id);
@@ -153,6 +159,9 @@ struct session_ops {
   void from_bus(const persistence::bus_envelope& e);
   void revoke_local(const std::string& device_id);
   void merge(persistence::session_record& rec, uint64_t version);
+  /// Makes `next` the session's record: token index, device actors (devices with a live
+  /// local socket are kept).
+  void apply_record(persistence::session_record next);
   void restore(persistence::session_record& rec, uint64_t version);
 };
 

@@ -100,7 +100,7 @@ void session_ops::pair_start(api_call& c) {
   auto resp = c.responder;
   proto::json body{
       {"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}};
-  persist_then([resp, body] { reply_json(resp, 200, body); });
+  persist_then([resp, body](store_status) { reply_json(resp, 200, body); });
 }
 
 void session_ops::pair_join(api_call& c) {
@@ -193,7 +193,7 @@ void session_ops::approve() {
                    {"deviceSessionToken", d.current_session_token},
                    {"wsURL", r.relay_web_socket_url}};
   uint64_t join_id = st().pending->id;
-  persist_then([this, body, join_id] {
+  persist_then([this, body, join_id](store_status) {
     if (st().pending && st().pending->id == join_id) finish_join(200, body);
   });
 }

@@ -24,7 +24,7 @@ constexpr std::string_view save_script = R"lua(
 local cur = redis.call('GET', KEYS[2])
 if cur then
   local n = tonumber(cur)
-  if n and n > tonumber(ARGV[1]) then return 0 end
+  if n and n >= tonumber(ARGV[1]) then return 0 end
 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 0 and
    redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return -1 end
@@ -40,7 +40,7 @@ constexpr std::string_view delete_script = R"lua(
 local cur = redis.call('GET', KEYS[2])
 if cur then
   local n = tonumber(cur)
-  if n and n > tonumber(ARGV[1]) then return 0 end
+  if n and n >= tonumber(ARGV[1]) then return 0 end
 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[2])
