@@ -9,9 +9,46 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, startNats, startNode, toolAvailable, waitMembers } from './lib/cluster.mjs';
 import {
-  newCreds, pairStart, connectDesktop, connectPhone, joinAndApprove, b64url,
+  newCreds, pairStart, pairRefresh, connectDesktop, connectPhone, joinAndApprove, b64url, command, threadSelect,
 } from './lib/fixture.mjs';
 import { WsClient, openAndAuth } from './lib/ws.mjs';
+import { waitFor } from './lib/relay.mjs';
+
+/** Next relay.desktop_status with desktopConnected === v (others skipped, bounded). */
+async function statusIs(ws, v, timeoutMs) {
+  for (let i = 0; i < 20; ++i) {
+    const m = await ws.nextOfType('relay.desktop_status', timeoutMs);
+    if (m.desktopConnected === v) return m;
+  }
+  throw new Error(`no desktop_status ${v}`);
+}
+
+/** Next relay.device_count with connectedDeviceCount === n (others skipped, bounded). */
+async function countIs(ws, n, timeoutMs = 5000) {
+  for (let i = 0; i < 20; ++i) {
+    const m = await ws.nextOfType('relay.device_count', timeoutMs);
+    if (m.connectedDeviceCount === n) return m;
+  }
+  throw new Error(`no relay.device_count ${n}`);
+}
+
+/** pair/start on `a`, desktop on `b`, join through `c` approved, phone on `c`. */
+async function crossPair(a, b, c) {
+  const creds = newCreds();
+  await pairStart(a, creds);
+  const d = await connectDesktop(b, creds.desktopSessionToken);
+  const { join } = await joinAndApprove(c, creds, d.ws, { deviceName: 'Phone' });
+  assert.equal(join.status, 200, join.text);
+  const p = await connectPhone(c, join.body.deviceSessionToken);
+  return { creds, desktop: d.ws, phone: p.ws, deviceID: join.body.deviceID };
+}
+
+async function commandReaches(f, n) {
+  const c = threadSelect('t' + n);
+  f.phone.send(command(f.creds.sessionID, n, c));
+  const m = await f.desktop.nextSkipping(['relay.device_count'], 5000);
+  assert.equal(m.payload?.payload?.commandID, c.commandID, JSON.stringify(m));
+}
 
 const skip = (!toolAvailable('redis-server') && 'redis-server not installed') ||
   (!toolAvailable('nats-server') && 'nats-server not installed');
@@ -61,5 +98,19 @@ describe('cluster faults (issue 12)', { skip }, () => {
     const again = await connectPhone(A, first.nextDeviceSessionToken, { label: 'phone-on-a' });
     again.ws.close();
     d.ws.close();
+  });
+
+  it('item 2: the first write after a quick Redis restart reaches Redis', async () => {
+    // Every node has used its Redis connections (item 1 above and the reload pings).
+    const port = redis.port;
+    await redis.kill();
+    redis = await startRedis(port);  // same port, empty, nothing written between
+    const creds = newCreds();
+    await pairStart(A, creds);
+    // B never saw the session: it must find it in Redis.
+    const d = await connectDesktop(B, creds.desktopSessionToken, { label: 'desktop-after-restart' });
+    d.ws.close();
+    const h = await A.health();
+    assert.equal(h.redisConnected, true);
   });
 });
