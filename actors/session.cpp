@@ -140,9 +140,17 @@ void session_ops::push_routes() {
   });
 }
 
+std::size_t session_ops::device_count() {
+  std::size_t n = st().mobiles.size();
+  for (auto& [instance, count] : st().remote_mobiles) n += count;
+  return n;
+}
+
+/// The desktop here gets the cluster-wide count; a node without it publishes its local count
+/// (the desktop's node sums them per source node, see from_bus).
 void session_ops::device_count_to_desktop() {
   if (st().desktop)
-    send_text(st().desktop, proto::msg_device_count(sid(), st().mobiles.size()));
+    send_text(st().desktop, proto::msg_device_count(sid(), device_count()));
   else
     publish(target::desktop, proto::msg_device_count(sid(), st().mobiles.size()));
 }
@@ -168,6 +176,7 @@ void session_ops::remove_desktop(std::optional<close_reason> reason) {
   auto peer = std::move(st().desktop);
   st().desktop.reset();
   st().desktop_conn.clear();
+  st().remote_mobiles.clear();  // peers re-report when the desktop is back (desktop_status)
   clear_routes(peer, st().desktop_handler);
   ctx->metrics.active_websockets.fetch_sub(1);
   ctx->metrics.sessions_with_desktop.fetch_sub(1);
@@ -362,7 +371,9 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
         auto& st = self->state;
         if (st.remote_desktop && st.remote_desktop_instance == instance)
           ops->set_remote_desktop(false, {}, true);
+        if (st.remote_mobiles.erase(instance) > 0 && st.desktop) ops->device_count_to_desktop();
       },
+      [=](announce_atom, const std::string&) { ops->announce(); },
       [=](auth_atom, auth_request& a, bool desktop, const std::string& device_id) {
         if (desktop)
           ops->auth_desktop(a);

@@ -37,6 +37,12 @@ void session_ops::report_sockets() {
   }
 }
 
+void session_ops::announce() {
+  if (!st().initialized || st().closed || !bus()) return;
+  if (st().desktop) publish(target::mobile, proto::msg_desktop_status(sid(), true));
+  if (!st().mobiles.empty()) device_count_to_desktop();
+}
+
 /// Remote presence changes (desktop_status from a peer, probe answer, member gone).
 void session_ops::set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles) {
   if (st().desktop) return;  // the local socket is authoritative
@@ -92,6 +98,21 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
     if (e.target == target::mobile && e.target_device_id) return revoke_local(*e.target_device_id);
     return close(reason, false);
   }
+  if (e.target == target::desktop && type == "relay.device_count") {
+    // A peer's local phone count: the desktop gets the cluster-wide sum.
+    if (!st().desktop || !j.contains("connectedDeviceCount") ||
+        !j["connectedDeviceCount"].is_number_unsigned())
+      return;
+    auto n = j["connectedDeviceCount"].get<uint64_t>();
+    n = std::min<uint64_t>(n, ctx->cfg.max_devices_per_session);
+    auto& counts = st().remote_mobiles;
+    if (n == 0)
+      counts.erase(e.source_instance_id);
+    else if (counts.count(e.source_instance_id) || counts.size() < st().max_remote_counts)
+      counts[e.source_instance_id] = n;
+    device_count_to_desktop();
+    return;
+  }
   auto text = std::make_shared<const std::string>(e.payload);
   if (e.target == target::desktop) {
     if (!st().desktop) return;
@@ -104,8 +125,12 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
   }
   if (e.target != target::mobile) return;
   if (type == "relay.desktop_status" && j.contains("desktopConnected") &&
-      j["desktopConnected"].is_boolean())
-    set_remote_desktop(j["desktopConnected"].get<bool>(), e.source_instance_id, false);
+      j["desktopConnected"].is_boolean()) {
+    bool up = j["desktopConnected"].get<bool>();
+    set_remote_desktop(up, e.source_instance_id, false);
+    // The desktop's node learns how many phones we hold (cluster-wide device count).
+    if (up && !st().mobiles.empty()) device_count_to_desktop();
+  }
   to_mobiles(text);
 }
 

@@ -67,6 +67,10 @@ struct session_state {
   std::string remote_desktop_instance;  ///< ... and which peer
   std::vector<pending_probe> probes;
   uint64_t probe_seq = 0;
+  /// Phones connected on other nodes (source instance → count), for the desktop held here.
+  /// Bounded: at most max_remote_counts nodes.
+  std::map<std::string, uint64_t> remote_mobiles;
+  static constexpr std::size_t max_remote_counts = 64;
   context_ptr ctx;  ///< for the emergency cleanup below
   static inline const char* name = "session";
 
@@ -101,7 +105,7 @@ struct session_ops {
   /// Persists (compare-and-set), then tells peers to reload and runs `then` with the outcome.
   void persist_then(std::function<void(store_status)> then);
   /// A write of `written` came back: adopt the written version (and the merged record).
-  void written(const persistence::session_record& written, write_reply& r);
+  void written(const persistence::session_record& rec, write_reply& r);
   void send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text);
   void spawn_device(const std::string& device_id);
   void kill_device(const std::string& device_id);
@@ -109,6 +113,8 @@ struct session_ops {
   void push_routes();
   /// Tells a desktop connection to stop its zero-hop forwarding.
   static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer, std::weak_ptr<gw::ws_link> h);
+  /// Phones connected to this session on all nodes (local sockets + counts reported by peers).
+  std::size_t device_count();
   void device_count_to_desktop();
   void remove_mobile(std::string conn_id, std::optional<close_reason> reason);
   void remove_desktop(std::optional<close_reason> reason);
@@ -155,6 +161,8 @@ struct session_ops {
   void publish_control(const char* tgt, std::string payload);
   std::string refresh_payload();
   void report_sockets();
+  /// A member (re)appeared: re-publish our desktop presence and our phone count.
+  void announce();
   void set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles);
   void from_bus(const persistence::bus_envelope& e);
   void revoke_local(const std::string& device_id);

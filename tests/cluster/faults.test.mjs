@@ -113,4 +113,48 @@ describe('cluster faults (issue 12)', { skip }, () => {
     const h = await A.health();
     assert.equal(h.redisConnected, true);
   });
+
+  it('item 3: presence heals after a NATS outage longer than the member timeout', async () => {
+    const f = await crossPair(A, B, C);
+    await commandReaches(f, 1);
+    const port = nats.port;
+    await nats.kill();
+    // C misses B's heartbeats (> 3 s) and tells the phone the desktop is gone.
+    await statusIs(f.phone, false, 10000);
+    nats = await startNats(port);
+    // Once the bus is back, B re-announces its desktop: the phone learns it is online again.
+    await statusIs(f.phone, true, 15000);
+    await commandReaches(f, 2);
+    f.phone.close();
+    f.desktop.close();
+  });
+
+  it('item 4: device counts include phones on other nodes', async () => {
+    await waitMembers([A, B, C], 3, 15000);
+    const creds = newCreds();
+    await pairStart(A, creds);
+    let d = await connectDesktop(B, creds.desktopSessionToken);
+    const j1 = await joinAndApprove(C, creds, d.ws, { deviceName: 'Phone C' });
+    const p1 = await connectPhone(C, j1.join.body.deviceSessionToken, { label: 'phone-c' });
+    await countIs(d.ws, 1);
+    await pairRefresh(A, creds);  // a fresh join token for the second phone
+    const j2 = await joinAndApprove(A, creds, d.ws, { deviceName: 'Phone A' });
+    const p2 = await connectPhone(A, j2.join.body.deviceSessionToken, { label: 'phone-a' });
+    await countIs(d.ws, 2);
+    assert.equal(p2.authOk.connectedDeviceCount >= 1, true);
+    // A desktop reconnecting on B counts both phones in auth_ok once B has seen the heartbeats.
+    await waitFor(async () => {
+      const r = await B.admin('/admin/cluster');
+      const held = r.body.members.filter((m) => !m.self).flatMap((m) => m.held || []);
+      return held.filter((h) => h.mobiles > 0).length >= 2;
+    }, { what: 'node-b sees both phones in heartbeats', timeoutMs: 10000 });
+    d.ws.close();
+    d = await connectDesktop(B, creds.desktopSessionToken, { label: 'desktop-again' });
+    assert.equal(d.authOk.connectedDeviceCount, 2, JSON.stringify(d.authOk));
+    // One phone leaves: the count drops to 1.
+    p1.ws.close();
+    await countIs(d.ws, 1);
+    p2.ws.close();
+    d.ws.close();
+  });
 });
