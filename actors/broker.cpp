@@ -367,6 +367,11 @@ broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_
       [=](gone_atom, const std::string& instance) {
         for (auto& [sid, s] : self->state.sessions) self->send(s, gone_atom::value, instance);
       },
+      // A member joined or came back after missed heartbeats (partition, NATS outage, SIGSTOP):
+      // every session re-announces what this node holds (presence, phone count).
+      [=](announce_atom, const std::string& instance) {
+        for (auto& [sid, s] : self->state.sessions) self->send(s, announce_atom::value, instance);
+      },
       [=](members_atom) -> caf::result<std::string> {
         auto& st = self->state;
         if (st.cluster) {

@@ -33,7 +33,7 @@ struct held_entry {
 struct member_entry {
   proto::json info;
   int64_t last_seen_ms = 0;
-  std::set<std::string> held;
+  std::map<std::string, uint64_t> held;  ///< session id → phones it holds (from heartbeats)
 };
 
 }  // namespace
@@ -236,12 +236,19 @@ struct cluster_ops {
     if (auto h = info.find("held"); h != info.end() && h->is_array())
       for (auto& x : *h)
         if (x.is_object() && x.contains("sessionID") && x["sessionID"].is_string())
-          m.held.insert(x["sessionID"].get<std::string>());
+          m.held[x["sessionID"].get<std::string>()] =
+              x.contains("mobiles") && x["mobiles"].is_number_unsigned()
+                  ? x["mobiles"].get<uint64_t>()
+                  : 0;
     m.info = std::move(info);
-    if (fresh)
+    if (fresh) {
       ctx->log(log_level::info, "cluster", "member joined",
                ",\"instanceID\":" + json_str(id) +
                    ",\"nodeName\":" + json_str(proto::string_member(m.info, "nodeName")));
+      // New, or back after it was declared gone: it may have told its phones that our
+      // desktops are offline. Re-announce (issue 12: presence heals after a gap).
+      self->send(broker, announce_atom::value, id);
+    }
   }
 
   void inbound(const std::string& subject, const std::string& data) {
@@ -348,7 +355,8 @@ cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, bro
       },
       // Same, answered once NATS has processed the subscription (flush = PING/PONG), so that a
       // socket is only told auth_ok when envelopes for its session can reach this node.
-      [=](sockets_atom, ack_atom, const std::string& sid, bool desktop, uint64_t mobiles) -> bool {
+      [=](sockets_atom, ack_atom, const std::string& sid, bool desktop,
+          uint64_t mobiles) -> std::string {
         auto& st = self->state;
         auto& h = st.held[sid];
         bool fresh = h.sub == 0;
@@ -356,7 +364,11 @@ cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, bro
         h.mobiles = mobiles;
         ops->subscribe_session(sid, h);
         if (fresh && h.sub != 0 && st.bus) st.bus->flush(std::chrono::milliseconds(500));
-        return h.sub != 0;
+        proto::json counts = proto::json::object();
+        for (auto& [id, m] : st.members)
+          if (auto it = m.held.find(sid); it != m.held.end() && it->second > 0)
+            counts[id] = it->second;
+        return counts.dump();
       },
       [=](inbound_atom, const std::string& subject, const std::string& data) {
         ops->inbound(subject, data);

@@ -50,10 +50,22 @@ struct desktop_msg {
 };
 
 /// A versioned write of one session record (session → store).
+/// Compare-and-set: `version` must be above the stored one; on a conflict the store actor
+/// merges `record` with the stored copy (three-way, from `base`, the copy the writer last read
+/// or wrote) and retries with stored + 1 (bounded).
 struct store_write {
   persistence::session_record record;
   uint64_t version = 0;
   bool remove = false;
+  persistence::session_record base;
+};
+
+/// Outcome of a store_write: the version that was written (or the stored one on failure) and,
+/// after a conflict, the merged record that was written instead of `record`.
+struct write_reply {
+  persistence::store_status status = persistence::store_status::unavailable;
+  uint64_t version = 0;
+  std::optional<persistence::session_record> merged;
 };
 
 /// Result of a single-session load (loader actor).
@@ -90,6 +102,7 @@ CAF_ADD_TYPE_ID(rc_relay, (rc::actors::index_op))
 CAF_ADD_TYPE_ID(rc_relay, (std::vector<rc::actors::index_op>))
 CAF_ADD_TYPE_ID(rc_relay, (rc::actors::store_write))
 CAF_ADD_TYPE_ID(rc_relay, (rc::actors::load_reply))
+CAF_ADD_TYPE_ID(rc_relay, (rc::actors::write_reply))
 CAF_ADD_TYPE_ID(rc_relay, (rc::actors::load_all_ptr))
 CAF_ADD_TYPE_ID(rc_relay, (std::shared_ptr<rc::gw::http_responder>))
 CAF_ADD_TYPE_ID(rc_relay, (std::shared_ptr<rc::gw::ws_peer>))
@@ -148,12 +161,13 @@ CAF_ADD_ATOM(rc_relay, rc::actors, ack_atom, "ack")            // census, answer
 CAF_ADD_ATOM(rc_relay, rc::actors, inbound_atom, "inbound")    // raw bytes from NATS
 CAF_ADD_ATOM(rc_relay, rc::actors, busstate_atom, "busstate")  // connection event
 CAF_ADD_ATOM(rc_relay, rc::actors, heartbeat_atom, "heartbeat")
-CAF_ADD_ATOM(rc_relay, rc::actors, members_atom, "members")  // admin view
-CAF_ADD_ATOM(rc_relay, rc::actors, held_atom, "held")        // sockets held elsewhere?
-CAF_ADD_ATOM(rc_relay, rc::actors, gone_atom, "membergone")  // member left / expired
-CAF_ADD_ATOM(rc_relay, rc::actors, probe_atom, "probe")      // presence probe timer
-CAF_ADD_ATOM(rc_relay, rc::actors, connect_atom, "connect")  // (re)connect attempt
-CAF_ADD_ATOM(rc_relay, rc::actors, leave_atom, "leave")      // graceful leave
+CAF_ADD_ATOM(rc_relay, rc::actors, members_atom, "members")    // admin view
+CAF_ADD_ATOM(rc_relay, rc::actors, held_atom, "held")          // sockets held elsewhere?
+CAF_ADD_ATOM(rc_relay, rc::actors, gone_atom, "membergone")    // member left / expired
+CAF_ADD_ATOM(rc_relay, rc::actors, announce_atom, "announce")  // member (re)appeared: re-announce
+CAF_ADD_ATOM(rc_relay, rc::actors, probe_atom, "probe")        // presence probe timer
+CAF_ADD_ATOM(rc_relay, rc::actors, connect_atom, "connect")    // (re)connect attempt
+CAF_ADD_ATOM(rc_relay, rc::actors, leave_atom, "leave")        // graceful leave
 CAF_END_TYPE_ID_BLOCK(rc_relay)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::api_call)
@@ -164,6 +178,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::index_op)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<rc::actors::index_op>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::store_write)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::load_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::write_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::load_all_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rc::gw::http_responder>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<rc::gw::ws_peer>)
@@ -193,8 +208,8 @@ using describable_actor = caf::typed_actor<replies_to<describe_atom>::with<std::
 
 /// Owns the state store (detached with Redis: blocking I/O never runs on shared workers).
 using store_actor = caf::typed_actor<
-    reacts_to<save_atom, store_write>,                                     // fire and forget
-    replies_to<save_atom, rotated_atom, store_write>::with<store_status>,  // token rotation
+    reacts_to<save_atom, store_write>,                                    // fire and forget
+    replies_to<save_atom, rotated_atom, store_write>::with<write_reply>,  // CAS write + outcome
     replies_to<load_atom, std::string>::with<load_reply>  // broker: restart a session
     >;
 
@@ -209,7 +224,8 @@ using cluster_actor = caf::typed_actor<
     reacts_to<connect_atom>, reacts_to<publish_atom, bus_envelope>,  // on the session's subject
     reacts_to<publish_atom, control_atom, bus_envelope>,             // on the control subject
     reacts_to<sockets_atom, std::string, bool, uint64_t>,  // sid, desktop here, mobiles here
-    replies_to<sockets_atom, ack_atom, std::string, bool, uint64_t>::with<bool>,
+    // ... answered once subscribed with the peers' phone counts for sid (JSON {instance: n}).
+    replies_to<sockets_atom, ack_atom, std::string, bool, uint64_t>::with<std::string>,
     reacts_to<inbound_atom, std::string, std::string>,  // subject, bytes (NATS thread)
     reacts_to<busstate_atom, bool>,                     // connected?
     reacts_to<heartbeat_atom>,
@@ -246,6 +262,7 @@ using session_actor = caf::typed_actor<
     reacts_to<bus_atom, bus_envelope>,                      // verified envelope from a peer
     reacts_to<probe_atom, uint64_t>,                        // presence probe timer
     reacts_to<gone_atom, std::string>,                      // a member left (instance id)
+    reacts_to<announce_atom, std::string>,                  // a member (re)appeared
     reacts_to<auth_atom, auth_request, bool, std::string>,  // desktop?, device id
     reacts_to<dframe_atom, desktop_msg>,
     reacts_to<slow_atom, std::string>,      // mobile conn id refused a zero-hop frame
@@ -263,8 +280,8 @@ using broker_actor = caf::typed_actor<
     reacts_to<auth_atom, auth_request>, reacts_to<reload_atom>,
     reacts_to<cluster_atom, cluster_actor, loader_actor>,  // either may be empty
     reacts_to<bus_atom, bus_envelope>, reacts_to<gone_atom, std::string>,
-    replies_to<members_atom>::with<std::string>, reacts_to<index_atom, std::vector<index_op>>,
-    reacts_to<restore_atom, session_record, uint64_t>,
+    reacts_to<announce_atom, std::string>, replies_to<members_atom>::with<std::string>,
+    reacts_to<index_atom, std::vector<index_op>>, reacts_to<restore_atom, session_record, uint64_t>,
     replies_to<closed_atom, std::string>::with<bool>,  // a session closed itself
     reacts_to<sweep_atom>,
     replies_to<kill_atom, std::string, close_reason>::with<bool>,  // sid, reason → found

@@ -56,27 +56,47 @@ void session_ops::tell_presence(bool connected) {
 }
 
 void session_ops::persist() {
-  ++st().version;
-  self->send(store, save_atom::value, store_write{st().rec, st().version, false});
+  persist_then(nullptr);
 }
 
-void session_ops::persist_then(std::function<void()> then) {
+void session_ops::persist_then(std::function<void(store_status)> then) {
   ++st().version;
-  auto done = [=] {
-    publish_control(target::session_refresh, refresh_payload());
-    if (then) then();
+  auto done = [=](store_status status) {
+    if (status == store_status::ok) publish_control(target::session_refresh, refresh_payload());
+    if (then) then(status);
   };
   auto session_id = sid();
   auto c = ctx;
+  auto copy = std::make_shared<const persistence::session_record>(st().rec);
   self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
-                store_write{st().rec, st().version, false})
-      .then([=](store_status) { done(); },
-            [=](caf::error& e) {
-              // The in-memory state stays authoritative; peers still reload what is stored.
-              c->log(log_level::warn, "session", "persist request failed",
-                     sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
-              done();
-            });
+                store_write{st().rec, st().version, false, st().base})
+      .then(
+          [=](write_reply& r) {
+            written(*copy, r);
+            done(r.status);
+          },
+          [=](caf::error& e) {
+            // The in-memory state stays authoritative; peers still reload what is stored.
+            c->log(log_level::warn, "session", "persist request failed",
+                   sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
+            done(store_status::unavailable);
+          });
+}
+
+void session_ops::written(const persistence::session_record& rec, write_reply& r) {
+  if (st().closed) return;
+  st().version = std::max(st().version, r.version);
+  if (r.status != store_status::ok || r.version <= st().base_version) return;
+  if (!r.merged) {
+    st().base = rec;
+    st().base_version = r.version;
+    return;
+  }
+  // Another node wrote meanwhile: the store wrote the merge; fold its changes in here.
+  auto next = persistence::merge3(rec, st().rec, *r.merged);
+  st().base = std::move(*r.merged);
+  st().base_version = r.version;
+  apply_record(std::move(next));
 }
 
 void session_ops::send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text) {
@@ -120,9 +140,17 @@ void session_ops::push_routes() {
   });
 }
 
+std::size_t session_ops::device_count() {
+  std::size_t n = st().mobiles.size();
+  for (auto& [instance, count] : st().remote_mobiles) n += count;
+  return n;
+}
+
+/// The desktop here gets the cluster-wide count; a node without it publishes its local count
+/// (the desktop's node sums them per source node, see from_bus).
 void session_ops::device_count_to_desktop() {
   if (st().desktop)
-    send_text(st().desktop, proto::msg_device_count(sid(), st().mobiles.size()));
+    send_text(st().desktop, proto::msg_device_count(sid(), device_count()));
   else
     publish(target::desktop, proto::msg_device_count(sid(), st().mobiles.size()));
 }
@@ -148,6 +176,7 @@ void session_ops::remove_desktop(std::optional<close_reason> reason) {
   auto peer = std::move(st().desktop);
   st().desktop.reset();
   st().desktop_conn.clear();
+  st().remote_mobiles.clear();  // peers re-report when the desktop is back (desktop_status)
   clear_routes(peer, st().desktop_handler);
   ctx->metrics.active_websockets.fetch_sub(1);
   ctx->metrics.sessions_with_desktop.fetch_sub(1);
@@ -210,7 +239,7 @@ void session_ops::close(close_reason reason, bool delete_record) {
   if (st().initialized) index(tokens().all(false));
   if (delete_record && st().initialized) {
     ++st().version;
-    self->send(store, save_atom::value, store_write{st().rec, st().version, true});
+    self->send(store, save_atom::value, store_write{st().rec, st().version, true, st().base});
     // Peers close their copies too (never on shutdown drain: state survives restarts).
     publish(target::desktop, proto::msg_disconnect(reason));
     publish(target::mobile, proto::msg_disconnect(reason));
@@ -342,7 +371,9 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
         auto& st = self->state;
         if (st.remote_desktop && st.remote_desktop_instance == instance)
           ops->set_remote_desktop(false, {}, true);
+        if (st.remote_mobiles.erase(instance) > 0 && st.desktop) ops->device_count_to_desktop();
       },
+      [=](announce_atom, const std::string&) { ops->announce(); },
       [=](auth_atom, auth_request& a, bool desktop, const std::string& device_id) {
         if (desktop)
           ops->auth_desktop(a);

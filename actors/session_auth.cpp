@@ -47,13 +47,26 @@ void session_ops::when_subscribed(std::function<void()> then) {
   auto session_id = sid();
   self->request(st().cluster, std::chrono::seconds(2), sockets_atom::value, ack_atom::value, sid(),
                 static_cast<bool>(st().desktop), static_cast<uint64_t>(st().mobiles.size()))
-      .await([then](bool) { then(); },
-             [then, c, session_id](caf::error& e) {
-               // Answer anyway: the socket works locally; peers' envelopes may be missed.
-               c->log(log_level::warn, "session", "bus subscription not confirmed",
-                      sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
-               then();
-             });
+      .await(
+          [this, then](std::string& counts) {
+            // Phones on other nodes (last heartbeats) for a desktop's auth_ok count.
+            if (st().desktop) {
+              st().remote_mobiles.clear();
+              auto j = proto::parse_untrusted(counts);
+              if (j.is_object())
+                for (auto& [id, n] : j.items())
+                  if (n.is_number_unsigned() && st().remote_mobiles.size() < st().max_remote_counts)
+                    st().remote_mobiles[id] =
+                        std::min<uint64_t>(n.get<uint64_t>(), ctx->cfg.max_devices_per_session);
+            }
+            then();
+          },
+          [then, c, session_id](caf::error& e) {
+            // Answer anyway: the socket works locally; peers' envelopes may be missed.
+            c->log(log_level::warn, "session", "bus subscription not confirmed",
+                   sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
+            then();
+          });
 }
 
 void session_ops::auth_desktop(auth_request& a) {
@@ -80,7 +93,7 @@ void session_ops::auth_desktop(auth_request& a) {
   tell_presence(true);
   auto done = [this, a]() mutable {
     accepted(a, true, device_actor{}, {});
-    send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), st().mobiles.size()));
+    send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), device_count()));
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
     publish(target::mobile, *status);
@@ -122,14 +135,18 @@ void session_ops::auth_mobile(auth_request& a, const std::string& device_id) {
       dev->second = before;
   };
   // The rotation must be persisted before auth_ok; on failure it is rolled back (§6.3.4).
+  // A conflict with another node's write is merged by the store actor (compare-and-set).
+  auto copy = std::make_shared<const persistence::session_record>(st().rec);
   self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
-                store_write{st().rec, st().version, false})
+                store_write{st().rec, st().version, false, st().base})
       .await(
-          [=](store_status status) mutable {
-            if (status != store_status::ok && status != store_status::stale_version) {
+          [=](write_reply& r) mutable {
+            if (r.status != store_status::ok) {
+              st().version = std::max(st().version, r.version);
               rollback();
               return reject(*req, auth_failure::token_rotation_persist_failed, false);
             }
+            written(*copy, r);
             after_rotation(req, device_id, next, ops);
           },
           [=](caf::error& e) mutable {

@@ -37,6 +37,12 @@ void session_ops::report_sockets() {
   }
 }
 
+void session_ops::announce() {
+  if (!st().initialized || st().closed || !bus()) return;
+  if (st().desktop) publish(target::mobile, proto::msg_desktop_status(sid(), true));
+  if (!st().mobiles.empty()) device_count_to_desktop();
+}
+
 /// Remote presence changes (desktop_status from a peer, probe answer, member gone).
 void session_ops::set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles) {
   if (st().desktop) return;  // the local socket is authoritative
@@ -92,6 +98,21 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
     if (e.target == target::mobile && e.target_device_id) return revoke_local(*e.target_device_id);
     return close(reason, false);
   }
+  if (e.target == target::desktop && type == "relay.device_count") {
+    // A peer's local phone count: the desktop gets the cluster-wide sum.
+    if (!st().desktop || !j.contains("connectedDeviceCount") ||
+        !j["connectedDeviceCount"].is_number_unsigned())
+      return;
+    auto n = j["connectedDeviceCount"].get<uint64_t>();
+    n = std::min<uint64_t>(n, ctx->cfg.max_devices_per_session);
+    auto& counts = st().remote_mobiles;
+    if (n == 0)
+      counts.erase(e.source_instance_id);
+    else if (counts.count(e.source_instance_id) || counts.size() < st().max_remote_counts)
+      counts[e.source_instance_id] = n;
+    device_count_to_desktop();
+    return;
+  }
   auto text = std::make_shared<const std::string>(e.payload);
   if (e.target == target::desktop) {
     if (!st().desktop) return;
@@ -104,8 +125,12 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
   }
   if (e.target != target::mobile) return;
   if (type == "relay.desktop_status" && j.contains("desktopConnected") &&
-      j["desktopConnected"].is_boolean())
-    set_remote_desktop(j["desktopConnected"].get<bool>(), e.source_instance_id, false);
+      j["desktopConnected"].is_boolean()) {
+    bool up = j["desktopConnected"].get<bool>();
+    set_remote_desktop(up, e.source_instance_id, false);
+    // The desktop's node learns how many phones we hold (cluster-wide device count).
+    if (up && !st().mobiles.empty()) device_count_to_desktop();
+  }
   to_mobiles(text);
 }
 
@@ -122,30 +147,37 @@ void session_ops::revoke_local(const std::string& device_id) {
   if (st().desktop) device_count_to_desktop();
 }
 
-/// Persisted copy from a reload (§4.5, improved): adopt it when it is newer than ours. With
-/// local sockets the devices' token records are still merged, so a phone whose token was
-/// rotated on another node authenticates here; devices with a live local socket are kept.
+/// Persisted copy from a reload (§4.5, improved): adopted when newer than the copy this session
+/// last read or wrote, merged three-way with the local changes not yet stored. Devices with a
+/// live local socket are kept.
 void session_ops::merge(persistence::session_record& rec, uint64_t version) {
   if (st().closed) return;
   if (!st().initialized) {
     restore(rec, version);
     return;
   }
-  if (version <= st().version) return;
+  if (version <= st().base_version) return;
+  auto next = persistence::merge3(st().base, st().rec, rec);
+  st().base = std::move(rec);
+  st().base_version = version;
+  st().version = std::max(st().version, version);
+  apply_record(std::move(next));
+}
+
+void session_ops::apply_record(persistence::session_record next) {
   index(tokens().all(false));
   std::vector<std::string> gone;
   for (auto& [id, d] : st().rec.devices)
-    if (!rec.devices.count(id)) gone.push_back(id);
+    if (!next.devices.count(id)) gone.push_back(id);
   for (auto& id : gone) {
     if (st().device_conn.count(id))
-      rec.devices[id] = st().rec.devices[id];  // live here: keep it
+      next.devices[id] = st().rec.devices[id];  // live here: keep it
     else
       kill_device(id);
   }
-  int64_t activity = std::max(st().rec.last_activity_at_ms, rec.last_activity_at_ms);
-  st().rec = std::move(rec);
+  int64_t activity = std::max(st().rec.last_activity_at_ms, next.last_activity_at_ms);
+  st().rec = std::move(next);
   st().rec.last_activity_at_ms = activity;
-  st().version = version;
   for (auto& [id, d] : st().rec.devices)
     if (!st().device_actors.count(id)) spawn_device(id);
   auto idx = tokens().prune_all(now());
@@ -155,6 +187,8 @@ void session_ops::merge(persistence::session_record& rec, uint64_t version) {
 }
 
 void session_ops::restore(persistence::session_record& rec, uint64_t version) {
+  st().base = rec;
+  st().base_version = version;
   st().rec = std::move(rec);
   st().version = std::max(st().version, version);
   st().initialized = true;

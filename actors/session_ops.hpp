@@ -45,7 +45,11 @@ struct session_state {
   bool initialized = false;
   bool closed = false;
   persistence::session_record rec;
-  uint64_t version = 0;
+  uint64_t version = 0;  ///< write counter: highest version written, being written or seen
+  /// The copy last read from or written to the store, at base_version: the base of the
+  /// three-way merge when another node's write is adopted or a write conflicts.
+  persistence::session_record base;
+  uint64_t base_version = 0;
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
   std::weak_ptr<gw::ws_link> desktop_handler;         ///< receives the zero-hop mobile route table
@@ -63,6 +67,10 @@ struct session_state {
   std::string remote_desktop_instance;  ///< ... and which peer
   std::vector<pending_probe> probes;
   uint64_t probe_seq = 0;
+  /// Phones connected on other nodes (source instance → count), for the desktop held here.
+  /// Bounded: at most max_remote_counts nodes.
+  std::map<std::string, uint64_t> remote_mobiles;
+  static constexpr std::size_t max_remote_counts = 64;
   context_ptr ctx;  ///< for the emergency cleanup below
   static inline const char* name = "session";
 
@@ -94,8 +102,10 @@ struct session_ops {
   void presence_to(const device_actor& device, bool connected);
   void tell_presence(bool connected);
   void persist();
-  /// Persists, then (once the write is done) tells peers to reload and runs `then`.
-  void persist_then(std::function<void()> then);
+  /// Persists (compare-and-set), then tells peers to reload and runs `then` with the outcome.
+  void persist_then(std::function<void(store_status)> then);
+  /// A write of `written` came back: adopt the written version (and the merged record).
+  void written(const persistence::session_record& rec, write_reply& r);
   void send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text);
   void spawn_device(const std::string& device_id);
   void kill_device(const std::string& device_id);
@@ -103,6 +113,8 @@ struct session_ops {
   void push_routes();
   /// Tells a desktop connection to stop its zero-hop forwarding.
   static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer, std::weak_ptr<gw::ws_link> h);
+  /// Phones connected to this session on all nodes (local sockets + counts reported by peers).
+  std::size_t device_count();
   void device_count_to_desktop();
   void remove_mobile(std::string conn_id, std::optional<close_reason> reason);
   void remove_desktop(std::optional<close_reason> reason);
@@ -149,10 +161,15 @@ struct session_ops {
   void publish_control(const char* tgt, std::string payload);
   std::string refresh_payload();
   void report_sockets();
+  /// A member (re)appeared: re-publish our desktop presence and our phone count.
+  void announce();
   void set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles);
   void from_bus(const persistence::bus_envelope& e);
   void revoke_local(const std::string& device_id);
   void merge(persistence::session_record& rec, uint64_t version);
+  /// Makes `next` the session's record: token index, device actors (devices with a live
+  /// local socket are kept).
+  void apply_record(persistence::session_record next);
   void restore(persistence::session_record& rec, uint64_t version);
 };
 

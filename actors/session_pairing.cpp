@@ -100,7 +100,13 @@ void session_ops::pair_start(api_call& c) {
   auto resp = c.responder;
   proto::json body{
       {"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}};
-  persist_then([resp, body] { reply_json(resp, 200, body); });
+  // A write that did not reach the store is never acknowledged (issue 12): the desktop retries.
+  persist_then([resp, body](store_status s) {
+    if (s == store_status::unavailable)
+      return reply_error(resp, 503, "state_store_unavailable",
+                         "Session state store is unreachable. Retry shortly.");
+    reply_json(resp, 200, body);
+  });
 }
 
 void session_ops::pair_join(api_call& c) {
@@ -193,7 +199,7 @@ void session_ops::approve() {
                    {"deviceSessionToken", d.current_session_token},
                    {"wsURL", r.relay_web_socket_url}};
   uint64_t join_id = st().pending->id;
-  persist_then([this, body, join_id] {
+  persist_then([this, body, join_id](store_status) {
     if (st().pending && st().pending->id == join_id) finish_join(200, body);
   });
 }

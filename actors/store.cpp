@@ -16,29 +16,71 @@ load_reply load_one(persistence::state_store& store, const std::string& sid) {
 
 namespace {
 
+/// At most this many write attempts per store_write (first try + conflict retries).
+constexpr int max_write_attempts = 4;
+
+/// The compare-and-set loop: on stale_version the stored copy is loaded, merged and written
+/// with stored + 1. Bounded in attempts; each attempt is bounded by the store's timeouts.
+write_reply write_cas(persistence::state_store& store, store_write& w) {
+  using persistence::store_status;
+  write_reply out;
+  const auto& sid = w.record.session_id;
+  persistence::session_record rec = w.record;
+  persistence::session_record base = std::move(w.base);
+  uint64_t version = w.version;
+  bool merged = false;
+  for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
+    auto r = w.remove ? store.remove(sid, version) : store.save(rec, version);
+    out.status = r.status;
+    out.version = version;
+    if (r.status != store_status::stale_version) {
+      if (r.ok() && merged) out.merged = std::move(rec);
+      return out;
+    }
+    auto cur = store.load(sid);
+    out.version = cur.version;
+    if (cur.status == store_status::unavailable) {
+      out.status = store_status::unavailable;
+      return out;
+    }
+    if (cur.status != store_status::ok || !cur.record) {
+      // Deleted by another writer (tombstone at or above ours): a delete is done, a save
+      // must not resurrect it.
+      if (w.remove) out.status = store_status::ok;
+      return out;
+    }
+    version = cur.version + 1;
+    if (!w.remove) {
+      rec = persistence::merge3(base, rec, *cur.record);
+      base = std::move(*cur.record);
+      merged = true;
+    }
+  }
+  return out;  // still stale after the bounded retries
+}
+
 store_actor::behavior_type store_impl(store_actor::pointer /*self*/, context_ptr ctx,
                                       std::shared_ptr<persistence::state_store> store) {
   auto write = [=](store_write& w) {
-    auto r =
-        w.remove ? store->remove(w.record.session_id, w.version) : store->save(w.record, w.version);
+    auto r = write_cas(*store, w);
     bool unavailable = r.status == persistence::store_status::unavailable;
     bool was_healthy = ctx->metrics.redis_healthy.exchange(!unavailable);
     if (unavailable && was_healthy)
       ctx->log(log_level::error, "store", "state store unavailable",
-               ",\"error\":" + json_str(r.error));
+               sid_field(w.record.session_id));
     else if (!unavailable && !was_healthy)
       ctx->log(log_level::info, "store", "state store reachable again");
-    else if (!r.ok() && r.status != persistence::store_status::stale_version)
+    else if (r.status != persistence::store_status::ok)
       ctx->log(log_level::warn, "store", "write failed",
                ",\"status\":" + json_str(persistence::to_string(r.status)) +
                    sid_field(w.record.session_id));
-    return r.status;
+    return r;
   };
   return {
-      // Fire-and-forget write (ordinary state changes; the in-memory state stays authoritative).
+      // Fire-and-forget write (deletes; the in-memory state stays authoritative).
       [=](save_atom, store_write& w) { write(w); },
-      // Write whose outcome the caller needs (mobile token rotation must be durable).
-      [=](save_atom, rotated_atom, store_write& w) -> store_status { return write(w); },
+      // Write whose outcome the caller needs (version, merged record, rotation durability).
+      [=](save_atom, rotated_atom, store_write& w) -> write_reply { return write(w); },
       // Load one session (the broker restarts a session that ended abnormally).
       [=](load_atom, const std::string& sid) { return load_one(*store, sid); },
   };

@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
   if (!initial.skipped.empty())
     ctx->log(actors::log_level::warn, "node", "unreadable session records skipped",
              ",\"count\":" + std::to_string(initial.skipped.size()));
+  // /healthz reports redisConnected only once a command succeeded (here, then the loader pings).
+  if (ctx->metrics.redis_enabled.load())
+    ctx->metrics.redis_healthy.store(initial.status == persistence::store_status::ok);
   if (initial.status != persistence::store_status::ok)
     ctx->log(actors::log_level::warn, "node", "state store unreachable at start; starting empty",
              ",\"error\":" + actors::json_str(initial.error));

@@ -57,7 +57,7 @@ load_result memory_store::load(std::string_view session_id) {
 write_result memory_store::save(const session_record& rec, record_version version) {
   if (rec.session_id.empty() || version == 0)
     return {store_status::invalid, "empty session id or version 0"};
-  if (stored_version(rec.session_id) > version) return {store_status::stale_version, {}};
+  if (stored_version(rec.session_id) >= version) return {store_status::stale_version, {}};
   auto it = records_.find(rec.session_id);
   if (it == records_.end()) {
     if (records_.size() >= max_sessions_) return {store_status::full, "max_sessions reached"};
@@ -72,7 +72,7 @@ write_result memory_store::save(const session_record& rec, record_version versio
 write_result memory_store::remove(std::string_view session_id, record_version version) {
   if (session_id.empty() || version == 0)
     return {store_status::invalid, "empty session id or version 0"};
-  if (stored_version(session_id) > version) return {store_status::stale_version, {}};
+  if (stored_version(session_id) >= version) return {store_status::stale_version, {}};
   std::string id{session_id};
   records_.erase(id);
   add_tombstone(id, version);

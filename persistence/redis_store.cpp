@@ -24,7 +24,7 @@ constexpr std::string_view save_script = R"lua(
 local cur = redis.call('GET', KEYS[2])
 if cur then
   local n = tonumber(cur)
-  if n and n > tonumber(ARGV[1]) then return 0 end
+  if n and n >= tonumber(ARGV[1]) then return 0 end
 end
 if redis.call('SISMEMBER', KEYS[3], ARGV[3]) == 0 and
    redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return -1 end
@@ -40,7 +40,7 @@ constexpr std::string_view delete_script = R"lua(
 local cur = redis.call('GET', KEYS[2])
 if cur then
   local n = tonumber(cur)
-  if n and n > tonumber(ARGV[1]) then return 0 end
+  if n and n >= tonumber(ARGV[1]) then return 0 end
 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[2])
@@ -160,6 +160,7 @@ struct redis_store::impl {
   std::string save_sha = sha1_hex(save_script);
   std::string delete_sha = sha1_hex(delete_script);
   std::string index_key;
+  std::uint64_t reconnects = 0;  ///< dead connections replaced by command()
 
   explicit impl(redis_store_options o) : opts(std::move(o)) {
     if (opts.key_prefix.empty()) opts.key_prefix = std::string{default_redis_key_prefix};
@@ -241,8 +242,18 @@ struct redis_store::impl {
     return r;
   }
 
+  /// One command; a connection that was open but turns out dead (the server restarted, "Server
+  /// closed the connection") is replaced at once and the command retried once on the fresh
+  /// connection. Safe for the scripts: they are compare-and-set, so a write that did happen
+  /// before the drop comes back stale_version and is merged, never applied twice blindly.
   reply_ptr command(const std::vector<std::string>& args) {
+    bool reused = ctx != nullptr;
     if (!ensure_connected()) return nullptr;
+    auto r = raw_command(args);
+    if (r || !reused) return r;
+    next_connect = clock::time_point{};  // the old connection died now: no backoff for this one
+    if (!ensure_connected()) return nullptr;
+    ++reconnects;
     return raw_command(args);
   }
 

@@ -1,5 +1,6 @@
 #include "persistence/session_record.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <nlohmann/json.hpp>
@@ -191,6 +192,63 @@ result<session_record> from_json(std::string_view text) {
   } catch (...) {
     return res::failure("invalid record");
   }
+}
+
+namespace {
+
+template <class T>
+const T& pick(const T& base, const T& mine, const T& theirs) {
+  return mine != base ? mine : theirs;
+}
+
+}  // namespace
+
+session_record merge3(const session_record& base, const session_record& mine,
+                      const session_record& theirs) {
+  session_record out;
+  out.session_id = theirs.session_id;
+  out.join_token = pick(base.join_token, mine.join_token, theirs.join_token);
+  out.join_token_expires_at_ms = pick(base.join_token_expires_at_ms, mine.join_token_expires_at_ms,
+                                      theirs.join_token_expires_at_ms);
+  out.join_token_used_at_ms =
+      pick(base.join_token_used_at_ms, mine.join_token_used_at_ms, theirs.join_token_used_at_ms);
+  out.desktop_session_token =
+      pick(base.desktop_session_token, mine.desktop_session_token, theirs.desktop_session_token);
+  out.relay_web_socket_url =
+      pick(base.relay_web_socket_url, mine.relay_web_socket_url, theirs.relay_web_socket_url);
+  out.idle_timeout_seconds =
+      pick(base.idle_timeout_seconds, mine.idle_timeout_seconds, theirs.idle_timeout_seconds);
+  out.created_at_ms = pick(base.created_at_ms, mine.created_at_ms, theirs.created_at_ms);
+  out.last_activity_at_ms = std::max(mine.last_activity_at_ms, theirs.last_activity_at_ms);
+  for (const auto& [id, t] : theirs.devices) {
+    auto b = base.devices.find(id);
+    auto m = mine.devices.find(id);
+    bool in_base = b != base.devices.end();
+    if (m == mine.devices.end()) {
+      if (!in_base) out.devices.emplace(id, t);  // added by them
+      continue;                                  // else removed by me
+    }
+    if (!in_base) {
+      out.devices.emplace(id, m->second);  // added on both sides
+      continue;
+    }
+    const auto& bd = b->second;
+    const auto& md = m->second;
+    device_record d;
+    // The token pair moves together: a rotation changes both.
+    bool mine_rotated = md.current_session_token != bd.current_session_token ||
+                        md.retired_session_tokens != bd.retired_session_tokens;
+    d.current_session_token = mine_rotated ? md.current_session_token : t.current_session_token;
+    d.retired_session_tokens = mine_rotated ? md.retired_session_tokens : t.retired_session_tokens;
+    d.name = pick(bd.name, md.name, t.name);
+    d.joined_at_ms = pick(bd.joined_at_ms, md.joined_at_ms, t.joined_at_ms);
+    d.last_seen_at_ms = std::max(md.last_seen_at_ms, t.last_seen_at_ms);
+    out.devices.emplace(id, std::move(d));
+  }
+  for (const auto& [id, m] : mine.devices)
+    if (!theirs.devices.count(id) && !base.devices.count(id))
+      out.devices.emplace(id, m);  // added by me; present in base but not theirs: revoked
+  return out;
 }
 
 }  // namespace rc::persistence

@@ -61,6 +61,14 @@ inline bool operator!=(const session_record& a, const session_record& b) {
   return !(a == b);
 }
 
+/// Three-way merge for a compare-and-set conflict: `base` is the stored copy a writer started
+/// from, `mine` its new copy, `theirs` what another writer stored meanwhile. A field changed in
+/// `mine` (differs from `base`) wins, otherwise `theirs` is kept. Devices: added on either
+/// side kept; removed on either side removed (revoke wins); changed in both: `mine`.
+/// last_activity_at_ms is the maximum. The session id is `theirs`'s.
+session_record merge3(const session_record& base, const session_record& mine,
+                      const session_record& theirs);
+
 /// Serialises `rec` as the compact §4.2 JSON document (schema_version 1, snake_case keys, the
 /// documented key order). Never throws; invalid UTF-8 in strings is replaced by U+FFFD.
 std::string to_json(const session_record& rec);

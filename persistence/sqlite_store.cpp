@@ -348,7 +348,7 @@ write_result sqlite_store::save(const session_record& rec, record_version versio
   bool live = false;
   if (!impl_->stored(rec.session_id, cur, live))
     return {store_status::unavailable, impl_->sql_error("SQLite read failed")};
-  if (cur > version) return {store_status::stale_version, {}};
+  if (cur >= version) return {store_status::stale_version, {}};
   if (!live && impl_->records >= impl_->max_sessions)
     return {store_status::full, "max_sessions reached"};
   auto json = to_json(rec);
@@ -368,7 +368,7 @@ write_result sqlite_store::remove(std::string_view session_id, record_version ve
   bool live = false;
   if (!impl_->stored(session_id, cur, live))
     return {store_status::unavailable, impl_->sql_error("SQLite read failed")};
-  if (cur > version) return {store_status::stale_version, {}};
+  if (cur >= version) return {store_status::stale_version, {}};
   bool new_tomb = live || cur == 0;
   std::size_t tombs_after = impl_->tombs + (new_tomb ? 1 : 0);
   std::size_t excess = tombs_after > impl_->max_sessions ? tombs_after - impl_->max_sessions : 0;

@@ -15,7 +15,7 @@ namespace rc::persistence {
 enum class store_status {
   ok,             ///< done (load: the record exists)
   not_found,      ///< load: no record (the version may still be a tombstone)
-  stale_version,  ///< write skipped: the stored version is higher (§4.3); not an error
+  stale_version,  ///< write skipped: the stored version is equal or higher (compare-and-set)
   unavailable,    ///< the backend could not be reached or answered with an error
   full,           ///< write of a new session refused: max_sessions reached
   invalid,        ///< bad argument (empty session id, version 0) or a stored record is unreadable
@@ -66,7 +66,8 @@ struct write_result {
 };
 
 /// Session metadata store with versioned writes (CONFIG_REFERENCE §4.3):
-/// a write with version `v` happens iff no version is stored or the stored version is <= v;
+/// a write with version `v` happens iff no version is stored or the stored version is < v
+/// (strict: an equal version is refused, so two writers can never both own version v);
 /// delete keeps the version as a tombstone.
 ///
 /// Implementations block (Redis round trips) and are not thread-safe: own one instance from

@@ -122,26 +122,29 @@ CAF_TEST(versioned write conflicts) {
   CAF_CHECK_EQUAL(raw({"GET", "test:relay:session:version:v1:s"}).value_or(""), "5");
   auto v5b = v5;
   v5b.join_token = "v5b";
-  CAF_CHECK_EQUAL(str(store.save(v5b, 5).status), "ok");  // equal version writes
+  CAF_CHECK_EQUAL(str(store.save(v5b, 5).status), "stale_version");  // equal version refused
+  CAF_CHECK_EQUAL(store.load("s").record.value_or(session_record{}).join_token, "v5");
+  CAF_CHECK_EQUAL(str(store.save(v5b, 6).status), "ok");
   CAF_CHECK_EQUAL(store.load("s").record.value_or(session_record{}).join_token, "v5b");
   // Delete with a stale version is a no-op.
   CAF_CHECK_EQUAL(str(store.remove("s", 3).status), "stale_version");
   CAF_CHECK(store.load("s").record.has_value());
+  CAF_CHECK_EQUAL(str(store.remove("s", 6).status), "stale_version");  // equal: refused
   // Delete leaves the version as a tombstone.
-  CAF_CHECK_EQUAL(str(store.remove("s", 6).status), "ok");
+  CAF_CHECK_EQUAL(str(store.remove("s", 7).status), "ok");
   CAF_CHECK_EQUAL(raw({"EXISTS", "test:relay:session:v1:s"}).value_or(""), "0");
   CAF_CHECK_EQUAL(raw({"SISMEMBER", "test:relay:sessions:index:v1", "s"}).value_or(""), "0");
-  CAF_CHECK_EQUAL(raw({"GET", "test:relay:session:version:v1:s"}).value_or(""), "6");
+  CAF_CHECK_EQUAL(raw({"GET", "test:relay:session:version:v1:s"}).value_or(""), "7");
   CAF_CHECK_EQUAL(raw({"TTL", "test:relay:session:version:v1:s"}).value_or(""), "-1");
   auto gone = store.load("s");
   CAF_CHECK_EQUAL(str(gone.status), "not_found");
-  CAF_CHECK_EQUAL(gone.version, 6u);
+  CAF_CHECK_EQUAL(gone.version, 7u);
   // A lower version save after delete is rejected; a higher one resurrects.
   CAF_CHECK_EQUAL(str(store.save(v5, 5).status), "stale_version");
   CAF_CHECK_EQUAL(raw({"EXISTS", "test:relay:session:v1:s"}).value_or(""), "0");
   CAF_CHECK(store.load_all().records.empty());
-  CAF_CHECK_EQUAL(str(store.save(v5, 7).status), "ok");
-  CAF_CHECK_EQUAL(store.load("s").version, 7u);
+  CAF_CHECK_EQUAL(str(store.save(v5, 8).status), "ok");
+  CAF_CHECK_EQUAL(store.load("s").version, 8u);
 }
 
 CAF_TEST(tombstone ttl is optional) {

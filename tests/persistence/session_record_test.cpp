@@ -169,3 +169,41 @@ CAF_TEST(invalid utf8 in a field does not throw on serialisation) {
   CAF_REQUIRE(back.ok());
   CAF_CHECK_EQUAL(back.value->devices.at("d").name, "bad\xEF\xBF\xBD");
 }
+
+CAF_TEST(merge3 keeps the changes of both writers) {
+  auto base = fresh_session("S");
+  base.last_activity_at_ms = 10;
+  base.devices["D1"] = device_record{"t1", {}, "one", 10, 10};
+  base.devices["D2"] = device_record{"t2", {}, "two", 10, 10};
+  // Mine: desktop token changed, D1 rotated, D2 revoked, D3 joined.
+  auto mine = base;
+  mine.desktop_session_token = "desk-mine";
+  mine.devices["D1"].current_session_token = "t1b";
+  mine.devices["D1"].retired_session_tokens = {{"t1", 99}};
+  mine.devices.erase("D2");
+  mine.devices["D3"] = device_record{"t3", {}, "three", 20, 20};
+  mine.last_activity_at_ms = 50;
+  // Theirs: join token used, D1 seen later, D4 joined.
+  auto theirs = base;
+  theirs.join_token_used_at_ms = 30;
+  theirs.devices["D1"].last_seen_at_ms = 40;
+  theirs.devices["D4"] = device_record{"t4", {}, "four", 30, 30};
+  theirs.last_activity_at_ms = 60;
+  auto m = merge3(base, mine, theirs);
+  CAF_CHECK_EQUAL(m.desktop_session_token, "desk-mine");
+  CAF_CHECK(m.join_token_used_at_ms == std::optional<std::int64_t>{30});
+  CAF_CHECK_EQUAL(m.last_activity_at_ms, 60);
+  CAF_REQUIRE_EQUAL(m.devices.size(), 3u);  // D1, D3, D4 (D2 revoked)
+  CAF_CHECK_EQUAL(m.devices["D1"].current_session_token, "t1b");
+  CAF_CHECK_EQUAL(m.devices["D1"].retired_session_tokens.size(), 1u);
+  CAF_CHECK_EQUAL(m.devices["D1"].last_seen_at_ms, 40);
+  CAF_CHECK_EQUAL(m.devices.count("D2"), 0u);
+  CAF_CHECK_EQUAL(m.devices["D3"].current_session_token, "t3");
+  CAF_CHECK_EQUAL(m.devices["D4"].current_session_token, "t4");
+  // Theirs revoked D1 while mine rotated it: the revoke wins.
+  auto theirs2 = base;
+  theirs2.devices.erase("D1");
+  CAF_CHECK_EQUAL(merge3(base, mine, theirs2).devices.count("D1"), 0u);
+  // Unchanged mine: the result is theirs.
+  CAF_CHECK(merge3(base, base, theirs) == theirs);
+}

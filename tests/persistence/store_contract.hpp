@@ -38,10 +38,12 @@ inline void contract_stale_version(persistence::state_store& store) {
   CAF_CHECK_EQUAL(str(store.save(v4, 4).status), "stale_version");
   CAF_CHECK_EQUAL(store.load("s").record.value_or(session_record{}).join_token, "v5");
   CAF_CHECK_EQUAL(store.load("s").version, 5u);
-  // Equal version overwrites (guard is stored <= new).
+  // An equal version is refused (compare-and-set: guard is stored < new).
   auto v5b = fresh_session("s");
   v5b.join_token = "v5b";
-  CAF_CHECK_EQUAL(str(store.save(v5b, 5).status), "ok");
+  CAF_CHECK_EQUAL(str(store.save(v5b, 5).status), "stale_version");
+  CAF_CHECK_EQUAL(store.load("s").record.value_or(session_record{}).join_token, "v5");
+  CAF_CHECK_EQUAL(str(store.save(v5b, 6).status), "ok");
   CAF_CHECK_EQUAL(store.load("s").record.value_or(session_record{}).join_token, "v5b");
 }
 
@@ -49,6 +51,7 @@ template <class Store>
 void contract_tombstone(Store& store) {
   CAF_CHECK_EQUAL(str(store.save(fresh_session("s"), 3).status), "ok");
   CAF_CHECK_EQUAL(str(store.remove("s", 2).status), "stale_version");
+  CAF_CHECK_EQUAL(str(store.remove("s", 3).status), "stale_version");
   CAF_CHECK(store.load("s").record.has_value());
   CAF_CHECK_EQUAL(str(store.remove("s", 4).status), "ok");
   auto gone = store.load("s");

@@ -1,0 +1,160 @@
+// Issue 12 repros (cluster faults): three relay nodes + nats-server + redis-server on random
+// loopback ports, servers killed and restarted by PID.
+//   1. equal write versions: pair/start on A, desktop auth on B, unknown-token auth on C,
+//      join on A approved, the phone's fresh token must be accepted on C.
+//   2. first write after a quick Redis restart is not lost.
+//   3. presence heals after a NATS outage longer than the member timeout.
+//   4. device counts are cluster-wide.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, startNats, startNode, toolAvailable, waitMembers } from './lib/cluster.mjs';
+import {
+  newCreds, pairStart, pairRefresh, connectDesktop, connectPhone, joinAndApprove, b64url, command, threadSelect,
+} from './lib/fixture.mjs';
+import { WsClient, openAndAuth } from './lib/ws.mjs';
+import { waitFor } from './lib/relay.mjs';
+
+/** Next relay.desktop_status with desktopConnected === v (others skipped, bounded). */
+async function statusIs(ws, v, timeoutMs) {
+  for (let i = 0; i < 20; ++i) {
+    const m = await ws.nextOfType('relay.desktop_status', timeoutMs);
+    if (m.desktopConnected === v) return m;
+  }
+  throw new Error(`no desktop_status ${v}`);
+}
+
+/** Next relay.device_count with connectedDeviceCount === n (others skipped, bounded). */
+async function countIs(ws, n, timeoutMs = 5000) {
+  for (let i = 0; i < 20; ++i) {
+    const m = await ws.nextOfType('relay.device_count', timeoutMs);
+    if (m.connectedDeviceCount === n) return m;
+  }
+  throw new Error(`no relay.device_count ${n}`);
+}
+
+/** pair/start on `a`, desktop on `b`, join through `c` approved, phone on `c`. */
+async function crossPair(a, b, c) {
+  const creds = newCreds();
+  await pairStart(a, creds);
+  const d = await connectDesktop(b, creds.desktopSessionToken);
+  const { join } = await joinAndApprove(c, creds, d.ws, { deviceName: 'Phone' });
+  assert.equal(join.status, 200, join.text);
+  const p = await connectPhone(c, join.body.deviceSessionToken);
+  return { creds, desktop: d.ws, phone: p.ws, deviceID: join.body.deviceID };
+}
+
+async function commandReaches(f, n) {
+  const c = threadSelect('t' + n);
+  f.phone.send(command(f.creds.sessionID, n, c));
+  const m = await f.desktop.nextSkipping(['relay.device_count'], 5000);
+  assert.equal(m.payload?.payload?.commandID, c.commandID, JSON.stringify(m));
+}
+
+const skip = (!toolAvailable('redis-server') && 'redis-server not installed') ||
+  (!toolAvailable('nats-server') && 'nats-server not installed');
+
+describe('cluster faults (issue 12)', { skip }, () => {
+  let redis, nats;
+  const keyPrefix = `rc-faults-${process.pid}`;
+  let A, B, C;
+  const all = [];
+  const node = async (name) => {
+    const n = await startNode({ name, redis, nats, keyPrefix, env: { TOKEN_ROTATION_GRACE_MS: 30000 } });
+    all.push(n);
+    return n;
+  };
+
+  before(async () => {
+    redis = await startRedis();
+    nats = await startNats();
+    [A, B, C] = await Promise.all([node('node-a'), node('node-b'), node('node-c')]);
+    await waitMembers([A, B, C], 3);
+  });
+  after(async () => {
+    WsClient.terminateAll();
+    for (const n of all) await n.kill();
+    await nats?.kill();
+    await redis?.kill();
+  });
+
+  it('item 1: the phone token issued by a join on A is accepted on C after C reloaded', async () => {
+    const creds = newCreds();
+    await pairStart(A, creds);
+    const d = await connectDesktop(B, creds.desktopSessionToken);
+    // Any auth with an unknown token on C: C runs a forced reload and adopts the session.
+    const unknown = await openAndAuth(C.wsURL, b64url(32), { label: 'unknown' });
+    assert.notEqual(unknown.first?.type, 'auth_ok');
+    unknown.ws.terminate();
+    const { join } = await joinAndApprove(A, creds, d.ws, { deviceName: 'Phone' });
+    assert.equal(join.status, 200, join.text);
+    const { ws: p, first } = await openAndAuth(C.wsURL, join.body.deviceSessionToken, {
+      label: 'phone-on-c', origin: 'http://localhost:4173',
+    });
+    assert.ok(first, `phone on C: closed ${JSON.stringify(p.closeInfo)}`);
+    assert.equal(first.type, 'auth_ok', JSON.stringify(first));
+    assert.equal(first.role, 'mobile');
+    // The rotated token is durable: A (which wrote the join) accepts it too.
+    p.close();
+    const again = await connectPhone(A, first.nextDeviceSessionToken, { label: 'phone-on-a' });
+    again.ws.close();
+    d.ws.close();
+  });
+
+  it('item 2: the first write after a quick Redis restart reaches Redis', async () => {
+    // Every node has used its Redis connections (item 1 above and the reload pings).
+    const port = redis.port;
+    await redis.kill();
+    redis = await startRedis(port);  // same port, empty, nothing written between
+    const creds = newCreds();
+    await pairStart(A, creds);
+    // B never saw the session: it must find it in Redis.
+    const d = await connectDesktop(B, creds.desktopSessionToken, { label: 'desktop-after-restart' });
+    d.ws.close();
+    const h = await A.health();
+    assert.equal(h.redisConnected, true);
+  });
+
+  it('item 3: presence heals after a NATS outage longer than the member timeout', async () => {
+    const f = await crossPair(A, B, C);
+    await commandReaches(f, 1);
+    const port = nats.port;
+    await nats.kill();
+    // C misses B's heartbeats (> 3 s) and tells the phone the desktop is gone.
+    await statusIs(f.phone, false, 10000);
+    nats = await startNats(port);
+    // Once the bus is back, B re-announces its desktop: the phone learns it is online again.
+    await statusIs(f.phone, true, 15000);
+    await commandReaches(f, 2);
+    f.phone.close();
+    f.desktop.close();
+  });
+
+  it('item 4: device counts include phones on other nodes', async () => {
+    await waitMembers([A, B, C], 3, 15000);
+    const creds = newCreds();
+    await pairStart(A, creds);
+    let d = await connectDesktop(B, creds.desktopSessionToken);
+    const j1 = await joinAndApprove(C, creds, d.ws, { deviceName: 'Phone C' });
+    const p1 = await connectPhone(C, j1.join.body.deviceSessionToken, { label: 'phone-c' });
+    await countIs(d.ws, 1);
+    await pairRefresh(A, creds);  // a fresh join token for the second phone
+    const j2 = await joinAndApprove(A, creds, d.ws, { deviceName: 'Phone A' });
+    const p2 = await connectPhone(A, j2.join.body.deviceSessionToken, { label: 'phone-a' });
+    await countIs(d.ws, 2);
+    assert.equal(p2.authOk.connectedDeviceCount >= 1, true);
+    // A desktop reconnecting on B counts both phones in auth_ok once B has seen the heartbeats.
+    await waitFor(async () => {
+      const r = await B.admin('/admin/cluster');
+      const held = r.body.members.filter((m) => !m.self).flatMap((m) => m.held || []);
+      return held.filter((h) => h.mobiles > 0).length >= 2;
+    }, { what: 'node-b sees both phones in heartbeats', timeoutMs: 10000 });
+    d.ws.close();
+    d = await connectDesktop(B, creds.desktopSessionToken, { label: 'desktop-again' });
+    assert.equal(d.authOk.connectedDeviceCount, 2, JSON.stringify(d.authOk));
+    // One phone leaves: the count drops to 1.
+    p1.ws.close();
+    await countIs(d.ws, 1);
+    p2.ws.close();
+    d.ws.close();
+  });
+});
