@@ -314,6 +314,9 @@ verdict check_push(const json& body, const std::string& name) {
 verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
   const json& body = v.at("payload").at("payload");
   const auto& name = body.at("name").get_ref<const std::string&>();
+  if (name.rfind("push.", 0) != 0)
+    for (auto k : {"subscription", "kinds", "visible"})
+      if (body.contains(k)) return invalid_command(std::string(k) + " is only for push commands.");
   if (name == "thread.send_message") {
     if (auto r = check_compact(body, "threadID", "thread.send_message requires threadID."); !r.ok())
       return r;
@@ -332,9 +335,6 @@ verdict validate_command_rules(const json& v, std::size_t max_text_bytes) {
     return check_compact(body, "threadID", "thread.interrupt requires threadID.");
   if (name == "thread.load_earlier")
     return check_compact(body, "threadID", "thread.load_earlier requires threadID.");
-  if (name.rfind("push.", 0) != 0)
-    for (auto k : {"subscription", "kinds", "visible"})
-      if (body.contains(k)) return invalid_command(std::string(k) + " is only for push commands.");
   if (name == "push.subscribe" || name == "push.unsubscribe" || name == "push.visibility")
     return check_push(body, name);
   if (name == "project.select")
