@@ -378,7 +378,10 @@ cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, bro
         ctx->metrics.bus_connected.store(up);
         ctx->log(up ? log_level::info : log_level::warn, "cluster",
                  up ? "NATS reconnected; subscriptions restored" : "NATS connection lost");
-        if (up) ops->heartbeat_publish();
+        if (up) {
+          ops->heartbeat_publish();
+          self->send(broker, announce_atom::value, std::string{});  // re-announce after a gap
+        }
       },
       [=](heartbeat_atom) {
         if (self->state.leaving) return;

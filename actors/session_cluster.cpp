@@ -40,7 +40,15 @@ void session_ops::report_sockets() {
 void session_ops::announce() {
   if (!st().initialized || st().closed || !bus()) return;
   if (st().desktop) publish(target::mobile, proto::msg_desktop_status(sid(), true));
-  if (!st().mobiles.empty()) device_count_to_desktop();
+  if (st().mobiles.empty()) return;
+  device_count_to_desktop();
+  // Phones here without a known desktop: ask (the peer that came back may not have seen us
+  // go, so it would not re-announce by itself). The answer tells the phones.
+  if (!st().desktop && !st().remote_desktop)
+    publish_control(target::probe, proto::json{{"type", "relay.desktop_status_probe"},
+                                               {"sessionID", sid()},
+                                               {"requestingInstanceID", ctx->instance_id}}
+                                       .dump());
 }
 
 /// Remote presence changes (desktop_status from a peer, probe answer, member gone).
@@ -85,8 +93,9 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
   }
   if (e.target == target::probe_response) {
     if (proto::string_member(j, "requestingInstanceID") != ctx->instance_id) return;
+    // Also the answer to a heal probe (announce): phones here learn the desktop is back.
     if (proto::bool_member(j, "desktopConnected", false))
-      set_remote_desktop(true, e.source_instance_id, false);
+      set_remote_desktop(true, e.source_instance_id, true);
     finish_probes(std::nullopt);
     return;
   }

@@ -116,17 +116,20 @@ describe('cluster faults (issue 12)', { skip }, () => {
 
   it('item 3: presence heals after a NATS outage longer than the member timeout', async () => {
     const f = await crossPair(A, B, C);
-    await commandReaches(f, 1);
-    const port = nats.port;
-    await nats.kill();
-    // C misses B's heartbeats (> 3 s) and tells the phone the desktop is gone.
-    await statusIs(f.phone, false, 10000);
-    nats = await startNats(port);
-    // Once the bus is back, B re-announces its desktop: the phone learns it is online again.
-    await statusIs(f.phone, true, 15000);
-    await commandReaches(f, 2);
-    f.phone.close();
-    f.desktop.close();
+    try {
+      await commandReaches(f, 1);
+      const port = nats.port;
+      await nats.kill();
+      // C misses B's heartbeats (> 3 s) and tells the phone the desktop is gone.
+      await statusIs(f.phone, false, 10000);
+      nats = await startNats(port);
+      // Once the bus is back, B re-announces its desktop: the phone learns it is online again.
+      await statusIs(f.phone, true, 15000);
+      await commandReaches(f, 2);
+    } finally {
+      f.phone.close();
+      f.desktop.close();
+    }
   });
 
   it('item 4: device counts include phones on other nodes', async () => {
@@ -145,8 +148,10 @@ describe('cluster faults (issue 12)', { skip }, () => {
     // A desktop reconnecting on B counts both phones in auth_ok once B has seen the heartbeats.
     await waitFor(async () => {
       const r = await B.admin('/admin/cluster');
+      const sid = creds.sessionID;
+      const mine = `${sid.slice(0, 6)}...${sid.slice(-4)}`;  // admin view redacts session ids
       const held = r.body.members.filter((m) => !m.self).flatMap((m) => m.held || []);
-      return held.filter((h) => h.mobiles > 0).length >= 2;
+      return held.filter((h) => h.sessionID === mine && h.mobiles > 0).length >= 2;
     }, { what: 'node-b sees both phones in heartbeats', timeoutMs: 10000 });
     d.ws.close();
     d = await connectDesktop(B, creds.desktopSessionToken, { label: 'desktop-again' });
