@@ -99,9 +99,9 @@ async function main() {
 
   await step(page, 'pair-e2ee', async () => {
     await page.goto(joinURL, { waitUntil: 'load' });
-    await pairThroughBridge(page, bridgeOut, bridgeCmd);
-    await page.locator('[data-testid=thread-row]').first().waitFor({ timeout: 30_000 });
-    await page.locator('[data-testid=e2ee-badge][data-e2ee=verified]').waitFor({ timeout: 20_000 });
+    // Record the E2EE channel from the start: a push-capable desktop makes the phone send its
+    // connect-time push.visibility as soon as the first snapshot arrives, during pairing.
+    await waitFor('the app client', () => ev(() => !!window.__remote?.e2ee), 10_000);
     await ev(() => {
       const c = window.__remote;
       window.__e2eSent = [];
@@ -111,6 +111,9 @@ async function main() {
       const handle = c.handleEnvelope.bind(c);
       c.handleEnvelope = (env) => (window.__e2eRecv.push(env), handle(env));
     });
+    await pairThroughBridge(page, bridgeOut, bridgeCmd);
+    await page.locator('[data-testid=thread-row]').first().waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid=e2ee-badge][data-e2ee=verified]').waitFor({ timeout: 20_000 });
     const prompts = await ev(() => window.__pushStub.prompts);
     const perm = await ev(() => Notification.permission);
     if (prompts !== 0) throw new Error(`notification permission requested ${prompts}× on load`);
