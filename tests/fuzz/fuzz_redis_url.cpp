@@ -21,7 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const auto& pw = u.value->password;
   auto without = *u.value;
   without.password.clear();
-  auto baseline = without.redacted() + rc::persistence::redact_url("redis://" + without.host);
+  // redact_url keeps the scheme as written ("Redis://") and everything from the last '@' on.
+  auto sep = text.find("://");
+  auto at = text.rfind('@');
+  auto baseline = without.redacted() + rc::persistence::redact_url("redis://" + without.host) +
+                  "\n" + std::string(text.substr(0, sep == std::string_view::npos ? 0 : sep + 3)) +
+                  "\n" +
+                  std::string(at == std::string_view::npos ? std::string_view{} : text.substr(at));
   bool coincidental = pw.empty() || baseline.find(pw) != std::string::npos ||
                       std::string("redis://***@").find(pw) != std::string::npos;
   if (pw.size() >= 4 && !coincidental && pw.find_first_of("*@:/") == std::string::npos) {
