@@ -90,18 +90,24 @@ void session_ops::auth_desktop(auth_request& a) {
   touch();
   st().remote_desktop = false;
   st().remote_desktop_instance.clear();
-  tell_presence(true);
   auto done = [this, a]() mutable {
     accepted(a, true, device_actor{}, {});
     send_text(st().desktop, proto::msg_auth_ok_desktop(sid(), device_count()));
+    // Device actors learn the new desktop only now: a phone command they forward can no longer
+    // reach the desktop's socket ahead of its auth_ok (ack first, then what it causes).
+    tell_presence(true);
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
     for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
     publish(target::mobile, *status);
     persist();
   };
   if (!bus()) {
-    report_sockets();
-    return done();
+    // auth_ok is queued on the phone's socket before the desktop's route table lists it: the
+    // desktop's strand forwards straight to listed phones, so the other order let a desktop
+    // frame overtake the phone's auth_ok (found by the churn soak; §6.3 auth_ok answers
+    // relay.auth). With a bus, await() holds the mailbox until done(), so nothing overtakes.
+    done();
+    return report_sockets();
   }
   when_subscribed(done);
 }
@@ -210,8 +216,12 @@ void session_ops::finish_mobile_auth(auth_request& a, const std::string& device_
     device_count_to_desktop();
   };
   if (!bus()) {
-    report_sockets();
-    return done();
+    // auth_ok is queued on the phone's socket before the desktop's route table lists it: the
+    // desktop's strand forwards straight to listed phones, so the other order let a desktop
+    // frame overtake the phone's auth_ok (found by the churn soak; §6.3 auth_ok answers
+    // relay.auth). With a bus, await() holds the mailbox until done(), so nothing overtakes.
+    done();
+    return report_sockets();
   }
   // With a bus, auth_ok waits until this node is subscribed to the session's subject, so
   // nothing published for this phone right after it is told auth_ok can miss it.
