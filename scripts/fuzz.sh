@@ -2,6 +2,7 @@
 # Builds and runs the libFuzzer targets of tests/fuzz/ (Debian clang + libclang-rt-14-dev).
 #   scripts/fuzz.sh                 every target for 60 s each
 #   scripts/fuzz.sh wire 600        one target for 10 minutes
+#   RC_FUZZ_RUNS=10000000 scripts/fuzz.sh wire 3600   stops at 10 million executions (or the time)
 #   scripts/fuzz.sh --ci            every target for RC_FUZZ_SECONDS (default 20) s: the `fuzz` ctest entry
 # The seed corpus (tests/fuzz/corpus/TARGET) is read, never written; new inputs go to
 # $RC_FUZZ_BUILD/corpus/TARGET, crashes to $RC_FUZZ_BUILD/artifacts/. Exits 77 (skipped) only when
@@ -12,7 +13,8 @@ ROOT=$PWD
 BUILD=${RC_FUZZ_BUILD:-$ROOT/build/fuzz}
 ci=0
 if [ "${1:-}" = --ci ]; then ci=1; shift; fi
-TARGETS=(wire url http_schema tokens time session_record bus_envelope redis_url config codex_rpc)
+TARGETS=(wire url http_schema tokens time session_record bus_envelope redis_url config codex_rpc
+         http_session ws_session)
 want=${1:-all}
 secs=${2:-$([ $ci = 1 ] && echo "${RC_FUZZ_SECONDS:-20}" || echo 60)}
 [ "$want" = all ] || TARGETS=("$want")
@@ -44,7 +46,9 @@ for t in "${TARGETS[@]}"; do
   log="$BUILD/$t.log"
   echo "fuzz: $t for ${secs}s"
   set +e
-  "$BUILD/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  runs=()
+  [ -n "${RC_FUZZ_RUNS:-}" ] && runs=(-runs="$RC_FUZZ_RUNS")
+  "$BUILD/fuzz_$t" "${runs[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$BUILD/artifacts/$t-" "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e
