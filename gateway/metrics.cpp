@@ -103,6 +103,8 @@ std::string prometheus_text(const relay_context& ctx) {
   metric("relay_preauth_refused_total", "counter",
          "Websocket upgrades refused (503) at MAX_PREAUTH_WEBSOCKETS.",
          io.ws_preauth_refused.load());
+  metric("relay_per_ip_refused_total", "counter",
+         "Connections closed at accept at MAX_CONNECTIONS_PER_IP.", io.per_ip_refused.load());
   metric("relay_pending_join_waiters", "gauge", "Pairing requests waiting for the desktop.",
          m.pending_join_waiters.load());
   metric("relay_device_tokens", "gauge", "Entries in the device token index.",

@@ -119,6 +119,8 @@ struct counters {
   /// they cannot take every connection slot from the HTTP API (issue 10 item 4).
   std::atomic<uint64_t> ws_preauth{0};
   std::atomic<uint64_t> ws_preauth_refused{0};  ///< upgrades answered 503 at that bound
+  /// Connections closed at accept because their address was at MAX_CONNECTIONS_PER_IP.
+  std::atomic<uint64_t> per_ip_refused{0};
   std::atomic<uint64_t> http_requests{0};
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};

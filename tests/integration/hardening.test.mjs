@@ -8,23 +8,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startRelay, waitFor } from './lib/relay.mjs';
+import { raw } from './lib/http.mjs';
 import { WsClient } from './lib/ws.mjs';
 import { newCreds, startBody } from './lib/fixture.mjs';
 
 const T = { timeout: 20000 };
 
-/** Writes `bytes` on a new connection; resolves with everything read until the server closes. */
-function raw(port, bytes, { timeoutMs = 5000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let out = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${timeoutMs} ms: ${out}`)); }, timeoutMs);
-    sock.on('connect', () => { if (bytes) sock.write(bytes); });
-    sock.on('data', (d) => { out += d.toString('latin1'); });
-    sock.on('error', () => {});
-    sock.on('close', () => { clearTimeout(timer); resolve(out); });
-  });
-}
 
 const statusOf = (text) => text.split('\r\n', 1)[0];
 
