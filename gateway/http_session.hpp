@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -64,6 +65,8 @@ struct http_shared {
   std::shared_ptr<counters> ctr;
   http_handler on_http;
   ws_bridge* bridge = nullptr;
+  /// Log lines of the gateway (one JSON object each); may be empty (tests).
+  log_sink log{};
   /// Open HTTP connections of the main listener not (yet) upgraded; with counters::ws_open,
   /// what MAX_OPEN_CONNECTIONS bounds at accept time (listener.cpp).
   mutable std::atomic<uint64_t> http_open{0};
@@ -105,8 +108,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
           origin_(std::move(origin)),
           has_origin_(has_origin) {}
     ~responder() override {
-      if (!done_.exchange(true)) {
+      if (!done_.exchange(true)) {  // a route dropped its responder: logged, counted, 500
         auto s = s_;
+        s->srv_.ctr->handler_errors.fetch_add(1, std::memory_order_relaxed);
+        if (s->srv_.log)
+          s->srv_.log(
+              "{\"level\":\"error\",\"component\":\"gateway\",\"msg\":\"request not "
+              "answered by its route\",\"path\":\"" +
+              safe_path(s->path_) + "\"}");
         net::post(s->stream_.get_executor(),
                   [s] { s->send_simple(500, "internal error", "text/plain", false, "", false); });
       }
@@ -348,6 +357,17 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
  private:
   void close() { lowest<Stream>::shutdown_send(beast::get_lowest_layer(stream_)); }
+
+  /// A request path for a log line: at most 64 characters of [A-Za-z0-9/_.-], never a query.
+  static std::string safe_path(const std::string& p) {
+    std::string out;
+    for (char c : p.substr(0, 64))
+      out += (std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '.' ||
+              c == '-')
+                 ? c
+                 : '?';
+    return out;
+  }
 
   void set_busy(bool b) {
     if (admin_ || b == busy_) return;

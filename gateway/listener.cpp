@@ -50,7 +50,7 @@ struct listener::impl {
       : cfg(c),
         log_line(std::move(log)),
         bridge(std::move(b)),
-        shared{c, std::move(ctr), std::move(on_http), bridge.get()} {}
+        shared{c, std::move(ctr), std::move(on_http), bridge.get(), log_line} {}
 
   void log(const std::string& level, const std::string& msg, const std::string& extra = "") {
     if (log_line)
@@ -102,8 +102,14 @@ void listener::impl::do_accept(tcp::acceptor& acc, bool admin) {
             ip, admin);
         s->hold_ip_slot(std::move(slot));
         beast::get_lowest_layer(s->stream()).expires_after(std::chrono::seconds(15));
-        s->stream().async_handshake(ssl::stream_base::server, [s](beast::error_code hec) {
-          if (!hec) s->start();
+        s->stream().async_handshake(ssl::stream_base::server, [this, s](beast::error_code hec) {
+          if (!hec) return s->start();
+          // Counted; logged once and then every 1000th (scanners fail handshakes all day).
+          auto n = shared.ctr->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+          if (n == 1 || n % 1000 == 0)
+            log("warn", "TLS handshake failed",
+                ",\"error\":\"" + json_escape(hec.message()) +
+                    "\",\"failures\":" + std::to_string(n));
         });
       } else {
         auto s = std::make_shared<http_session<beast::tcp_stream>>(
