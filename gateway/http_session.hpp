@@ -339,7 +339,10 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       res->set(http::field::access_control_allow_methods, "POST,OPTIONS");
       res->set(http::field::access_control_allow_headers, "content-type");
     }
-    res->body() = std::move(body);
+    // 1xx, 204 and 304 carry no body: Beast's prepare_payload throws on one (found by
+    // fuzz_http_session; an exception here would end the io thread and the node).
+    bool bodiless = (status >= 100 && status < 200) || status == 204 || status == 304;
+    res->body() = bodiless ? std::string{} : std::move(body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
     if (head_) {  // the headers of the GET answer (Content-Length included), no body

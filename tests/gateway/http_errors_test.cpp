@@ -38,3 +38,19 @@ CAF_TEST(per address counts stop at the limit and are released with the last han
   CAF_CHECK_EQUAL(c.addresses(), 0u);
   CAF_CHECK(c.acquire("198.51.100.1", 0));  // 0 = unbounded
 }
+
+CAF_TEST(a 204 or 304 answer with a body is sent without it instead of throwing) {
+  for (int status : {204, 304}) {
+    fixture f;
+    f.answer = [status](rc::gw::http_request&, std::shared_ptr<http_responder> r) {
+      r->respond(status, "{\"ok\":true}");
+    };
+    std::weak_ptr<void> session;
+    auto client = f.serve(session);
+    send_raw(client, request("GET", "/healthz"));
+    http::response<http::string_body> res;
+    CAF_REQUIRE(read_response(f, client, res));
+    CAF_CHECK_EQUAL(res.result_int(), static_cast<unsigned>(status));
+    CAF_CHECK(res.body().empty());
+  }
+}
