@@ -17,6 +17,7 @@ RELAY_BENCH_ENV=(
   MAX_ACTIVE_WEBSOCKET_CONNECTIONS=1000000       # default 10000: connections scenario
   MAX_PENDING_JOIN_WAITERS=100000                # default 64: setup concurrency
   MAX_DEVICES_PER_SESSION=1000                   # default 2: fanout puts N phones in one session
+  MAX_CONNECTIONS_PER_IP=0                       # default 256: every loadgen socket is 127.0.0.1
   PAIR_APPROVAL_TIMEOUT_MS=45000
 )
 

@@ -21,10 +21,15 @@ void admin_route(const context_ptr& ctx, const actor_refs& refs, http_request& r
   if (!authorized) return reply_error(resp, 401, "unauthorized", "Admin token required.");
   // Admin requests go to the broker from a short-lived actor: the front never blocks an io thread.
   auto ask = [&](auto on_reply, auto... args) {
-    refs.sys->spawn([resp, broker = refs.broker, on_reply, args...](caf::event_based_actor* self) {
-      self->request(broker, std::chrono::seconds(5), args...).then(on_reply, [resp](caf::error& e) {
-        reply_error(resp, 500, "admin_failed", caf::to_string(e));
-      });
+    refs.sys->spawn([ctx, resp, broker = refs.broker, path = r.path, on_reply,
+                     args...](caf::event_based_actor* self) {
+      self->request(broker, std::chrono::seconds(5), args...)
+          .then(on_reply, [ctx, resp, path](caf::error& e) {
+            ctx->io->handler_errors.fetch_add(1, std::memory_order_relaxed);
+            ctx->log(log_level::warn, "admin", "admin request failed",
+                     ",\"path\":" + json_str(path) + ",\"error\":" + json_str(caf::to_string(e)));
+            reply_error(resp, 500, "admin_failed", caf::to_string(e));
+          });
     });
   };
   auto as_body = [resp](const std::string& s) { resp->respond(200, s); };

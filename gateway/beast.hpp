@@ -33,7 +33,9 @@ struct transport;
 
 template <>
 struct transport<beast::tcp_stream> {
-  static void expires_after(beast::tcp_stream& s, std::chrono::seconds d) { s.expires_after(d); }
+  static void expires_after(beast::tcp_stream& s, std::chrono::milliseconds d) {
+    s.expires_after(d);
+  }
   static void expires_never(beast::tcp_stream& s) { s.expires_never(); }
   static void shutdown_send(beast::tcp_stream& s) {
     beast::error_code ec;

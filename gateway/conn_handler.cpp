@@ -151,6 +151,7 @@ void conn_handler::on_closed() {
   }
   phase_ = phase::closed;
   early_.clear();
+  ip_slot_.reset();  // the connection is gone: its address may open another
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ class conn_handler final : public ws_handler,
   void rejected() override { phase_ = phase::closed; }
 
   const std::string& conn_id() const { return conn_id_; }
+  /// The socket's unit of MAX_CONNECTIONS_PER_IP (gateway/listener.cpp), held while it is open.
+  void hold_ip_slot(std::shared_ptr<void> slot) { ip_slot_ = std::move(slot); }
 
   /// Bound on frames received while authentication is in flight.
   static constexpr std::size_t max_early_frames = 32;
@@ -50,6 +52,7 @@ class conn_handler final : public ws_handler,
   std::deque<std::string> early_;
   std::shared_ptr<const route_table> routes_;
   std::vector<std::string> failed_;  ///< mobiles of routes_ that refused a frame (reported once)
+  std::shared_ptr<void> ip_slot_;
 };
 
 /// Top-level scan of a JSON object for string members `sessionID` and `type` without building a

@@ -5,8 +5,11 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <mutex>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "gateway/beast.hpp"
 #include "gateway/listener.hpp"
@@ -19,18 +22,62 @@
 
 namespace rc::gw {
 
+/// Open connections per peer address (MAX_CONNECTIONS_PER_IP). An entry lives while the address
+/// has a connection, so the map never holds more entries than there are open connections.
+class ip_counts {
+ public:
+  /// One connection of `ip`, or nullptr when the address is at `limit` (0 = unbounded). The
+  /// unit is released when the last copy of the returned handle goes (HTTP session, then the
+  /// websocket it became).
+  std::shared_ptr<void> acquire(const std::string& ip, uint64_t limit) {
+    if (limit == 0) return std::make_shared<int>(0);
+    std::lock_guard<std::mutex> lock(mtx_);
+    auto& n = counts_[ip];
+    if (n >= limit) {
+      if (n == 0) counts_.erase(ip);
+      return nullptr;
+    }
+    ++n;
+    return std::shared_ptr<void>(new std::string(ip), [this](void* p) {
+      auto* key = static_cast<std::string*>(p);
+      release(*key);
+      delete key;
+    });
+  }
+  std::size_t addresses() const {
+    std::lock_guard<std::mutex> lock(mtx_);
+    return counts_.size();
+  }
+
+ private:
+  void release(const std::string& ip) {
+    std::lock_guard<std::mutex> lock(mtx_);
+    auto it = counts_.find(ip);
+    if (it != counts_.end() && --it->second == 0) counts_.erase(it);
+  }
+  mutable std::mutex mtx_;
+  std::unordered_map<std::string, uint64_t> counts_;
+};
+
 /// What every HTTP session of a listener shares; outlives the io loop.
 struct http_shared {
   const settings::relay_config& cfg;
   std::shared_ptr<counters> ctr;
   http_handler on_http;
   ws_bridge* bridge = nullptr;
+  /// Log lines of the gateway (one JSON object each); may be empty (tests).
+  log_sink log{};
   /// Open HTTP connections of the main listener not (yet) upgraded; with counters::ws_open,
   /// what MAX_OPEN_CONNECTIONS bounds at accept time (listener.cpp).
   mutable std::atomic<uint64_t> http_open{0};
   uint64_t open_connections() const {
     return ctr->ws_open.load(std::memory_order_relaxed) + http_open.load(std::memory_order_relaxed);
   }
+  /// HTTP connections between a request's header and the end of its response (what a drain
+  /// waits for; idle keep-alive connections are not waited for).
+  mutable std::atomic<uint64_t> http_busy{0};
+  /// Open connections of the main listener per peer address (admission at accept, listener.cpp).
+  mutable ip_counts per_ip{};
 };
 
 template <class Stream>
@@ -41,10 +88,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if (!admin_) srv_.http_open.fetch_add(1, std::memory_order_relaxed);
   }
   ~http_session() {
+    set_busy(false);
     if (!admin_) srv_.http_open.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void start() { read_header(); }
+
+  /// This connection's unit of MAX_CONNECTIONS_PER_IP (passed on to the websocket it becomes).
+  void hold_ip_slot(std::shared_ptr<void> slot) { ip_slot_ = std::move(slot); }
 
   Stream& stream() { return stream_; }
 
@@ -57,8 +108,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
           origin_(std::move(origin)),
           has_origin_(has_origin) {}
     ~responder() override {
-      if (!done_.exchange(true)) {
+      if (!done_.exchange(true)) {  // a route dropped its responder: logged, counted, 500
         auto s = s_;
+        s->srv_.ctr->handler_errors.fetch_add(1, std::memory_order_relaxed);
+        if (s->srv_.log)
+          s->srv_.log(
+              "{\"level\":\"error\",\"component\":\"gateway\",\"msg\":\"request not "
+              "answered by its route\",\"path\":\"" +
+              safe_path(s->path_) + "\"}");
         net::post(s->stream_.get_executor(),
                   [s] { s->send_simple(500, "internal error", "text/plain", false, "", false); });
       }
@@ -86,7 +143,11 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     // Beast rejects a Content-Length above body_limit while parsing the header; keep the header
     // phase permissive (bounded) so the API can answer 415/413 properly, then tighten it.
     parser_->body_limit(std::max<std::size_t>(srv_.cfg.max_json_bytes, 1024 * 1024));
-    lowest<Stream>::expires_after(beast::get_lowest_layer(stream_), std::chrono::seconds(30));
+    // Header deadline (HTTP_REQUEST_TIMEOUT_MS) from accept or from the previous response, so
+    // it is also the keep-alive idle deadline: a trickled header (slowloris) or an idle
+    // connection is closed when it passes.
+    lowest<Stream>::expires_after(beast::get_lowest_layer(stream_),
+                                  srv_.cfg.http_request_timeout());
     http::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&http_session::on_header, this->shared_from_this()));
@@ -94,6 +155,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return close();
+    set_busy(true);
     auto& req = parser_->get();
     version_ = req.version();
     keep_alive_ = req.keep_alive();
@@ -140,6 +202,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         return send_simple(503, "{\"error\":\"relay_at_capacity\"}", "application/json", false,
                            origin_, has_origin_);
       }
+      arm_body_deadline();
       http::async_read(
           stream_, buffer_, *parser_,
           beast::bind_front_handler(&http_session::on_upgrade_body, this->shared_from_this()));
@@ -157,6 +220,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         return reject_after_body(413, "Failed to buffer the request body: length limit exceeded");
     }
     parser_->body_limit(srv_.cfg.max_json_bytes);
+    arm_body_deadline();
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&http_session::on_body, this->shared_from_this()));
   }
@@ -169,6 +233,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if ((len && *len > drain_limit) || (!len && !parser_->chunked()))
       return send_simple(status, std::move(text), "text/plain; charset=utf-8", false, origin_,
                          has_origin_);
+    arm_body_deadline();
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this(), status, text = std::move(text)](
                          beast::error_code ec, std::size_t) mutable {
@@ -199,8 +264,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         }
       }
     }
-    ws_upgrade up{std::move(req), std::move(ip),     origin_,
-                  has_origin_,    std::move(qtoken), std::move(preauth_)};
+    ws_upgrade up{std::move(req),      std::move(ip),      origin_, has_origin_, std::move(qtoken),
+                  std::move(preauth_), std::move(ip_slot_)};
     open_websocket(srv_.bridge, std::move(stream_), std::move(up));
   }
 
@@ -274,7 +339,10 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
       res->set(http::field::access_control_allow_methods, "POST,OPTIONS");
       res->set(http::field::access_control_allow_headers, "content-type");
     }
-    res->body() = std::move(body);
+    // 1xx, 204 and 304 carry no body: Beast's prepare_payload throws on one (found by
+    // fuzz_http_session; an exception here would end the io thread and the node).
+    bool bodiless = (status >= 100 && status < 200) || status == 204 || status == 304;
+    res->body() = bodiless ? std::string{} : std::move(body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
     if (head_) {  // the headers of the GET answer (Content-Length included), no body
@@ -284,6 +352,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     }
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        self->set_busy(false);
                         if (ec || !res->keep_alive()) return self->close();
                         self->read_header();
                       });
@@ -291,6 +360,32 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 
  private:
   void close() { lowest<Stream>::shutdown_send(beast::get_lowest_layer(stream_)); }
+
+  /// A request path for a log line: at most 64 characters of [A-Za-z0-9/_.-], never a query.
+  static std::string safe_path(const std::string& p) {
+    std::string out;
+    for (char c : p.substr(0, 64))
+      out += (std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '.' ||
+              c == '-')
+                 ? c
+                 : '?';
+    return out;
+  }
+
+  void set_busy(bool b) {
+    if (admin_ || b == busy_) return;
+    busy_ = b;
+    if (b)
+      srv_.http_busy.fetch_add(1, std::memory_order_relaxed);
+    else
+      srv_.http_busy.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  /// Body deadline: the body must arrive within HTTP_REQUEST_TIMEOUT_MS of its header.
+  void arm_body_deadline() {
+    lowest<Stream>::expires_after(beast::get_lowest_layer(stream_),
+                                  srv_.cfg.http_request_timeout());
+  }
 
   /// RFC 6455 §4.1: the key is base64 of exactly 16 bytes (24 characters, `==` padding).
   static bool valid_ws_key(beast::string_view key) {
@@ -329,7 +424,9 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   std::string origin_;
   bool has_origin_ = false;
   std::string path_;
-  counted_slot preauth_;  ///< held from the upgrade request until the websocket takes it
+  counted_slot preauth_;           ///< held from the upgrade request until the websocket takes it
+  std::shared_ptr<void> ip_slot_;  ///< this connection's unit of MAX_CONNECTIONS_PER_IP
+  bool busy_ = false;              ///< counted in http_shared::http_busy
 };
 
 }  // namespace rc::gw

@@ -50,7 +50,7 @@ struct listener::impl {
       : cfg(c),
         log_line(std::move(log)),
         bridge(std::move(b)),
-        shared{c, std::move(ctr), std::move(on_http), bridge.get()} {}
+        shared{c, std::move(ctr), std::move(on_http), bridge.get(), log_line} {}
 
   void log(const std::string& level, const std::string& msg, const std::string& extra = "") {
     if (log_line)
@@ -84,18 +84,38 @@ void listener::impl::do_accept(tcp::acceptor& acc, bool admin) {
       sock.set_option(tcp::no_delay(true), e2);
       auto ep = sock.remote_endpoint(e2);
       std::string ip = e2 ? std::string("unknown") : ep.address().to_string();
+      // MAX_CONNECTIONS_PER_IP, counted here where the connection count lives: one unit per
+      // connection, held by its HTTP session and then by the websocket it becomes.
+      std::shared_ptr<void> slot;
+      if (!admin && !cfg.trust_proxy) {
+        slot = shared.per_ip.acquire(ip, cfg.max_connections_per_ip);
+        if (!slot) {
+          shared.ctr->per_ip_refused.fetch_add(1, std::memory_order_relaxed);
+          beast::error_code ignored;
+          sock.close(ignored);
+          return do_accept(acc, admin);
+        }
+      }
       if (tls && !admin) {
         auto s = std::make_shared<http_session<beast::ssl_stream<beast::tcp_stream>>>(
             shared, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(sock)), *tls),
             ip, admin);
+        s->hold_ip_slot(std::move(slot));
         beast::get_lowest_layer(s->stream()).expires_after(std::chrono::seconds(15));
-        s->stream().async_handshake(ssl::stream_base::server, [s](beast::error_code hec) {
-          if (!hec) s->start();
+        s->stream().async_handshake(ssl::stream_base::server, [this, s](beast::error_code hec) {
+          if (!hec) return s->start();
+          // Counted; logged once and then every 1000th (scanners fail handshakes all day).
+          auto n = shared.ctr->tls_handshake_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+          if (n == 1 || n % 1000 == 0)
+            log("warn", "TLS handshake failed",
+                ",\"error\":\"" + json_escape(hec.message()) +
+                    "\",\"failures\":" + std::to_string(n));
         });
       } else {
-        std::make_shared<http_session<beast::tcp_stream>>(
-            shared, beast::tcp_stream(std::move(sock)), ip, admin)
-            ->start();
+        auto s = std::make_shared<http_session<beast::tcp_stream>>(
+            shared, beast::tcp_stream(std::move(sock)), ip, admin);
+        s->hold_ip_slot(std::move(slot));
+        s->start();
       }
     }
     do_accept(acc, admin);
@@ -175,6 +195,11 @@ void listener::stop_accepting() {
     I.acceptor.close(ec);
     I.admin_acceptor.close(ec);
   });
+}
+
+uint64_t listener::draining_sockets() const {
+  auto& S = impl_->shared;
+  return S.ctr->ws_open.load() + S.http_busy.load();
 }
 
 void listener::stop() {

@@ -35,6 +35,9 @@ class listener {
   void run();
   /// Stops accepting new connections (graceful shutdown, step 1).
   void stop_accepting();
+  /// Sockets a drain waits for: open websockets plus HTTP connections with a request in
+  /// progress (idle keep-alive connections are not counted).
+  uint64_t draining_sockets() const;
   /// Stops the io loop (after actors have drained).
   void stop();
 

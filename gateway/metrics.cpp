@@ -103,6 +103,13 @@ std::string prometheus_text(const relay_context& ctx) {
   metric("relay_preauth_refused_total", "counter",
          "Websocket upgrades refused (503) at MAX_PREAUTH_WEBSOCKETS.",
          io.ws_preauth_refused.load());
+  metric("relay_gateway_handler_errors_total", "counter",
+         "Requests a route never answered, admin requests the broker did not answer (logged).",
+         io.handler_errors.load());
+  metric("relay_tls_handshake_failures_total", "counter", "Failed TLS handshakes.",
+         io.tls_handshake_failures.load());
+  metric("relay_per_ip_refused_total", "counter",
+         "Connections closed at accept at MAX_CONNECTIONS_PER_IP.", io.per_ip_refused.load());
   metric("relay_pending_join_waiters", "gauge", "Pairing requests waiting for the desktop.",
          m.pending_join_waiters.load());
   metric("relay_device_tokens", "gauge", "Entries in the device token index.",

@@ -119,6 +119,13 @@ struct counters {
   /// they cannot take every connection slot from the HTTP API (issue 10 item 4).
   std::atomic<uint64_t> ws_preauth{0};
   std::atomic<uint64_t> ws_preauth_refused{0};  ///< upgrades answered 503 at that bound
+  /// Connections closed at accept because their address was at MAX_CONNECTIONS_PER_IP.
+  std::atomic<uint64_t> per_ip_refused{0};
+  /// Errors the gateway handles without an answer of its own (a route that dropped its
+  /// responder, an admin request the broker did not answer): each is counted here and logged
+  /// (never a token or a body).
+  std::atomic<uint64_t> handler_errors{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};  ///< logged once, then every 1000th
   std::atomic<uint64_t> http_requests{0};
   std::atomic<uint64_t> frames_in{0};
   std::atomic<uint64_t> frames_out{0};

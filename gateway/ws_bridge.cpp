@@ -31,10 +31,14 @@ void open(ws_bridge* b, Stream&& stream, ws_upgrade&& up) {
       b->ctx->cfg, b->ctx->io, std::move(stream), std::move(up.client_ip), std::move(up.origin),
       up.has_origin, std::move(up.query_token));
   ws->hold_preauth(std::move(up.preauth));
+  // The MAX_CONNECTIONS_PER_IP unit goes with the factory (released if the handshake fails)
+  // and then with the socket's actor side, which lives as long as the socket.
   ws->start(std::move(up.req),
-            [ctx = b->ctx,
-             broker = b->broker](std::shared_ptr<ws_peer> peer) -> std::shared_ptr<ws_handler> {
-              return std::make_shared<conn_handler>(ctx, broker, std::move(peer));
+            [ctx = b->ctx, broker = b->broker, slot = std::move(up.ip_slot)](
+                std::shared_ptr<ws_peer> peer) -> std::shared_ptr<ws_handler> {
+              auto h = std::make_shared<conn_handler>(ctx, broker, std::move(peer));
+              h->hold_ip_slot(slot);
+              return h;
             });
 }
 

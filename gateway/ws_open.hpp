@@ -19,6 +19,7 @@ struct ws_upgrade {
   bool has_origin = false;
   std::string query_token;  ///< legacy `?token=` (only when ALLOW_LEGACY_QUERY_TOKEN_AUTH)
   counted_slot preauth;     ///< this socket's unit of MAX_PREAUTH_WEBSOCKETS (held until auth)
+  std::shared_ptr<void> ip_slot;  ///< its unit of MAX_CONNECTIONS_PER_IP (held while open)
 };
 
 void open_websocket(ws_bridge* bridge, beast::tcp_stream&& stream, ws_upgrade&& up);

@@ -191,10 +191,22 @@ int main(int argc, char** argv) {
                               ",\"error\":" + actors::json_str(caf::to_string(e)));
                    });
     }
-    // Give the disconnect frames time to flush (sessions close asynchronously).
-    for (int i = 0; i < 40 && ctx->metrics.active_websockets.load() > 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // Wait for the drain itself: every websocket closed (its disconnect frame flushed) and every
+    // HTTP request in progress answered, bounded by the drain timeout (550 ms); then stop.
+    auto drain_start = std::chrono::steady_clock::now();
+    auto deadline = drain_start + std::chrono::milliseconds(550);
+    uint64_t left = server->draining_sockets();
+    while (left > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling a counter, bounded
+      left = server->draining_sockets();
+    }
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - drain_start)
+                      .count();
+    ctx->log(
+        left ? actors::log_level::warn : actors::log_level::info, "node",
+        left ? "shutdown: drain timed out" : "shutdown: drained",
+        ",\"openSockets\":" + std::to_string(left) + ",\"waitedMs\":" + std::to_string(waited));
     server->stop();
   });
   server->run();

@@ -157,6 +157,8 @@ const std::vector<key_entry>& table() {
       U64("TRUSTED_SESSION_IDLE_MS", trusted_session_idle_ms),
       U64("MAX_OPEN_CONNECTIONS", max_open_connections),
       U64("MAX_PREAUTH_WEBSOCKETS", max_preauth_websockets),
+      U64("MAX_CONNECTIONS_PER_IP", max_connections_per_ip),
+      U64("HTTP_REQUEST_TIMEOUT_MS", http_request_timeout_ms),
       STR("ADMIN_HOST", admin_host),
       {"ADMIN_PORT",
        [](relay_config& c, const std::string& v) {

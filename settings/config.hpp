@@ -3,6 +3,7 @@
 // and validated once at start; actors and gateway only ever read it (relay_context::cfg is const).
 #pragma once
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -53,6 +54,14 @@ struct relay_config {
   /// MAX_PREAUTH_WEBSOCKETS: upgraded websockets not yet authenticated; beyond, upgrades get 503
   /// so that they never take the slots the HTTP API needs. 0 = max(1, MAX_OPEN_CONNECTIONS / 4).
   uint64_t max_preauth_websockets = 0;
+  /// MAX_CONNECTIONS_PER_IP: open connections (HTTP and websocket together) of one peer address
+  /// on the main listener, counted at accept; beyond, new connections are closed unread.
+  /// 0 = unbounded. Not applied with TRUST_PROXY (every client then shares the proxy's address).
+  uint64_t max_connections_per_ip = 256;
+  /// HTTP_REQUEST_TIMEOUT_MS: a connection must send a whole request header within this from
+  /// accept (or, keep-alive, from its previous response: the idle deadline), and then its body
+  /// within this again; otherwise it is closed (slowloris). Minimum 100.
+  uint64_t http_request_timeout_ms = 10000;
   std::string admin_host = "127.0.0.1";  ///< ADMIN_HOST
   uint16_t admin_port = 8788;            ///< ADMIN_PORT (0 = disabled)
   std::string admin_token;               ///< ADMIN_TOKEN; unset → admin listener disabled
@@ -77,6 +86,9 @@ struct relay_config {
   uint64_t preauth_websockets() const {
     if (max_preauth_websockets) return max_preauth_websockets;
     return max_open_connections ? std::max<uint64_t>(1, max_open_connections / 4) : UINT64_MAX;
+  }
+  std::chrono::milliseconds http_request_timeout() const {
+    return std::chrono::milliseconds(std::max<uint64_t>(http_request_timeout_ms, 100));
   }
   std::string default_ws_url() const;
 };

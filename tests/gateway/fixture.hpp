@@ -19,7 +19,7 @@ using test_stream = beast::test::stream;
 /// beast::test::stream has no socket and no timeouts: closing it is what the peer sees.
 template <>
 struct transport<test_stream> {
-  static void expires_after(test_stream&, std::chrono::seconds) {}
+  static void expires_after(test_stream&, std::chrono::milliseconds) {}
   static void expires_never(test_stream&) {}
   static void shutdown_send(test_stream& s) { s.close(); }
   static void shutdown_close(test_stream& s) { s.close(); }

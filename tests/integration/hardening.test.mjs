@@ -21,7 +21,7 @@ import {
   newCreds, startBody, pairStart, pairedFixture, command, threadSelect, snapshotRequest, assertForwarded,
   connectDesktop, b64url, isoIn, PWA_ORIGIN, EVIL_ORIGIN,
 } from './lib/fixture.mjs';
-import { MSG } from './lib/http.mjs';
+import { MSG, raw } from './lib/http.mjs';
 
 const T = { timeout: 20000 };
 /** RSS after a class may exceed the warm baseline by at most this much (generous: allocator
@@ -29,18 +29,6 @@ const T = { timeout: 20000 };
  * should have refused, e.g. 64 bodies of 1 MiB, shows up as +64 MiB). */
 const RSS_SLACK_KIB = 20 * 1024;
 
-/** Writes `bytes` on a new connection; resolves with everything read until the server closes. */
-function raw(port, bytes, { timeoutMs = 5000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let out = '';
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${timeoutMs} ms: ${out}`)); }, timeoutMs);
-    sock.on('connect', () => { if (bytes) sock.write(bytes); });
-    sock.on('data', (d) => { out += d.toString('latin1'); });
-    sock.on('error', () => {});
-    sock.on('close', () => { clearTimeout(timer); resolve(out); });
-  });
-}
 
 /** Writes `bytes` on a new connection; resolves with the first response's head (then hangs up). */
 function responseHead(port, bytes, { timeoutMs = 5000 } = {}) {

@@ -30,6 +30,26 @@ test('§12.6 SIGTERM → connected sockets receive disconnect server_shutdown; p
   }
 });
 
+test('shutdown waits for the drain itself: stops once every socket is closed, not after a fixed sleep', { timeout: 20000 }, async () => {
+  const relay = await startRelay({ ...ROOMY });
+  relays.push(relay);
+  const fx = await pairedFixture(relay);
+  const res = await relay.stop(8000);
+  assert.ok(!res.timedOut && res.code === 0, `exit ${res.code}`);
+  const lines = relay.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const msgs = lines.map((l) => l.msg);
+  const drained = lines.find((l) => l.msg === 'shutdown: drained');
+  assert.ok(drained, `no "shutdown: drained" line: ${JSON.stringify(msgs)}`);
+  assert.equal(drained.openSockets, 0, 'the wait ended because the sockets were gone, not at the bound');
+  assert.ok(msgs.indexOf('shutdown: draining') < msgs.indexOf('shutdown: drained'));
+  assert.ok(msgs.indexOf('shutdown: drained') < msgs.indexOf('stopped'));
+  for (const sock of [fx.desktop, fx.phone]) {
+    await sock.waitClose(3000);
+    const frames = (await sock.drain(0)).map((t) => { try { return JSON.parse(t); } catch { return t; } });
+    assert.deepEqual(frames.filter((f) => f && f.type === 'disconnect'), [{ type: 'disconnect', reason: 'server_shutdown' }]);
+  }
+});
+
 test('§12.6 SIGINT also drains (server_shutdown) and exits 0', { timeout: 20000 }, async () => {
   const relay = await startRelay({ ...ROOMY });
   relays.push(relay);

@@ -1,5 +1,6 @@
 // Minimal HTTP helpers on node:http (lets us set Origin and any other header).
 import http from 'node:http';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 
 function hasHeader(headers, name) {
@@ -101,3 +102,16 @@ export const MSG = Object.freeze({
   revokeTokens: 'sessionID, desktopSessionToken, and deviceID are required.',
   deviceNotFound: 'Device is not linked to this session.',
 });
+
+/** Writes `bytes` on a new connection; resolves with everything read until the server closes. */
+export function raw(port, bytes, { timeoutMs = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let out = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no close within ${timeoutMs} ms: ${out}`)); }, timeoutMs);
+    sock.on('connect', () => { if (bytes) sock.write(bytes); });
+    sock.on('data', (d) => { out += d.toString('latin1'); });
+    sock.on('error', () => {});
+    sock.on('close', () => { clearTimeout(timer); resolve(out); });
+  });
+}
