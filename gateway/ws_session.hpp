@@ -34,6 +34,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         has_origin_(has_origin),
         query_token_(std::move(query_token)) {
     cap_ = cfg_.outbound_queue();
+    cap_bytes_ = cfg_.outbound_bytes();
   }
 
   ~ws_session() override { ctr_->ws_open.fetch_sub(1, std::memory_order_relaxed); }
@@ -69,8 +70,15 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    if (queued_.fetch_add(1, std::memory_order_acq_rel) >= cap_) {
+    // Bounded in messages and in bytes (issue 10 item 6): a burst of small frames to a healthy
+    // socket fits; a socket whose backlog exceeds MAX_SOCKET_OUTBOUND_BYTES is a slow consumer.
+    // One frame is always accepted into an empty queue, whatever its size.
+    std::size_t size = frame ? frame->size() : 0;
+    auto before = queued_bytes_.fetch_add(size, std::memory_order_acq_rel);
+    if (queued_.fetch_add(1, std::memory_order_acq_rel) >= cap_ ||
+        (before > 0 && before + size > cap_bytes_)) {
       queued_.fetch_sub(1, std::memory_order_acq_rel);
+      queued_bytes_.fetch_sub(size, std::memory_order_acq_rel);
       ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
@@ -88,6 +96,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       self->ctr_->count_close(reason);
       if (self->queued_.load() < self->cap_) {
         self->queued_.fetch_add(1);
+        self->queued_bytes_.fetch_add(f->size());
         self->push(std::move(f), false);
       }
       self->begin_close(false);
@@ -101,6 +110,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       if (self->closing_) return;
       self->ctr_->count_close(proto::close_reason::session_expired);
       self->queued_.fetch_add(1);
+      self->queued_bytes_.fetch_add(f->size());
       self->push(std::move(f), false);
       self->begin_close(true);
     });
@@ -110,6 +120,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     net::post(ws_.get_executor(), [self = this->shared_from_this()]() mutable {
       if (self->closing_) return;
       self->queued_.fetch_add(1);
+      self->queued_bytes_.fetch_add(2);
       self->push(std::make_shared<const std::string>("{}"), false);
       self->begin_close(false);
     });
@@ -242,7 +253,9 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         self->disconnect(proto::close_reason::heartbeat_timeout);
         return;
       }
-      if (self->queue_.size() >= self->cap_) {  // no room even for the ping: a slow consumer
+      if (self->queue_.size() >= self->cap_ ||  // no room even for the ping: a slow consumer
+          (self->queue_.size() > 1 &&
+           self->queued_bytes_.load(std::memory_order_acquire) > self->cap_bytes_)) {
         self->ctr_->count_close(proto::close_reason::slow_consumer);
         self->ctr_->slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
         self->hard_close();
@@ -259,6 +272,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   void push(frame_ptr f, bool ping) {
     if (closed_.load() || closing_) {
       queued_.fetch_sub(1);
+      queued_bytes_.fetch_sub(f ? f->size() : 0);
       if (closing_) ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -285,11 +299,12 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   void on_write(beast::error_code ec, bool ping) {
     writing_ = false;
-    queue_.pop_front();
     if (!ping) {
       queued_.fetch_sub(1);
+      queued_bytes_.fetch_sub(queue_.front().frame->size());
       ctr_->frames_out.fetch_add(1, std::memory_order_relaxed);
     }
+    queue_.pop_front();
     if (ec) {
       finish();
       return;
@@ -365,8 +380,9 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   std::shared_ptr<ws_handler> handler_;
   counted_slot preauth_;
   std::deque<out_item> queue_;
-  std::atomic<std::size_t> queued_{0};
-  std::size_t cap_;
+  std::atomic<std::size_t> queued_{0};        ///< frames accepted and not yet written
+  std::atomic<std::size_t> queued_bytes_{0};  ///< ... and their bytes
+  std::size_t cap_, cap_bytes_;
   std::atomic<bool> closed_{false};
   bool closing_ = false, writing_ = false, authenticated_ = false, auth_started_ = false;
   bool policy_close_ = false, close_sent_ = false, finished_ = false;

@@ -155,6 +155,7 @@ const std::vector<key_entry>& table() {
       U64("SWEEP_INTERVAL_MS", sweep_interval_ms),
       U64("MAX_SESSIONS", max_sessions),
       U64("TRUSTED_SESSION_IDLE_MS", trusted_session_idle_ms),
+      U64("MAX_SOCKET_OUTBOUND_BYTES", max_socket_outbound_bytes),
       U64("MAX_OPEN_CONNECTIONS", max_open_connections),
       U64("MAX_PREAUTH_WEBSOCKETS", max_preauth_websockets),
       U64("MAX_CONNECTIONS_PER_IP", max_connections_per_ip),

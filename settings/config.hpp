@@ -28,7 +28,9 @@ struct relay_config {
   uint64_t token_rotation_grace_ms = 30000;
   uint64_t max_pending_join_waiters = 64;
   uint64_t max_ws_message_bytes = 65536;
-  uint64_t max_socket_outbound_queue = 256;
+  /// MAX_SOCKET_OUTBOUND_QUEUE: the reference's message bound (its default 256); ours is 4096
+  /// because MAX_SOCKET_OUTBOUND_BYTES is what identifies a slow consumer (issue 10 item 6).
+  uint64_t max_socket_outbound_queue = 4096;
   uint64_t max_active_websocket_connections = 10000;
   uint64_t max_remote_commands_per_minute = 240;
   uint64_t max_remote_session_commands_per_minute = 480;
@@ -50,6 +52,9 @@ struct relay_config {
   /// TRUSTED_SESSION_IDLE_MS: a session with trusted devices but no socket anywhere is deleted
   /// after this long without activity (0 = kept forever, the reference's behaviour).
   uint64_t trusted_session_idle_ms = 30ull * 86400000ull;
+  /// MAX_SOCKET_OUTBOUND_BYTES: bytes queued to one socket and not yet written; beyond, the
+  /// socket is a slow consumer. Effective max(value, 65536).
+  uint64_t max_socket_outbound_bytes = 4ull * 1024 * 1024;
   uint64_t max_open_connections = 0;  ///< MAX_OPEN_CONNECTIONS; 0 = 2 × active cap + 1024
   /// MAX_PREAUTH_WEBSOCKETS: upgraded websockets not yet authenticated; beyond, upgrades get 503
   /// so that they never take the slots the HTTP API needs. 0 = max(1, MAX_OPEN_CONNECTIONS / 4).
@@ -81,6 +86,7 @@ struct relay_config {
   uint64_t outbound_queue() const {
     return max_socket_outbound_queue < 8 ? 8 : max_socket_outbound_queue;
   }
+  uint64_t outbound_bytes() const { return std::max<uint64_t>(max_socket_outbound_bytes, 65536); }
   /// The pre-auth websocket budget (unbounded only when no connection cap is known, as in a
   /// config that was not loaded).
   uint64_t preauth_websockets() const {

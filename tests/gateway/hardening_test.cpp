@@ -347,3 +347,30 @@ CAF_TEST(unauthenticated websockets at their budget get 503 while http is still 
   a.ws.next_layer().close();
   CAF_CHECK(f.run_until([&] { return f.ctr->ws_preauth.load() == 1u; }));
 }
+
+// ---- item 6: the outbound queue is bounded in bytes as well as frames ----------------------
+
+CAF_TEST(a burst of small frames fits the outbound queue and a byte backlog does not ) {
+  fixture f;  // default MAX_SOCKET_OUTBOUND_QUEUE / MAX_SOCKET_OUTBOUND_BYTES
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(authed_socket(f, c));
+  auto peer = f.handler->peer.lock();
+  // 1000 small frames queued at once (nothing written yet: the io loop does not run).
+  int accepted = 0;
+  for (int i = 0; i < 1000; ++i)
+    accepted += peer->send(std::make_shared<const std::string>("f" + std::to_string(i))) ? 1 : 0;
+  CAF_CHECK_EQUAL(accepted, 1000);
+  CAF_CHECK_EQUAL(f.ctr->outbound_send_failures.load(), 0u);
+  beast::error_code ec;
+  for (int i = 0; i < 1000 && !ec; ++i) CAF_CHECK_EQUAL(c.read(f, ec), "f" + std::to_string(i));
+  // A backlog of 64 KiB frames: 4 MiB fit, the next frame is refused.
+  auto big = std::make_shared<const std::string>(std::string(65536, 'x'));
+  accepted = 0;
+  for (int i = 0; i < 80; ++i) accepted += peer->send(big) ? 1 : 0;
+  CAF_CHECK_EQUAL(accepted, 64);
+  CAF_CHECK_EQUAL(f.ctr->outbound_send_failures.load(), 16u);
+  // Once written, the bytes are free again.
+  for (int i = 0; i < 64 && !ec; ++i) CAF_CHECK_EQUAL(c.read(f, ec).size(), 65536u);
+  CAF_CHECK(peer->send(big));
+}
