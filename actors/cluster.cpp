@@ -449,6 +449,10 @@ cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, bro
         ctx->metrics.bus_connected.store(up);
         ctx->log(up ? log_level::info : log_level::warn, "cluster",
                  up ? "NATS reconnected; subscriptions restored" : "NATS connection lost");
+        // Lost: phones here whose desktop is on a peer are told it is gone (events from it may
+        // be missed); back: the re-announce/probe answer says desktop_status true, and the
+        // PWA resyncs on that flip with a snapshot request (issue 12, events during an outage).
+        if (!up) self->send(broker, busstate_atom::value, false);
         if (up) {
           ops->heartbeat_publish();
           self->send(broker, announce_atom::value, std::string{});  // re-announce after a gap

@@ -277,6 +277,7 @@ using session_actor = caf::typed_actor<
     reacts_to<slowdesk_atom, std::string>,          // desktop conn id refused a direct command
     reacts_to<todesk_atom, text_ptr, std::string>,  // validated frame, phone's device id
     reacts_to<undeliv_atom, std::string>,           // device id: its command was not delivered
+    reacts_to<busstate_atom, bool>,                 // NATS lost: remote presence unknown
     reacts_to<decide_atom, std::string, bool, std::string, bool>,      // conn, has id, id, approved
     reacts_to<timeout_atom, uint64_t>,                                 // pairing join id
     reacts_to<detach_atom, std::string>,                               // conn id
@@ -291,6 +292,7 @@ using broker_actor = caf::typed_actor<
     reacts_to<bus_atom, bus_envelope>, reacts_to<gone_atom, std::string>,
     reacts_to<announce_atom, std::string>, replies_to<members_atom>::with<std::string>,
     reacts_to<undeliv_atom, std::string, std::string>,  // sid, device id → session
+    reacts_to<busstate_atom, bool>,                     // NATS lost (false) → sessions
     reacts_to<index_atom, std::vector<index_op>>, reacts_to<restore_atom, session_record, uint64_t>,
     replies_to<closed_atom, std::string>::with<bool>,  // a session closed itself
     reacts_to<sweep_atom>,

@@ -375,6 +375,9 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
       },
       [=](announce_atom, const std::string&) { ops->announce(); },
       [=](undeliv_atom, const std::string& device_id) { ops->undelivered(device_id); },
+      [=](busstate_atom, bool up) {
+        if (!up) ops->set_remote_desktop(false, {}, true);  // no-op with a local desktop
+      },
       [=](auth_atom, auth_request& a, bool desktop, const std::string& device_id) {
         if (desktop)
           ops->auth_desktop(a);
