@@ -367,6 +367,13 @@ broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_
       [=](gone_atom, const std::string& instance) {
         for (auto& [sid, s] : self->state.sessions) self->send(s, gone_atom::value, instance);
       },
+      [=](busstate_atom, bool up) {
+        for (auto& [sid, s] : self->state.sessions) self->send(s, busstate_atom::value, up);
+      },
+      [=](undeliv_atom, const std::string& sid, const std::string& device) {
+        auto it = self->state.sessions.find(sid);
+        if (it != self->state.sessions.end()) self->send(it->second, undeliv_atom::value, device);
+      },
       // A member joined or came back after missed heartbeats (partition, NATS outage, SIGSTOP):
       // every session re-announces what this node holds (presence, phone count).
       [=](announce_atom, const std::string& instance) {

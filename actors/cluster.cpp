@@ -23,6 +23,15 @@ constexpr auto heartbeat_every = std::chrono::milliseconds(1000);
 constexpr int64_t member_timeout_ms = 3000;  ///< missed heartbeats → member gone
 constexpr auto reconnect_every = std::chrono::milliseconds(1000);
 constexpr std::size_t max_held_in_heartbeat = 20000;
+/// A phone's command for a desktop on a peer must be answered by the peer's delivery notice
+/// within this time, else the phone gets relay.error desktop_offline (issue 12).
+constexpr auto delivery_timeout = std::chrono::milliseconds(1000);
+constexpr std::size_t max_pending_deliveries = 10000;
+
+struct pending_delivery {
+  std::string sid;
+  std::string device;
+};
 
 struct held_entry {
   bool desktop = false;
@@ -43,7 +52,9 @@ struct cluster_state {
   std::unique_ptr<persistence::replay_guard> guard;
   std::map<std::string, held_entry> held;
   std::map<std::string, member_entry> members;
-  std::map<std::string, uint64_t> dropped;  ///< inbound verdict → count
+  std::map<std::string, uint64_t> dropped;             ///< inbound verdict → count
+  std::map<std::string, pending_delivery> deliveries;  ///< nonce → awaiting the peer's answer
+  uint64_t delivered = 0, undelivered = 0, untracked = 0;
   uint64_t published = 0, received = 0, publish_failures = 0;
   bool leaving = false;
   bool connecting = false;
@@ -138,6 +149,58 @@ struct cluster_ops {
     heartbeat_publish();
   }
 
+  static std::string new_nonce() {
+    auto nonce = persistence::random_id(12);
+    return nonce ? *nonce.value : proto::random_token(12);
+  }
+
+  void undelivered(const std::string& sid, const std::string& device) {
+    ++st().undelivered;
+    self->send(broker, undeliv_atom::value, sid, device);
+  }
+
+  /// A phone's command for the desktop on peer `instance`: published with a nonce we remember;
+  /// the peer's delivery notice (delivery_notice) or the timer settles it. A peer that does not
+  /// advertise deliveryAcks (older build) is sent the command untracked, as before.
+  void publish_command(persistence::bus_envelope e, const std::string& instance,
+                       const std::string& device) {
+    std::string sid = e.session_id;
+    auto m = st().members.find(instance);
+    bool acks =
+        m == st().members.end() || proto::bool_member(m->second.info, "deliveryAcks", false);
+    if (!acks || st().deliveries.size() >= max_pending_deliveries) {
+      ++st().untracked;
+      publish(session_subject(sid), std::move(e));
+      return;
+    }
+    e.nonce = new_nonce();
+    std::string nonce = e.nonce;
+    if (!publish(session_subject(sid), std::move(e))) return undelivered(sid, device);
+    st().deliveries[nonce] = pending_delivery{sid, device};
+    self->delayed_send(self, delivery_timeout, undeliv_atom::value, nonce);
+  }
+
+  void delivery_expired(const std::string& nonce) {
+    auto it = st().deliveries.find(nonce);
+    if (it == st().deliveries.end()) return;  // answered in time
+    auto p = std::move(it->second);
+    st().deliveries.erase(it);
+    undelivered(p.sid, p.device);
+  }
+
+  /// The desktop's node answered one of our commands (issue 12).
+  void delivery_notice(const persistence::bus_envelope& e) {
+    auto j = proto::parse_untrusted(e.payload);
+    auto it = st().deliveries.find(proto::string_member(j, "nonce"));
+    if (it == st().deliveries.end() || it->second.sid != e.session_id) return;
+    auto p = std::move(it->second);
+    st().deliveries.erase(it);
+    if (proto::bool_member(j, "delivered", false))
+      ++st().delivered;
+    else
+      undelivered(p.sid, p.device);
+  }
+
   bool publish(const std::string& subject, persistence::bus_envelope env) {
     if (!st().bus) {
       ++st().publish_failures;
@@ -145,8 +208,7 @@ struct cluster_ops {
     }
     env.source_instance_id = ctx->instance_id;
     env.issued_at_ms = now_of(ctx);
-    auto nonce = persistence::random_id(12);
-    env.nonce = nonce ? *nonce.value : proto::random_token(12);
+    if (env.nonce.empty()) env.nonce = new_nonce();
     auto wire = persistence::encode_signed(std::move(env), ctx->cfg.nats_hmac_secret);
     if (!wire) {
       ++st().publish_failures;
@@ -192,7 +254,8 @@ struct cluster_ops {
                        {"redisHealthy", m.redis_healthy.load()},
                        {"shuttingDown", m.shutting_down.load()},
                        {"held", held},
-                       {"heldTruncated", st().held.size() > max_held_in_heartbeat}};
+                       {"heldTruncated", st().held.size() > max_held_in_heartbeat},
+                       {"deliveryAcks", true}};
   }
 
   void heartbeat_publish() {
@@ -275,6 +338,7 @@ struct cluster_ops {
       ++st().dropped["subject_mismatch"];
       return;
     }
+    if (e.target == target::delivery) return delivery_notice(e);
     if (e.target != target::desktop && e.target != target::mobile) return;
     self->send(broker, bus_atom::value, std::move(e));
   }
@@ -311,6 +375,10 @@ struct cluster_ops {
                        {"published", st().published},
                        {"received", st().received},
                        {"publishFailures", st().publish_failures},
+                       {"commandsDelivered", st().delivered},
+                       {"commandsUndelivered", st().undelivered},
+                       {"commandsUntracked", st().untracked},
+                       {"deliveriesPending", st().deliveries.size()},
                        {"dropped", dropped}}
         .dump();
   }
@@ -339,6 +407,9 @@ cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, bro
       [=](publish_atom, control_atom, bus_envelope& e) {
         ops->publish(ops->control_subject(), std::move(e));
       },
+      [=](publish_atom, ack_atom, bus_envelope& e, const std::string& instance,
+          const std::string& device) { ops->publish_command(std::move(e), instance, device); },
+      [=](undeliv_atom, const std::string& nonce) { ops->delivery_expired(nonce); },
       [=](sockets_atom, const std::string& sid, bool desktop, uint64_t mobiles) {
         auto& st = self->state;
         if (!desktop && mobiles == 0) {
@@ -378,6 +449,10 @@ cluster_actor::behavior_type cluster_impl(cluster_ptr self, context_ptr ctx, bro
         ctx->metrics.bus_connected.store(up);
         ctx->log(up ? log_level::info : log_level::warn, "cluster",
                  up ? "NATS reconnected; subscriptions restored" : "NATS connection lost");
+        // Lost: phones here whose desktop is on a peer are told it is gone (events from it may
+        // be missed); back: the re-announce/probe answer says desktop_status true, and the
+        // PWA resyncs on that flip with a snapshot request (issue 12, events during an outage).
+        if (!up) self->send(broker, busstate_atom::value, false);
         if (up) {
           ops->heartbeat_publish();
           self->send(broker, announce_atom::value, std::string{});  // re-announce after a gap

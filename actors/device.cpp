@@ -54,7 +54,7 @@ device_actor::behavior_type device_impl(device_ptr self, context_ptr ctx, sessio
       }
       return;
     }
-    self->send(session, todesk_atom::value, std::move(text));
+    self->send(session, todesk_atom::value, std::move(text), device_id);
   };
   return {
       [=](attach_atom, const std::string& conn_id, std::shared_ptr<gw::ws_peer> peer) {

@@ -87,6 +87,9 @@ inline constexpr const char* probe_response = "desktop_status_response";
 inline constexpr const char* kill_all = "kill_all";  ///< extension: cluster-wide kill switch
 inline constexpr const char* heartbeat = "member_heartbeat";  ///< on N.members
 inline constexpr const char* leave = "member_leave";          ///< on N.members
+/// Extension (issue 12): the desktop's node answers each desktop-bound envelope on the session
+/// subject with {"type":"relay.delivery","nonce":<the envelope's nonce>,"delivered":bool}.
+inline constexpr const char* delivery = "delivery";
 }  // namespace target
 
 }  // namespace rc::actors
@@ -168,6 +171,7 @@ CAF_ADD_ATOM(rc_relay, rc::actors, announce_atom, "announce")  // member (re)app
 CAF_ADD_ATOM(rc_relay, rc::actors, probe_atom, "probe")        // presence probe timer
 CAF_ADD_ATOM(rc_relay, rc::actors, connect_atom, "connect")    // (re)connect attempt
 CAF_ADD_ATOM(rc_relay, rc::actors, leave_atom, "leave")        // graceful leave
+CAF_ADD_ATOM(rc_relay, rc::actors, undeliv_atom, "undeliv")    // command not delivered
 CAF_END_TYPE_ID_BLOCK(rc_relay)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::api_call)
@@ -223,6 +227,10 @@ using loader_actor =
 using cluster_actor = caf::typed_actor<
     reacts_to<connect_atom>, reacts_to<publish_atom, bus_envelope>,  // on the session's subject
     reacts_to<publish_atom, control_atom, bus_envelope>,             // on the control subject
+    // A phone's command for the desktop on peer `instance`, from device (4th): the delivery
+    // notice is awaited; none in time (1 s) → (undeliv_atom, sid, device) to the broker.
+    reacts_to<publish_atom, ack_atom, bus_envelope, std::string, std::string>,
+    reacts_to<undeliv_atom, std::string>,                  // delivery timer (nonce)
     reacts_to<sockets_atom, std::string, bool, uint64_t>,  // sid, desktop here, mobiles here
     // ... answered once subscribed with the peers' phone counts for sid (JSON {instance: n}).
     replies_to<sockets_atom, ack_atom, std::string, bool, uint64_t>::with<std::string>,
@@ -265,9 +273,11 @@ using session_actor = caf::typed_actor<
     reacts_to<announce_atom, std::string>,                  // a member (re)appeared
     reacts_to<auth_atom, auth_request, bool, std::string>,  // desktop?, device id
     reacts_to<dframe_atom, desktop_msg>,
-    reacts_to<slow_atom, std::string>,      // mobile conn id refused a zero-hop frame
-    reacts_to<slowdesk_atom, std::string>,  // desktop conn id refused a direct command
-    reacts_to<todesk_atom, text_ptr>,
+    reacts_to<slow_atom, std::string>,              // mobile conn id refused a zero-hop frame
+    reacts_to<slowdesk_atom, std::string>,          // desktop conn id refused a direct command
+    reacts_to<todesk_atom, text_ptr, std::string>,  // validated frame, phone's device id
+    reacts_to<undeliv_atom, std::string>,           // device id: its command was not delivered
+    reacts_to<busstate_atom, bool>,                 // NATS lost: remote presence unknown
     reacts_to<decide_atom, std::string, bool, std::string, bool>,      // conn, has id, id, approved
     reacts_to<timeout_atom, uint64_t>,                                 // pairing join id
     reacts_to<detach_atom, std::string>,                               // conn id
@@ -281,6 +291,8 @@ using broker_actor = caf::typed_actor<
     reacts_to<cluster_atom, cluster_actor, loader_actor>,  // either may be empty
     reacts_to<bus_atom, bus_envelope>, reacts_to<gone_atom, std::string>,
     reacts_to<announce_atom, std::string>, replies_to<members_atom>::with<std::string>,
+    reacts_to<undeliv_atom, std::string, std::string>,  // sid, device id → session
+    reacts_to<busstate_atom, bool>,                     // NATS lost (false) → sessions
     reacts_to<index_atom, std::vector<index_op>>, reacts_to<restore_atom, session_record, uint64_t>,
     replies_to<closed_atom, std::string>::with<bool>,  // a session closed itself
     reacts_to<sweep_atom>,

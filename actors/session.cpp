@@ -374,6 +374,10 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
         if (st.remote_mobiles.erase(instance) > 0 && st.desktop) ops->device_count_to_desktop();
       },
       [=](announce_atom, const std::string&) { ops->announce(); },
+      [=](undeliv_atom, const std::string& device_id) { ops->undelivered(device_id); },
+      [=](busstate_atom, bool up) {
+        if (!up) ops->set_remote_desktop(false, {}, true);  // no-op with a local desktop
+      },
       [=](auth_atom, auth_request& a, bool desktop, const std::string& device_id) {
         if (desktop)
           ops->auth_desktop(a);
@@ -395,10 +399,14 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
         auto& st = self->state;
         if (st.desktop && conn_id == st.desktop_conn) ops->slow_desktop();
       },
-      [=](todesk_atom, text_ptr& text) {
+      [=](todesk_atom, text_ptr& text, const std::string& device_id) {
         auto& st = self->state;
         if (!st.desktop) {
-          if (st.remote_desktop) ops->publish(target::desktop, *text);
+          // On a peer: its node confirms delivery; here and nowhere: the phone is told.
+          if (st.remote_desktop)
+            ops->publish_command(*text, device_id);
+          else
+            ops->undelivered(device_id);
           return;
         }
         if (st.desktop->send(std::move(text))) {

@@ -6,6 +6,7 @@
 #include "actors/cluster.hpp"
 #include "actors/session_ops.hpp"
 #include "protocol/tokens.hpp"
+#include "protocol/wire.hpp"
 
 namespace rc::actors {
 
@@ -44,11 +45,32 @@ void session_ops::announce() {
   device_count_to_desktop();
   // Phones here without a known desktop: ask (the peer that came back may not have seen us
   // go, so it would not re-announce by itself). The answer tells the phones.
-  if (!st().desktop && !st().remote_desktop)
-    publish_control(target::probe, proto::json{{"type", "relay.desktop_status_probe"},
-                                               {"sessionID", sid()},
-                                               {"requestingInstanceID", ctx->instance_id}}
-                                       .dump());
+  if (!st().desktop && !st().remote_desktop) probe_presence();
+}
+
+void session_ops::probe_presence() {
+  publish_control(target::probe, proto::json{{"type", "relay.desktop_status_probe"},
+                                             {"sessionID", sid()},
+                                             {"requestingInstanceID", ctx->instance_id}}
+                                     .dump());
+}
+
+void session_ops::publish_command(std::string text, const std::string& device_id) {
+  if (!bus()) return undelivered(device_id);
+  self->send(st().cluster, publish_atom::value, ack_atom::value,
+             make_envelope(sid(), target::desktop, std::move(text)), st().remote_desktop_instance,
+             device_id);
+}
+
+void session_ops::undelivered(const std::string& device_id) {
+  if (st().closed) return;
+  if (auto c = st().device_conn.find(device_id); c != st().device_conn.end())
+    if (auto m = st().mobiles.find(c->second); m != st().mobiles.end())
+      send_text(m->second.peer, proto::msg_relay_error(proto::relay_error::desktop_offline,
+                                                       proto::err::desktop_offline_msg));
+  if (st().desktop || !st().remote_desktop) return;
+  set_remote_desktop(false, {}, true);
+  probe_presence();
 }
 
 /// Remote presence changes (desktop_status from a peer, probe answer, member gone).
@@ -124,8 +146,13 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
   }
   auto text = std::make_shared<const std::string>(e.payload);
   if (e.target == target::desktop) {
-    if (!st().desktop) return;
-    if (st().desktop->send(text)) {
+    if (!st().desktop) return;  // phones-only nodes stay silent: the desktop's node answers
+    bool sent = st().desktop->send(text);
+    // Delivery notice for the phone's node (issue 12): a command is never lost in silence.
+    publish(
+        target::delivery,
+        proto::json{{"type", "relay.delivery"}, {"nonce", e.nonce}, {"delivered", sent}}.dump());
+    if (sent) {
       ++st().to_desktop;
       return;
     }

@@ -164,6 +164,13 @@ struct session_ops {
   /// A member (re)appeared: re-publish our desktop presence and our phone count.
   void announce();
   void set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles);
+  /// Asks the peers whether one of them holds our desktop (the answer tells the phones).
+  void probe_presence();
+  /// A phone's command for the desktop on a peer; the cluster awaits the peer's delivery notice.
+  void publish_command(std::string text, const std::string& device_id);
+  /// A command of `device_id` did not reach the desktop: relay.error desktop_offline to the
+  /// phone; a peer that did not answer is no longer trusted to hold the desktop (probe).
+  void undelivered(const std::string& device_id);
   void from_bus(const persistence::bus_envelope& e);
   void revoke_local(const std::string& device_id);
   void merge(persistence::session_record& rec, uint64_t version);

@@ -7,7 +7,9 @@
 //   4. device counts are cluster-wide.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, startNats, startNode, toolAvailable, waitMembers } from './lib/cluster.mjs';
+import {
+  startRedis, startNats, startNode, toolAvailable, waitMembers, crossPair, commandReaches,
+} from './lib/cluster.mjs';
 import {
   newCreds, pairStart, pairRefresh, connectDesktop, connectPhone, joinAndApprove, b64url, command, threadSelect,
 } from './lib/fixture.mjs';
@@ -30,24 +32,6 @@ async function countIs(ws, n, timeoutMs = 5000) {
     if (m.connectedDeviceCount === n) return m;
   }
   throw new Error(`no relay.device_count ${n}`);
-}
-
-/** pair/start on `a`, desktop on `b`, join through `c` approved, phone on `c`. */
-async function crossPair(a, b, c) {
-  const creds = newCreds();
-  await pairStart(a, creds);
-  const d = await connectDesktop(b, creds.desktopSessionToken);
-  const { join } = await joinAndApprove(c, creds, d.ws, { deviceName: 'Phone' });
-  assert.equal(join.status, 200, join.text);
-  const p = await connectPhone(c, join.body.deviceSessionToken);
-  return { creds, desktop: d.ws, phone: p.ws, deviceID: join.body.deviceID };
-}
-
-async function commandReaches(f, n) {
-  const c = threadSelect('t' + n);
-  f.phone.send(command(f.creds.sessionID, n, c));
-  const m = await f.desktop.nextSkipping(['relay.device_count'], 5000);
-  assert.equal(m.payload?.payload?.commandID, c.commandID, JSON.stringify(m));
 }
 
 const skip = (!toolAvailable('redis-server') && 'redis-server not installed') ||

@@ -6,6 +6,10 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { startRelay } from './relay.mjs';
 import { request } from './http.mjs';
+import assert from 'node:assert/strict';
+import {
+  newCreds, pairStart, connectDesktop, connectPhone, joinAndApprove, command, threadSelect,
+} from './fixture.mjs';
 
 export const SECRET = 'cluster-test-secret-0123456789-abcdefghijklmnop';
 export const PREFIX = 'codexchat.remote.relay';
@@ -203,4 +207,25 @@ export function envelope({ sessionID, target, payload, deviceID = null, source =
   };
   e.signature = crypto.createHmac('sha256', secret).update(signingString(e)).digest('base64url');
   return JSON.stringify(e);
+}
+
+// ---- fixtures across nodes ------------------------------------------------------------------
+
+/** pair/start on `a`, desktop on `b`, join through `c` approved, phone on `c`. */
+export async function crossPair(a, b, c) {
+  const creds = newCreds();
+  await pairStart(a, creds);
+  const d = await connectDesktop(b, creds.desktopSessionToken);
+  const { join } = await joinAndApprove(c, creds, d.ws, { deviceName: 'Phone' });
+  assert.equal(join.status, 200, join.text);
+  const p = await connectPhone(c, join.body.deviceSessionToken);
+  return { creds, desktop: d.ws, phone: p.ws, phoneAuthOk: p.authOk, deviceID: join.body.deviceID };
+}
+
+/** Command `n` from the fixture's phone reaches its desktop. */
+export async function commandReaches(f, n) {
+  const c = threadSelect('t' + n);
+  f.phone.send(command(f.creds.sessionID, n, c));
+  const m = await f.desktop.nextSkipping(['relay.device_count'], 5000);
+  assert.equal(m.payload?.payload?.commandID, c.commandID, JSON.stringify(m));
 }
