@@ -26,7 +26,10 @@ struct device_fixture : base_fixture {
     auto out = to_desktop;
     sink = sys.spawn([out](caf::event_based_actor*) -> caf::behavior {
       return {
-          [out](todesk_atom, std::shared_ptr<const std::string>& text) { out->push_back(*text); }};
+          [out](todesk_atom, std::shared_ptr<const std::string>& text, const std::string& from) {
+            CAF_CHECK_EQUAL(from, dev_id);  // the session answers a refused command to this device
+            out->push_back(*text);
+          }};
     });
     extra.push_back(sink);
     auto c = ctx;
