@@ -14,15 +14,10 @@ import { newCreds, pairedFixture, startBody } from './lib/fixture.mjs';
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const T = { timeout: 20000 };
 
-function adminPort(relay) {
-  const m = relay.logs().match(/"msg":"listening"[^\n]*"adminPort":(\d+)/);
-  assert.ok(m, 'listening line names the admin port');
-  return Number(m[1]);
-}
-
 function admin(relay, method, p, token = ADMIN_TOKEN) {
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
-  return request(adminPort(relay), method, p, { headers });
+  assert.ok(relay.adminPort > 0, 'listening line names the admin port');
+  return request(relay.adminPort, method, p, { headers });
 }
 
 describe('admin endpoint (ADMIN_TOKEN set, ADMIN_PORT=0)', () => {

@@ -76,11 +76,12 @@ export const ADMIN_TOKEN = 'cluster-admin-token-0123456789abcdef';
 
 /** One relay node of the cluster; returns the relay handle plus `admin(path)`. */
 export async function startNode({ name, redis, nats, keyPrefix, env = {} }) {
-  const adminPort = await freePort();
+  // ADMIN_PORT 0: the node binds an ephemeral port and logs it. A port picked here and bound later
+  // can meanwhile become the local port of another node's outbound Redis/NATS connection.
   const e = {
     NODE_NAME: name,
     ADMIN_TOKEN,
-    ADMIN_PORT: adminPort,
+    ADMIN_PORT: 0,
     ADMIN_HOST: '127.0.0.1',
     SWEEP_INTERVAL_MS: 1000,
     ...env,
@@ -89,7 +90,7 @@ export async function startNode({ name, redis, nats, keyPrefix, env = {} }) {
   if (nats) Object.assign(e, { NATS_URL: nats.url, NATS_HMAC_SECRET: SECRET });
   const relay = await startRelay(e);
   relay.name = name;
-  relay.adminPort = adminPort;
+  const { adminPort } = relay;
   relay.admin = (p, method = 'GET') => request(adminPort, method, p, {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
   });

@@ -106,8 +106,10 @@ export async function startRelay(overrides = {}, { startTimeoutMs = 10000 } = {}
       `(exited=${state.exited} code=${state.code} signal=${state.signal}). Output:\n${state.out.slice(-4000)}`);
   }
   state.listening = true;
+  const admin = /"msg":"listening"[^\n]*"adminPort":(\d+)/.exec(state.out);
   const relay = {
     port,
+    adminPort: admin ? Number(admin[1]) : 0,  // the bound admin port (ADMIN_PORT 0 = ephemeral)
     proc,
     pid: proc.pid,
     exited,
