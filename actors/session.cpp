@@ -148,9 +148,22 @@ std::size_t session_ops::device_count() {
 
 /// The desktop here gets the cluster-wide count; a node without it publishes its local count
 /// (the desktop's node sums them per source node, see from_bus).
-void session_ops::device_count_to_desktop() {
+void session_ops::send_after(const std::shared_ptr<gw::ws_peer>& first,
+                             std::vector<std::shared_ptr<gw::ws_peer>> to, text_ptr text) {
+  if (to.empty()) return;
+  auto deliver = [to = std::move(to), text] {
+    for (auto& p : to) p->send(text);
+  };
+  if (first)
+    first->post(std::move(deliver));
+  else
+    deliver();
+}
+
+void session_ops::device_count_to_desktop(const std::shared_ptr<gw::ws_peer>& after) {
   if (st().desktop)
-    send_text(st().desktop, proto::msg_device_count(sid(), device_count()));
+    send_after(after, {st().desktop},
+               std::make_shared<const std::string>(proto::msg_device_count(sid(), device_count())));
   else
     publish(target::desktop, proto::msg_device_count(sid(), st().mobiles.size()));
 }

@@ -97,7 +97,9 @@ void session_ops::auth_desktop(auth_request& a) {
     // reach the desktop's socket ahead of its auth_ok (ack first, then what it causes).
     tell_presence(true);
     auto status = std::make_shared<const std::string>(proto::msg_desktop_status(sid(), true));
-    for (auto& [cid, slot] : st().mobiles) slot.peer->send(status);
+    std::vector<std::shared_ptr<gw::ws_peer>> phones;
+    for (auto& [cid, slot] : st().mobiles) phones.push_back(slot.peer);
+    send_after(st().desktop, std::move(phones), status);
     publish(target::mobile, *status);
     persist();
   };
@@ -213,7 +215,7 @@ void session_ops::finish_mobile_auth(auth_request& a, const std::string& device_
     accepted(a, false, dev, device_id);
     send_text(a.peer, proto::msg_auth_ok_mobile(sid(), device_id, next, st().mobiles.size(),
                                                 desktop_present()));
-    device_count_to_desktop();
+    device_count_to_desktop(a.peer);
   };
   if (!bus()) {
     // auth_ok is queued on the phone's socket before the desktop's route table lists it: the

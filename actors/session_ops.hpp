@@ -107,6 +107,13 @@ struct session_ops {
   /// A write of `written` came back: adopt the written version (and the merged record).
   void written(const persistence::session_record& rec, write_reply& r);
   void send_text(const std::shared_ptr<gw::ws_peer>& p, std::string text);
+  /// Queues `text` on each of `to` once `first`'s frames sent so far are queued on it (ack first,
+  /// then what it causes, across sockets). Each socket has its own strand and strands keep no
+  /// order between each other: a frame posted to `first` and then one posted to another socket
+  /// can be written in the other order (an io thread still inside a handler of `first`'s strand
+  /// re-queues that strand behind the other). Posted from `first`'s strand, they cannot.
+  static void send_after(const std::shared_ptr<gw::ws_peer>& first,
+                         std::vector<std::shared_ptr<gw::ws_peer>> to, text_ptr text);
   void spawn_device(const std::string& device_id);
   void kill_device(const std::string& device_id);
   void update_mobile_gauge(std::size_t before);
@@ -115,7 +122,8 @@ struct session_ops {
   static void clear_routes(const std::shared_ptr<gw::ws_peer>& peer, std::weak_ptr<gw::ws_link> h);
   /// Phones connected to this session on all nodes (local sockets + counts reported by peers).
   std::size_t device_count();
-  void device_count_to_desktop();
+  /// relay.device_count to the desktop; with `after`, queued behind `after`'s frames (send_after).
+  void device_count_to_desktop(const std::shared_ptr<gw::ws_peer>& after = nullptr);
   void remove_mobile(std::string conn_id, std::optional<close_reason> reason);
   void remove_desktop(std::optional<close_reason> reason);
   void desktop_lost();
