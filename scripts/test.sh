@@ -5,8 +5,9 @@
 # the PWA end-to-end test in Debian's Chromium.
 #   scripts/test.sh            (RelWithDebInfo build in build/)
 #   RC_SANITIZE=ON BUILD_DIR=build-asan scripts/test.sh   (ASan + UBSan build of everything)
-#   RC_SANITIZE=thread BUILD_DIR=build-tsan scripts/test.sh   (ThreadSanitizer; relays run with
-#     IO_THREADS=2 ACTOR_THREADS=2; suppressions for third-party code only, tests/tsan.supp)
+#   RC_SANITIZE=thread BUILD_DIR=build-tsan scripts/test.sh   (ThreadSanitizer, against CAF built
+#     from Debian's source with TSan by scripts/caf-tsan.sh; relays run with IO_THREADS=2
+#     ACTOR_THREADS=2; suppressions for third-party code only, tests/tsan.supp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -23,7 +24,11 @@ done
 
 build_type=RelWithDebInfo
 [ "$RC_SANITIZE" = ON ] && build_type=Debug
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DRC_SANITIZE="$RC_SANITIZE" -DRC_EXCLUDE= >/dev/null
+extra=()
+# TSan needs CAF itself instrumented (Debian's libcaf is not): scripts/caf-tsan.sh builds Debian's
+# CAF source with -fsanitize=thread once into a private prefix, found before /usr by find_package.
+[ "$RC_SANITIZE" = thread ] && extra=(-DCMAKE_PREFIX_PATH="$(bash scripts/caf-tsan.sh)")
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DRC_SANITIZE="$RC_SANITIZE" -DRC_EXCLUDE= "${extra[@]}" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"
 
 export UBSAN_OPTIONS="suppressions=$PWD/tests/ubsan.supp:print_stacktrace=1:halt_on_error=1"

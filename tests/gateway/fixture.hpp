@@ -59,7 +59,6 @@ struct fixture;
 inline fixture* current = nullptr;
 
 struct fixture {
-  net::io_context ioc;
   rc::settings::relay_config cfg;
   std::shared_ptr<counters> ctr = std::make_shared<counters>();
   std::vector<rc::gw::http_request> requests;
@@ -67,6 +66,10 @@ struct fixture {
   std::shared_ptr<fake_handler> handler = std::make_shared<fake_handler>();
   std::weak_ptr<ws_peer> ws;  ///< the websocket session, once upgraded
   std::unique_ptr<http_shared> shared;
+  /// Last member, so destroyed first: its destructor destroys handlers still queued, and the
+  /// sessions they hold then release their counts in `shared` and `ctr` (as in listener.cpp,
+  /// whose io_context is declared after http_shared). Found by TSan (heap-use-after-free).
+  net::io_context ioc;
 
   fixture() {
     current = this;
