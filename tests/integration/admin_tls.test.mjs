@@ -7,7 +7,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { startRelay } from './lib/relay.mjs';
+import { startRelay, waitFor } from './lib/relay.mjs';
 import { request } from './lib/http.mjs';
 import { newCreds, pairedFixture, startBody } from './lib/fixture.mjs';
 
@@ -100,7 +100,8 @@ describe('admin disabled without ADMIN_TOKEN', () => {
     const relay = await startRelay({ ADMIN_PORT: '0' });
     try {
       assert.match(relay.logs(), /"adminPort":0/);
-      assert.match(relay.logs(), /admin endpoint disabled/);
+      // Logged right after the listening line: wait for it (bounded) rather than race it.
+      await waitFor(() => /admin endpoint disabled/.test(relay.logs()), { what: 'the admin-disabled log line' });
     } finally { await relay.kill(); }
   });
 });
