@@ -133,7 +133,8 @@ struct session_ops {
   // ---- session_pairing.cpp ----
   void api(api_call& c);
   void pair_start(api_call& c);
-  void pair_join(api_call& c);
+  /// `reread`: the stored record was just read back (a refused join token on a stale copy).
+  void pair_join(api_call& c, bool reread = false);
   void approve();
   void decide(const std::string& request_id, bool approved);
   void finish_join(int status, const proto::json& body);

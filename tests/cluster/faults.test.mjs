@@ -5,6 +5,8 @@
 //   2. first write after a quick Redis restart is not lost.
 //   3. presence heals after a NATS outage longer than the member timeout.
 //   4. device counts are cluster-wide.
+//   5. a join right after /pair/refresh on another node is not refused by that node's stale
+//      copy (found by chaos.test.mjs: 409 join_token_already_used).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -145,5 +147,25 @@ describe('cluster faults (issue 12)', { skip }, () => {
     await countIs(d.ws, 1);
     p2.ws.close();
     d.ws.close();
+  });
+
+  it('item 5: a join through a node with a stale copy right after /pair/refresh is accepted', async () => {
+    // The first phone joins through B, the refresh is on A, the second phone joins through C,
+    // which reads the session from Redis (or holds a copy from a forced reload): the refresh must
+    // be stored before it is answered, and C must not refuse the new token from a stale copy.
+    // Five sessions: the old code answered the refresh before its write and C read the old record.
+    const refused = [];
+    for (let i = 0; i < 5; ++i) {
+      const creds = newCreds();
+      await pairStart(A, creds);
+      const d = await connectDesktop(A, creds.desktopSessionToken, { label: `desktop-${i}` });
+      const j1 = await joinAndApprove(B, creds, d.ws, { deviceName: 'Phone 1' });
+      assert.equal(j1.join.status, 200, j1.join.text);
+      await pairRefresh(A, creds);
+      const j2 = await joinAndApprove(C, creds, d.ws, { deviceName: 'Phone 2' }).catch((e) => ({ error: e.message }));
+      if (j2.join?.status !== 200) refused.push(j2.join ? `${j2.join.status} ${j2.join.text}` : j2.error);
+      d.ws.close();
+    }
+    assert.deepEqual(refused, []);
   });
 });
