@@ -198,6 +198,7 @@ void session_ops::merge(persistence::session_record& rec, uint64_t version) {
     restore(rec, version);
     return;
   }
+  st().last_store_io_ms = now();
   if (version <= st().base_version) return;
   auto next = persistence::merge3(st().base, st().rec, rec);
   st().base = std::move(rec);
@@ -229,6 +230,7 @@ void session_ops::apply_record(persistence::session_record next) {
 }
 
 void session_ops::restore(persistence::session_record& rec, uint64_t version) {
+  st().last_store_io_ms = now();
   st().base = rec;
   st().base_version = version;
   st().rec = std::move(rec);
