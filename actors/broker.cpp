@@ -1,6 +1,8 @@
 // Broker: supervises the sessions, owns the token index, runs the sweeper, and holds the kill
 // switch (one session, or every session at once, each told the right disconnect reason).
+#include <charconv>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "actors/actors.hpp"
 #include "actors/cluster.hpp"
@@ -8,6 +10,7 @@
 #include "actors/token_index.hpp"
 #include "protocol/time.hpp"
 #include "protocol/tokens.hpp"
+#include "protocol/untrusted_json.hpp"
 
 namespace rc::actors {
 
@@ -25,10 +28,20 @@ struct broker_state {
   std::vector<auth_request> auth_waiting;  ///< token misses waiting for a forced reload
   bool reload_inflight = false, reload_scheduled = false;
   int64_t last_reload_ms = 0;
+  // ---- the store's epoch marker (issue 12): a changed or missing marker = data loss ----
+  std::string epoch;       ///< marker last seen ("" = not read yet, or the store keeps none)
+  int64_t loss_at_ms = 0;  ///< the marker was created after a data loss, at (ms)
+  uint64_t writebacks = 0;
+  bool epoch_inflight = false, epoch_timer = false;
   static inline const char* name = "broker";
 };
 
 using broker_ptr = broker_actor::stateful_pointer<broker_state>;
+
+constexpr auto epoch_every = std::chrono::seconds(1);
+/// After a data loss, token misses are refused without a policy close (clients retry instead
+/// of forgetting the pairing) while the nodes write their sessions back.
+constexpr int64_t writeback_grace_ms = 10000;
 
 bool opaque_sid(const std::string& s) {
   return proto::is_opaque(s, proto::min_session_id_len);
@@ -149,22 +162,91 @@ void adopt(broker_ptr self, const context_ptr& ctx, const store_actor& store,
 
 void request_reload(broker_ptr self, const context_ptr& ctx, const store_actor& store);
 
+/// The time a marker written after a data loss was created ("<id>.<ms>.loss"), else 0.
+int64_t loss_time(const std::string& v) {
+  auto a = v.find('.');
+  auto b = a == std::string::npos ? a : v.find('.', a + 1);
+  if (b == std::string::npos || v.compare(b + 1, std::string::npos, "loss") != 0) return 0;
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(v.data() + a + 1, v.data() + b, ms);
+  return ec == std::errc{} && end == v.data() + b ? ms : 0;
+}
+
+bool in_writeback_grace(broker_ptr self, const context_ptr& ctx) {
+  auto t = self->state.loss_at_ms;
+  return t > 0 && now_of(ctx) - t < writeback_grace_ms;
+}
+
+/// Reads the store's epoch marker (set when missing). A marker that changed, or that was missing
+/// while this node holds sessions, means the store lost its data: every session held here is
+/// written back, so the cluster's state comes back. `then(unchanged)` when given.
+void check_epoch(broker_ptr self, const context_ptr& ctx, std::function<void(bool)> then) {
+  auto& st = self->state;
+  if (!st.loader) {
+    if (then) then(false);
+    return;
+  }
+  bool loss = !st.epoch.empty() || !st.sessions.empty();
+  std::string mine =
+      proto::random_token(12) + "." + std::to_string(now_of(ctx)) + (loss ? ".loss" : ".fresh");
+  st.epoch_inflight = true;
+  self->request(st.loader, std::chrono::seconds(5), epoch_atom::value, mine)
+      .then(
+          [=](std::string& value, bool created) {
+            auto& st = self->state;
+            st.epoch_inflight = false;
+            bool unchanged = !value.empty() && !created && value == st.epoch;
+            if (!value.empty() && !unchanged) {
+              bool first = st.epoch.empty();
+              st.epoch = value;
+              st.loss_at_ms = loss_time(value);
+              if ((!first || created) && !st.sessions.empty()) {
+                ++st.writebacks;
+                ctx->log(log_level::warn, "broker",
+                         "state store lost its data (epoch marker changed or missing): writing "
+                         "back every session held here",
+                         ",\"sessions\":" + std::to_string(st.sessions.size()));
+                for (auto& [sid, s] : st.sessions) self->send(s, writeback_atom::value);
+              }
+            }
+            if (then) then(unchanged);
+          },
+          [=](caf::error&) {
+            self->state.epoch_inflight = false;
+            if (then) then(false);
+          });
+}
+
+/// A complete forced reload under an unchanged marker: local sessions it did not find were
+/// removed from the store (revoke, stop or sweep on another node); each one closes itself
+/// (removed_from_persistence) unless it has local sockets or was written since `started`.
+void vanished(broker_ptr self, const persistence::load_all_result& r, int64_t started) {
+  std::unordered_set<std::string> stored;
+  for (auto& vr : r.records) stored.insert(vr.record.session_id);
+  for (auto& sk : r.skipped) stored.insert(sk.session_id);
+  for (auto& [sid, s] : self->state.sessions)
+    if (!stored.count(sid)) self->send(s, reload_atom::value, started);
+}
+
 /// Forced reload (§4.5): load_all, merge, then retry the token misses it covers.
 void start_reload(broker_ptr self, const context_ptr& ctx, const store_actor& store) {
   auto& st = self->state;
   st.reload_inflight = true;
   st.last_reload_ms = now_of(ctx);
+  int64_t started = st.last_reload_ms;
   auto covered = std::make_shared<std::vector<auth_request>>(std::move(st.auth_waiting));
   st.auth_waiting.clear();
   auto finish = [=](bool loaded) {
     self->state.reload_inflight = false;
+    // Right after a data loss a token may be missing only until its holder wrote it back.
+    bool policy = loaded && !in_writeback_grace(self, ctx);
     for (auto& a : *covered) {
       if (self->state.shutting_down) {
         reject_auth(ctx, a, auth_failure::relay_over_capacity, false);
       } else if (!route_auth(self, ctx, a)) {
         // Fail closed: while the store is unreachable an unknown token is not accepted, but
         // the close is not a policy close, so clients retry instead of forgetting the session.
-        reject_auth(ctx, a, auth_failure::token_not_found, loaded);
+        reject_auth(ctx, a, auth_failure::token_not_found, policy);
       }
     }
     if (!self->state.auth_waiting.empty()) request_reload(self, ctx, store);
@@ -173,9 +255,14 @@ void start_reload(broker_ptr self, const context_ptr& ctx, const store_actor& st
       .then(
           [=](load_all_ptr& r) {
             bool ok = r && r->status == persistence::store_status::ok;
-            if (ok)
-              for (auto& vr : r->records) adopt(self, ctx, store, vr.record, vr.version);
-            finish(ok);
+            if (!ok) return finish(false);
+            for (auto& vr : r->records) adopt(self, ctx, store, vr.record, vr.version);
+            // The marker read after the load: unchanged means the load saw the store this
+            // node knew, not one that lost its data.
+            check_epoch(self, ctx, [=](bool unchanged) {
+              if (unchanged && !r->truncated) vanished(self, *r, started);
+              finish(true);
+            });
           },
           [=](caf::error& e) {
             ctx->log(log_level::warn, "broker", "forced reload failed",
@@ -325,12 +412,24 @@ broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_
         self->state.reload_scheduled = false;
         request_reload(self, ctx, store);
       },
+      // Runs while a loader (a shared store) is attached: every second, the epoch marker.
+      [=](epoch_atom) {
+        auto& st = self->state;
+        st.epoch_timer = static_cast<bool>(st.loader);
+        if (!st.epoch_timer) return;
+        if (!st.epoch_inflight) check_epoch(self, ctx, nullptr);
+        self->delayed_send(self, epoch_every, epoch_atom::value);
+      },
       // (Re)attached by the supervisor; a restarted bus actor reaches every session too.
       [=](cluster_atom, cluster_actor cluster, loader_actor loader) {
         auto& st = self->state;
         bool fresh_bus = cluster != st.cluster;
         st.cluster = std::move(cluster);
         st.loader = std::move(loader);
+        if (st.loader && !st.epoch_timer) {
+          st.epoch_timer = true;
+          self->delayed_send(self, epoch_every, epoch_atom::value);
+        }
         if (fresh_bus && st.cluster)
           for (auto& [sid, s] : st.sessions) self->send(s, cluster_atom::value, st.cluster);
       },
@@ -384,8 +483,17 @@ broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_
         if (st.cluster) {
           auto rp = self->make_response_promise<std::string>();
           self->request(st.cluster, std::chrono::seconds(3), members_atom::value)
-              .then([=](std::string& s) mutable { rp.deliver(std::move(s)); },
-                    [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+              .then(
+                  [=](std::string& s) mutable {
+                    auto j = proto::parse_untrusted(s);
+                    if (j.is_object()) {
+                      j["storeEpoch"] = self->state.epoch;  // a random marker, not a secret
+                      j["storeWritebacks"] = self->state.writebacks;
+                      s = j.dump();
+                    }
+                    rp.deliver(std::move(s));
+                  },
+                  [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
           return rp;
         }
         return proto::json{{"instanceID", ctx->instance_id},

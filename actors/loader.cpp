@@ -30,6 +30,12 @@ loader_actor::behavior_type loader_impl(loader_actor::pointer self, context_ptr 
         note_store_health(ctx, r->status != persistence::store_status::unavailable);
         return r;
       },
+      [=](epoch_atom, const std::string& create_as) -> std::tuple<std::string, bool> {
+        auto r = store->epoch(create_as);
+        note_store_health(ctx, r.status != persistence::store_status::unavailable);
+        if (r.status != persistence::store_status::ok) return {std::string{}, false};
+        return {std::move(r.value), r.created};
+      },
       [=](heartbeat_atom) {
         note_store_health(ctx, store->healthy());
         self->delayed_send(self, ping_every, heartbeat_atom::value);

@@ -164,14 +164,16 @@ CAF_ADD_ATOM(rc_relay, rc::actors, ack_atom, "ack")            // census, answer
 CAF_ADD_ATOM(rc_relay, rc::actors, inbound_atom, "inbound")    // raw bytes from NATS
 CAF_ADD_ATOM(rc_relay, rc::actors, busstate_atom, "busstate")  // connection event
 CAF_ADD_ATOM(rc_relay, rc::actors, heartbeat_atom, "heartbeat")
-CAF_ADD_ATOM(rc_relay, rc::actors, members_atom, "members")    // admin view
-CAF_ADD_ATOM(rc_relay, rc::actors, held_atom, "held")          // sockets held elsewhere?
-CAF_ADD_ATOM(rc_relay, rc::actors, gone_atom, "membergone")    // member left / expired
-CAF_ADD_ATOM(rc_relay, rc::actors, announce_atom, "announce")  // member (re)appeared: re-announce
-CAF_ADD_ATOM(rc_relay, rc::actors, probe_atom, "probe")        // presence probe timer
-CAF_ADD_ATOM(rc_relay, rc::actors, connect_atom, "connect")    // (re)connect attempt
-CAF_ADD_ATOM(rc_relay, rc::actors, leave_atom, "leave")        // graceful leave
-CAF_ADD_ATOM(rc_relay, rc::actors, undeliv_atom, "undeliv")    // command not delivered
+CAF_ADD_ATOM(rc_relay, rc::actors, members_atom, "members")      // admin view
+CAF_ADD_ATOM(rc_relay, rc::actors, held_atom, "held")            // sockets held elsewhere?
+CAF_ADD_ATOM(rc_relay, rc::actors, gone_atom, "membergone")      // member left / expired
+CAF_ADD_ATOM(rc_relay, rc::actors, announce_atom, "announce")    // member (re)appeared: re-announce
+CAF_ADD_ATOM(rc_relay, rc::actors, probe_atom, "probe")          // presence probe timer
+CAF_ADD_ATOM(rc_relay, rc::actors, connect_atom, "connect")      // (re)connect attempt
+CAF_ADD_ATOM(rc_relay, rc::actors, leave_atom, "leave")          // graceful leave
+CAF_ADD_ATOM(rc_relay, rc::actors, undeliv_atom, "undeliv")      // command not delivered
+CAF_ADD_ATOM(rc_relay, rc::actors, epoch_atom, "epoch")          // store epoch marker check
+CAF_ADD_ATOM(rc_relay, rc::actors, writeback_atom, "writeback")  // store lost data: write again
 CAF_END_TYPE_ID_BLOCK(rc_relay)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(rc::actors::api_call)
@@ -220,7 +222,10 @@ using store_actor = caf::typed_actor<
 /// Second, read-only store connection: lazy and forced reloads; pings to keep redis_healthy.
 using loader_actor =
     caf::typed_actor<replies_to<load_atom, std::string>::with<load_reply>,
-                     replies_to<loadall_atom>::with<load_all_ptr>, reacts_to<heartbeat_atom>>;
+                     replies_to<loadall_atom>::with<load_all_ptr>, reacts_to<heartbeat_atom>,
+                     // epoch marker, set to the argument when missing → (value, created);
+                     // value "" when the store is unreachable or keeps no marker
+                     replies_to<epoch_atom, std::string>::with<std::string, bool>>;
 
 /// Owns the NATS bus: signs/verifies envelopes, subscribes the subjects of local sessions,
 /// tracks the members.
@@ -263,14 +268,16 @@ using device_actor = caf::typed_actor<
 /// One session: record, pairing, auth and token rotation, routing, presence, cluster glue.
 using session_actor = caf::typed_actor<
     reacts_to<api_atom, api_call>,
-    reacts_to<restore_atom, session_record, uint64_t>,      // adopt a persisted copy (new actor)
-    reacts_to<merge_atom, session_record, uint64_t>,        // persisted copy from a reload
-    reacts_to<version_atom, uint64_t>,                      // tombstone: raise the write counter
-    reacts_to<cluster_atom, cluster_actor>,                 // the bus actor (multi-node)
-    reacts_to<bus_atom, bus_envelope>,                      // verified envelope from a peer
-    reacts_to<probe_atom, uint64_t>,                        // presence probe timer
-    reacts_to<gone_atom, std::string>,                      // a member left (instance id)
-    reacts_to<announce_atom, std::string>,                  // a member (re)appeared
+    reacts_to<restore_atom, session_record, uint64_t>,  // adopt a persisted copy (new actor)
+    reacts_to<merge_atom, session_record, uint64_t>,    // persisted copy from a reload
+    reacts_to<reload_atom, int64_t>,         // absent from a complete forced reload begun at (ms)
+    reacts_to<writeback_atom>,               // the store lost its data: write the record again
+    reacts_to<version_atom, uint64_t>,       // tombstone: raise the write counter
+    reacts_to<cluster_atom, cluster_actor>,  // the bus actor (multi-node)
+    reacts_to<bus_atom, bus_envelope>,       // verified envelope from a peer
+    reacts_to<probe_atom, uint64_t>,         // presence probe timer
+    reacts_to<gone_atom, std::string>,       // a member left (instance id)
+    reacts_to<announce_atom, std::string>,   // a member (re)appeared
     reacts_to<auth_atom, auth_request, bool, std::string>,  // desktop?, device id
     reacts_to<dframe_atom, desktop_msg>,
     reacts_to<slow_atom, std::string>,              // mobile conn id refused a zero-hop frame
@@ -288,6 +295,7 @@ using session_actor = caf::typed_actor<
 using broker_actor = caf::typed_actor<
     reacts_to<attach_atom, ip_limiter_actor>, reacts_to<api_atom, api_call>,
     reacts_to<auth_atom, auth_request>, reacts_to<reload_atom>,
+    reacts_to<epoch_atom>,                                 // timer: check the store's epoch marker
     reacts_to<cluster_atom, cluster_actor, loader_actor>,  // either may be empty
     reacts_to<bus_atom, bus_envelope>, reacts_to<gone_atom, std::string>,
     reacts_to<announce_atom, std::string>, replies_to<members_atom>::with<std::string>,

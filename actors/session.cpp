@@ -68,14 +68,22 @@ void session_ops::persist_then(std::function<void(store_status)> then) {
   auto session_id = sid();
   auto c = ctx;
   auto copy = std::make_shared<const persistence::session_record>(st().rec);
+  ++st().writes_inflight;
+  auto me = self;
+  auto answered = [me, c] {
+    --me->state.writes_inflight;
+    me->state.last_store_io_ms = now_of(c);
+  };
   self->request(store, std::chrono::seconds(5), save_atom::value, rotated_atom::value,
                 store_write{st().rec, st().version, false, st().base})
       .then(
           [=](write_reply& r) {
+            answered();
             written(*copy, r);
             done(r.status);
           },
           [=](caf::error& e) {
+            answered();
             // The in-memory state stays authoritative; peers still reload what is stored.
             c->log(log_level::warn, "session", "persist request failed",
                    sid_field(session_id) + ",\"error\":" + json_str(caf::to_string(e)));
@@ -279,6 +287,15 @@ void session_ops::close(close_reason reason, bool delete_record) {
             });
 }
 
+void session_ops::vanished(int64_t started) {
+  if (st().closed || !st().initialized) return;
+  if (st().desktop || !st().mobiles.empty() || st().pending) return;  // RELAY_PROTOCOL §7.4
+  if (st().writes_inflight > 0 || st().last_store_io_ms >= started) return;
+  ctx->log(log_level::info, "session", "session missing from the store after a forced reload",
+           sid_field(sid()));
+  close(close_reason::removed_from_persistence, false);
+}
+
 void session_ops::sweep() {
   if (!st().initialized) return;
   int64_t n = now();
@@ -370,6 +387,11 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
       [=](api_atom, api_call& c) { ops->api(c); },
       [=](restore_atom, session_record& rec, uint64_t version) { ops->restore(rec, version); },
       [=](merge_atom, session_record& rec, uint64_t version) { ops->merge(rec, version); },
+      [=](reload_atom, int64_t started) { ops->vanished(started); },
+      // The store lost its data (broker: epoch marker changed): this record is written again.
+      [=](writeback_atom) {
+        if (self->state.initialized && !self->state.closed) ops->persist();
+      },
       [=](version_atom, uint64_t v) { self->state.version = std::max(self->state.version, v); },
       // The bus actor, at spawn or after the supervisor restarted it: a new bus actor knows
       // nothing of our sockets, so they are reported again (it subscribes our subject).

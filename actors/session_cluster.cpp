@@ -166,6 +166,12 @@ void session_ops::from_bus(const persistence::bus_envelope& e) {
     set_remote_desktop(up, e.source_instance_id, false);
     // The desktop's node learns how many phones we hold (cluster-wide device count).
     if (up && !st().mobiles.empty()) device_count_to_desktop();
+  } else if (!st().remote_desktop || st().remote_desktop_instance != e.source_instance_id) {
+    // Any other frame for the phones is the desktop's own, forwarded by the node holding its
+    // socket: proof of presence. It heals a desktop_status this node missed (published while
+    // it was not subscribed), which left phones told "offline" for good while events still
+    // arrived and the device gate refused every command (found by the chaos test, issue 12).
+    set_remote_desktop(true, e.source_instance_id, true);
   }
   to_mobiles(text);
 }
@@ -192,6 +198,7 @@ void session_ops::merge(persistence::session_record& rec, uint64_t version) {
     restore(rec, version);
     return;
   }
+  st().last_store_io_ms = now();
   if (version <= st().base_version) return;
   auto next = persistence::merge3(st().base, st().rec, rec);
   st().base = std::move(rec);
@@ -223,6 +230,7 @@ void session_ops::apply_record(persistence::session_record next) {
 }
 
 void session_ops::restore(persistence::session_record& rec, uint64_t version) {
+  st().last_store_io_ms = now();
   st().base = rec;
   st().base_version = version;
   st().rec = std::move(rec);

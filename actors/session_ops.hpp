@@ -50,6 +50,8 @@ struct session_state {
   /// three-way merge when another node's write is adopted or a write conflicts.
   persistence::session_record base;
   uint64_t base_version = 0;
+  int writes_inflight = 0;       ///< store writes not answered yet
+  int64_t last_store_io_ms = 0;  ///< last read from / write answered by the store
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
   std::weak_ptr<gw::ws_link> desktop_handler;         ///< receives the zero-hop mobile route table
@@ -135,13 +137,17 @@ struct session_ops {
   /// Fan-out of one desktop frame to the local phones.
   void to_mobiles(const text_ptr& text);
   void close(close_reason reason, bool delete_record);
+  /// Absent from a complete forced reload begun at `started` (store marker unchanged): closes
+  /// with removed_from_persistence unless sockets are here or the store was used since.
+  void vanished(int64_t started);
   void sweep();
   caf::result<std::string> describe();
 
   // ---- session_pairing.cpp ----
   void api(api_call& c);
   void pair_start(api_call& c);
-  void pair_join(api_call& c);
+  /// `reread`: the stored record was just read back (a refused join token on a stale copy).
+  void pair_join(api_call& c, bool reread = false);
   void approve();
   void decide(const std::string& request_id, bool approved);
   void finish_join(int status, const proto::json& body);

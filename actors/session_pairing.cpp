@@ -18,6 +18,18 @@ std::string device_cap_msg(const context_ptr& ctx) {
   return "This session allows at most " + std::to_string(ctx->cfg.max_devices_per_session) +
          " connected devices.";
 }
+
+/// Answers `body` once the write reached the store; a write that did not is never acknowledged
+/// (issue 12): the desktop retries.
+template <class Responder>
+std::function<void(store_status)> answer_when_stored(Responder resp, proto::json body) {
+  return [resp, body](store_status s) {
+    if (s == store_status::unavailable)
+      return reply_error(resp, 503, "state_store_unavailable",
+                         "Session state store is unreachable. Retry shortly.");
+    reply_json(resp, 200, body);
+  };
+}
 }  // namespace
 
 void session_ops::finish_join(int status, const proto::json& body) {
@@ -97,19 +109,12 @@ void session_ops::pair_start(api_call& c) {
   ctx->metrics.pair_start_successes.fetch_add(1);
   ctx->log(log_level::info, "session", "session_started", sid_field(sid()));
   // Answer once the record is written, so any node (or this one after a crash) knows it.
-  auto resp = c.responder;
-  proto::json body{
-      {"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}};
-  // A write that did not reach the store is never acknowledged (issue 12): the desktop retries.
-  persist_then([resp, body](store_status s) {
-    if (s == store_status::unavailable)
-      return reply_error(resp, 503, "state_store_unavailable",
-                         "Session state store is unreachable. Retry shortly.");
-    reply_json(resp, 200, body);
-  });
+  persist_then(answer_when_stored(
+      c.responder,
+      {{"accepted", true}, {"sessionID", r.session_id}, {"wsURL", r.relay_web_socket_url}}));
 }
 
-void session_ops::pair_join(api_call& c) {
+void session_ops::pair_join(api_call& c, bool reread) {
   auto& r = st().rec;
   int64_t n = now();
   auto fail = [&](int status, const char* code, const std::string& msg) {
@@ -118,6 +123,23 @@ void session_ops::pair_join(api_call& c) {
         ",\"code\":" + json_str(code) + ",\"status\":" + std::to_string(status) + sid_field(sid()));
     reply_error(c.responder, status, code, msg);
   };
+  if (st().closed) return fail(404, "session_not_found", "Remote session not found.");
+  bool token_ok = n < r.join_token_expires_at_ms && !r.join_token_used_at_ms &&
+                  proto::constant_time_equal(c.req.join_token, r.join_token);
+  if (!token_ok && !reread && bus()) {
+    // This copy may be stale: /pair/refresh on another node answers once its write is stored,
+    // and the session_refresh notice can arrive here after the phone's join (found by the chaos
+    // test, issue 12). Read the stored record back, merge it and decide on that.
+    auto call = std::make_shared<api_call>(std::move(c));
+    self->request(store, std::chrono::seconds(5), load_atom::value, sid())
+        .then(
+            [this, call](load_reply& lr) {
+              if (lr.status == store_status::ok && !st().closed) merge(lr.record, lr.version);
+              pair_join(*call, true);
+            },
+            [this, call](caf::error&) { pair_join(*call, true); });
+    return;
+  }
   if (n >= r.join_token_expires_at_ms)
     return fail(410, "join_token_expired", "Join token has expired.");
   if (r.join_token_used_at_ms)
@@ -245,10 +267,12 @@ void session_ops::api(api_call& c) {
       r.join_token_expires_at_ms = *proto::parse_rfc3339(q.join_expires_at);
       r.join_token_used_at_ms.reset();
       touch();
-      persist_then(nullptr);  // peers reload the new join token (§5.7 quirk fixed)
       ctx->metrics.pair_refresh_successes.fetch_add(1);
-      reply_json(c.responder, 200,
-                 {{"accepted", true}, {"sessionID", sid()}, {"wsURL", r.relay_web_socket_url}});
+      // Answered once stored (like pair_start), so a join on any node can read the new token;
+      // peers reload it on the session_refresh notice (§5.7 quirk fixed).
+      persist_then(answer_when_stored(
+          c.responder,
+          {{"accepted", true}, {"sessionID", sid()}, {"wsURL", r.relay_web_socket_url}}));
       return;
     case proto::route::pair_stop:
       reply_json(c.responder, 200, {{"accepted", true}, {"sessionID", sid()}});

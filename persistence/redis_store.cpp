@@ -150,6 +150,10 @@ std::string redis_version_key(std::string_view prefix, std::string_view session_
   return std::string{prefix} + ":session:version:v1:" + std::string{session_id};
 }
 
+std::string redis_epoch_key(std::string_view prefix) {
+  return std::string{prefix} + ":epoch:v1";
+}
+
 struct redis_store::impl {
   using clock = std::chrono::steady_clock;
 
@@ -439,6 +443,23 @@ load_all_result redis_store::load_all() {
     }
   }
   return res;
+}
+
+epoch_result redis_store::epoch(const std::string& create_as) {
+  auto key = redis_epoch_key(impl_->opts.key_prefix);
+  auto set = impl_->command({"SET", key, create_as, "NX"});
+  if (!set || set->type == REDIS_REPLY_ERROR) {
+    if (set) impl_->last_error = "Redis SET NX failed (" + impl_->opts.url.redacted() + ")";
+    return {store_status::unavailable, {}, false};
+  }
+  bool created = set->type == REDIS_REPLY_STATUS;  // +OK; nil when the key existed
+  auto get = impl_->command({"GET", key});
+  if (!get || get->type != REDIS_REPLY_STRING) {
+    if (get)
+      impl_->last_error = "Redis GET of the epoch failed (" + impl_->opts.url.redacted() + ")";
+    return {store_status::unavailable, {}, false};
+  }
+  return {store_status::ok, std::string{get->str, get->len}, created};
 }
 
 }  // namespace rc::persistence

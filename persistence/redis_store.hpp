@@ -20,6 +20,7 @@ std::string redis_record_key(std::string_view prefix, std::string_view session_i
 ///< P:session:v1:<id>
 std::string redis_version_key(std::string_view prefix, std::string_view session_id);
 ///< P:session:version:v1:<id>
+std::string redis_epoch_key(std::string_view prefix);  ///< P:epoch:v1
 
 struct redis_store_options {
   redis_url url;
@@ -49,6 +50,8 @@ class redis_store final : public state_store {
   write_result save(const session_record& rec, record_version version) override;
   write_result remove(std::string_view session_id, record_version version) override;
   bool healthy() override;
+  /// SET P:epoch:v1 NX, then GET (two round trips; works on every Redis version).
+  epoch_result epoch(const std::string& create_as) override;
 
   /// True while a connection is open (no I/O).
   bool connected() const noexcept;

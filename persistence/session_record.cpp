@@ -207,11 +207,24 @@ session_record merge3(const session_record& base, const session_record& mine,
                       const session_record& theirs) {
   session_record out;
   out.session_id = theirs.session_id;
-  out.join_token = pick(base.join_token, mine.join_token, theirs.join_token);
-  out.join_token_expires_at_ms = pick(base.join_token_expires_at_ms, mine.join_token_expires_at_ms,
-                                      theirs.join_token_expires_at_ms);
-  out.join_token_used_at_ms =
-      pick(base.join_token_used_at_ms, mine.join_token_used_at_ms, theirs.join_token_used_at_ms);
+  // The join token, its expiry and its redemption move together: a /pair/refresh replaces all
+  // three, and a redemption of the old token elsewhere does not apply to the new one (it used
+  // to: "mine" reset the redemption to what the base had, so theirs won and the fresh token was
+  // refused join_token_already_used; found by the chaos test, issue 12).
+  bool mine_new = mine.join_token != base.join_token;
+  if (mine_new || theirs.join_token != base.join_token) {
+    const auto& src = mine_new ? mine : theirs;
+    out.join_token = src.join_token;
+    out.join_token_expires_at_ms = src.join_token_expires_at_ms;
+    out.join_token_used_at_ms = src.join_token_used_at_ms;
+  } else {
+    out.join_token = base.join_token;
+    out.join_token_expires_at_ms =
+        pick(base.join_token_expires_at_ms, mine.join_token_expires_at_ms,
+             theirs.join_token_expires_at_ms);
+    out.join_token_used_at_ms =
+        pick(base.join_token_used_at_ms, mine.join_token_used_at_ms, theirs.join_token_used_at_ms);
+  }
   out.desktop_session_token =
       pick(base.desktop_session_token, mine.desktop_session_token, theirs.desktop_session_token);
   out.relay_web_socket_url =

@@ -65,6 +65,15 @@ struct write_result {
   bool ok() const noexcept { return status == store_status::ok; }
 };
 
+/// The store's epoch marker (issue 12): a value set once, when missing, by whoever asks first.
+/// A marker that changed, or that was missing, means the store lost its data since it was last
+/// read (Redis restarted without persistence): the nodes then write back what they hold.
+struct epoch_result {
+  store_status status = store_status::ok;  ///< ok or unavailable
+  std::string value;                       ///< empty: this store keeps no marker
+  bool created = false;                    ///< this call set it (it was missing)
+};
+
 /// Session metadata store with versioned writes (CONFIG_REFERENCE §4.3):
 /// a write with version `v` happens iff no version is stored or the stored version is < v
 /// (strict: an equal version is refused, so two writers can never both own version v);
@@ -93,6 +102,13 @@ class state_store {
 
   /// True if the backend answers now (Redis: PING, reconnecting if needed).
   virtual bool healthy() = 0;
+
+  /// Reads the epoch marker, setting it to `create_as` when missing. Stores that cannot lose
+  /// their data behind the node's back (memory, one node's SQLite file) keep none.
+  virtual epoch_result epoch(const std::string& create_as) {
+    (void)create_as;
+    return {};
+  }
 };
 
 }  // namespace rc::persistence

@@ -5,10 +5,16 @@
 //   2. first write after a quick Redis restart is not lost.
 //   3. presence heals after a NATS outage longer than the member timeout.
 //   4. device counts are cluster-wide.
+//   5. a join right after /pair/refresh on another node is not refused by that node's stale
+//      copy (found by chaos.test.mjs: 409 join_token_already_used).
+//   6. a phone whose node missed the desktop's desktop_status true (here: a signed
+//      desktop_status false put C in that state) is told true again by the desktop's next frame
+//      (found by chaos.test.mjs: phones stuck "offline", every command refused, events flowing).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startRedis, startNats, startNode, toolAvailable, waitMembers, crossPair, commandReaches,
+  RawNats, envelope, PREFIX,
 } from './lib/cluster.mjs';
 import {
   newCreds, pairStart, pairRefresh, connectDesktop, connectPhone, joinAndApprove, b64url, command, threadSelect,
@@ -145,5 +151,55 @@ describe('cluster faults (issue 12)', { skip }, () => {
     await countIs(d.ws, 1);
     p2.ws.close();
     d.ws.close();
+  });
+
+  it('item 5: a join through a node with a stale copy right after /pair/refresh is accepted', async () => {
+    // The first phone joins through B, the refresh is on A, the second phone joins through C,
+    // which reads the session from Redis (or holds a copy from a forced reload): the refresh must
+    // be stored before it is answered, and C must not refuse the new token from a stale copy.
+    // Five sessions: the old code answered the refresh before its write and C read the old record.
+    const refused = [];
+    for (let i = 0; i < 5; ++i) {
+      const creds = newCreds();
+      await pairStart(A, creds);
+      const d = await connectDesktop(A, creds.desktopSessionToken, { label: `desktop-${i}` });
+      const j1 = await joinAndApprove(B, creds, d.ws, { deviceName: 'Phone 1' });
+      assert.equal(j1.join.status, 200, j1.join.text);
+      await pairRefresh(A, creds);
+      const j2 = await joinAndApprove(C, creds, d.ws, { deviceName: 'Phone 2' }).catch((e) => ({ error: e.message }));
+      if (j2.join?.status !== 200) refused.push(j2.join ? `${j2.join.status} ${j2.join.text}` : j2.error);
+      d.ws.close();
+    }
+    assert.deepEqual(refused, []);
+  });
+
+  it('item 6: a phone told "desktop offline" by a missed status heals on the next desktop frame', async () => {
+    const f = await crossPair(A, B, C);
+    const sid = f.creds.sessionID;
+    try {
+      await commandReaches(f, 1);
+      // B's instance id (the source C knows the desktop by), from B's own admin view.
+      const bInstance = (await B.admin('/admin/cluster')).body.instanceID;
+      const nc = await RawNats.connect(nats.port);
+      try {
+        nc.pub(`${PREFIX}.session.${sid}`, envelope({
+          sessionID: sid, target: 'mobile', source: bInstance,
+          payload: { type: 'relay.desktop_status', sessionID: sid, desktopConnected: false },
+        }));
+        await nc.flush();
+      } finally {
+        nc.close();
+      }
+      await statusIs(f.phone, false, 5000);
+      // The desktop is on B all along; its next frame proves it to C.
+      f.desktop.send({ type: 'event', schemaVersion: 2, sessionID: sid, seq: 1, payload: { type: 'thread.event' } });
+      const m = await f.phone.nextSkipping(['relay.device_count'], 5000);
+      assert.deepEqual([m.type, m.desktopConnected], ['relay.desktop_status', true], JSON.stringify(m));
+      assert.equal((await f.phone.nextOfType('event', 5000)).seq, 1);
+      await commandReaches(f, 2);
+    } finally {
+      f.phone.close();
+      f.desktop.close();
+    }
   });
 });

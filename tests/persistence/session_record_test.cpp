@@ -207,3 +207,27 @@ CAF_TEST(merge3 keeps the changes of both writers) {
   // Unchanged mine: the result is theirs.
   CAF_CHECK(merge3(base, base, theirs) == theirs);
 }
+
+CAF_TEST(merge3 moves the join token with its redemption) {
+  // Base: token J1 unused. Theirs redeemed J1 (a join on another node); mine refreshed to J2
+  // (unused). The fresh token must stay unused: the redemption was of J1.
+  auto base = fresh_session("S");
+  base.join_token = "J1";
+  base.join_token_expires_at_ms = 100;
+  auto theirs = base;
+  theirs.join_token_used_at_ms = 50;
+  auto mine = base;
+  mine.join_token = "J2";
+  mine.join_token_expires_at_ms = 200;
+  auto m = merge3(base, mine, theirs);
+  CAF_CHECK_EQUAL(m.join_token, "J2");
+  CAF_CHECK_EQUAL(m.join_token_expires_at_ms, 200);
+  CAF_CHECK(!m.join_token_used_at_ms);
+  // The other way round: their refresh wins over my redemption of the old token.
+  auto r = merge3(base, theirs, mine);
+  CAF_CHECK_EQUAL(r.join_token, "J2");
+  CAF_CHECK(!r.join_token_used_at_ms);
+  // Same token on both sides: either redemption counts.
+  CAF_CHECK(merge3(base, base, theirs).join_token_used_at_ms == std::optional<std::int64_t>{50});
+  CAF_CHECK(merge3(base, theirs, base).join_token_used_at_ms == std::optional<std::int64_t>{50});
+}

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { startRelay } from './relay.mjs';
 import { request } from './http.mjs';
+import { WsClient } from './ws.mjs';
 import assert from 'node:assert/strict';
 import {
   newCreds, pairStart, connectDesktop, connectPhone, joinAndApprove, command, threadSelect,
@@ -64,10 +65,17 @@ export async function startNats(port) {
   return { ...s, port, url: `nats://127.0.0.1:${port}` };
 }
 
-export async function startRedis(port) {
+/**
+ * redis-server on `port` (a free one if omitted). With `dir`, persistence is on: append-only file
+ * in `dir`, fsync on every write (a SIGKILL loses nothing); without, nothing survives a restart.
+ */
+export async function startRedis(port, { dir } = {}) {
   port = port || await freePort();
+  const persistence = dir
+    ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
   const s = await startServer('redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
     /Ready to accept connections/i);
   return { ...s, port, url: `redis://127.0.0.1:${port}` };
 }
@@ -95,6 +103,27 @@ export async function startNode({ name, redis, nats, keyPrefix, env = {} }) {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
   });
   return relay;
+}
+
+/**
+ * Redis + NATS for one describe block: `await s.start()` in before(), nodes from `s.node(name)`,
+ * `await s.stop()` in after() ends sockets, nodes and servers. `s.redis` may be replaced.
+ */
+export function clusterServers(keyPrefix, env = { TOKEN_ROTATION_GRACE_MS: 30000 }) {
+  const s = { redis: null, nats: null, nodes: [] };
+  s.start = async () => { s.redis = await startRedis(); s.nats = await startNats(); };
+  s.node = async (name) => {
+    const n = await startNode({ name, redis: s.redis, nats: s.nats, keyPrefix, env });
+    s.nodes.push(n);
+    return n;
+  };
+  s.stop = async () => {
+    WsClient.terminateAll();
+    for (const n of s.nodes) await n.kill();
+    await s.nats?.kill();
+    await s.redis?.kill();
+  };
+  return s;
 }
 
 /** Waits until every node lists `n` members on /admin/cluster. */
