@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "gateway/beast.hpp"
+#include "gateway/frame_meter.hpp"
 #include "gateway/socket.hpp"
 #include "protocol/close_reason.hpp"
 #include "settings/config.hpp"
@@ -56,9 +57,12 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     // (bounded); beyond that the transport fails and the socket just drops.
     ws_.read_message_max(cfg_.max_ws_message_bytes * 2 + 4096);
     ws_.auto_fragment(false);
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-      last_inbound_ = clock_type::now();
-      if (kind == websocket::frame_type::ping) charge(false);  // pings are charged too
+    ws_.control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_inbound_ = clock_type::now(); });
+    // Every frame but a text message's first is charged as it arrives: binary, continuation
+    // (also the zero-length ones Beast reports to no callback), ping, pong, close.
+    ws_.next_layer().on_frame([this](unsigned opcode) {
+      if (opcode != 1) charge(false);
     });
     ws_.async_accept(req,
                      beast::bind_front_handler(&ws_session::on_accept, this->shared_from_this()));
@@ -201,8 +205,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         auth_started_ = true;
         handler_->on_binary_first();
       }
-      charge(false);  // ignored, but charged
-      do_read();
+      do_read();  // ignored; its frames were charged as they arrived (on_frame)
       return;
     }
     if (bytes > cfg_.max_ws_message_bytes) {
@@ -223,12 +226,13 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     do_read();
   }
 
-  /// Charges one inbound frame of an authenticated socket to its per-minute budget: text frames
-  /// to MAX_WS_MESSAGES_PER_MINUTE (RELAY_PROTOCOL §9.1); binary and ping frames, which the
-  /// reference does not count, to their own allowance of max(4 × that, 600) so that a
-  /// reference client's pings never cost it a command while a flood is still cut. Over either,
-  /// the socket closes socket_rate_limited (false).
+  /// Charges one inbound frame of an authenticated socket to its per-minute budget: text
+  /// messages to MAX_WS_MESSAGES_PER_MINUTE (RELAY_PROTOCOL §9.1); every other frame (binary,
+  /// continuation, ping, pong, close), which the reference does not count, to its own allowance
+  /// of max(4 × that, 600) so that a reference client's pings never cost it a command while a
+  /// flood is still cut. Over either, the socket closes socket_rate_limited (false).
   bool charge(bool text) {
+    if (limited_) return false;
     if (!authenticated_ || closing_) return !closing_;
     auto now = clock_type::now();
     if (now >= window_end_) {
@@ -239,6 +243,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     auto limit = cfg_.max_ws_messages_per_minute;
     if (text ? ++window_count_ <= limit : ++other_count_ <= std::max<uint64_t>(4 * limit, 600))
       return true;
+    limited_ = true;  // one disconnect, however many frames of the same read are over
     disconnect(proto::close_reason::socket_rate_limited);
     return false;
   }
@@ -371,7 +376,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   const settings::relay_config& cfg_;
   std::shared_ptr<counters> ctr_;
   handler_factory make_handler_;
-  websocket::stream<Stream> ws_;
+  websocket::stream<metered_stream<Stream>> ws_;
   beast::flat_buffer buffer_;
   net::steady_timer auth_timer_, hb_timer_, close_timer_;
   std::string ip_, origin_;
@@ -385,7 +390,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   std::size_t cap_, cap_bytes_;
   std::atomic<bool> closed_{false};
   bool closing_ = false, writing_ = false, authenticated_ = false, auth_started_ = false;
-  bool policy_close_ = false, close_sent_ = false, finished_ = false;
+  bool policy_close_ = false, close_sent_ = false, finished_ = false, limited_ = false;
   clock_type::time_point last_inbound_ = clock_type::now();
   clock_type::time_point window_end_;
   std::size_t window_count_ = 0, other_count_ = 0;

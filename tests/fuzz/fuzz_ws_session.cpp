@@ -40,21 +40,6 @@ void rc::gw::open_websocket(ws_bridge*, test_stream&& stream, ws_upgrade&& up) {
 
 namespace {
 
-/// A client frame: masked (key 0, so the payload goes as is), any first byte.
-std::string client_frame(uint8_t b0, const std::string& payload) {
-  std::string f;
-  f += static_cast<char>(b0);
-  if (payload.size() < 126) {
-    f += static_cast<char>(0x80 | payload.size());
-  } else {
-    f += static_cast<char>(0x80 | 126);
-    f += static_cast<char>(payload.size() >> 8);
-    f += static_cast<char>(payload.size() & 0xff);
-  }
-  f.append(4, '\0');
-  return f + payload;
-}
-
 /// Walks the server's frames after the 101 response; false on a malformed frame or on a data
 /// frame after a disconnect / auth-timeout frame.
 bool check_server_frames(const std::string& out) {
@@ -142,7 +127,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           auto hdr = take(2);
           if (hdr.size() < 2) break;
           auto payload = take(static_cast<uint8_t>(hdr[1]) * 2u);
-          put(client, client_frame(static_cast<uint8_t>(hdr[0]), payload));
+          put(client, masked_frame(static_cast<uint8_t>(hdr[0]), payload));
           break;
         }
         case 1: {  // raw bytes

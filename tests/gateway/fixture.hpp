@@ -140,6 +140,21 @@ inline void send_raw(test_stream& client, const std::string& bytes) {
   net::write(client, net::buffer(bytes));
 }
 
+/// A client frame as on the wire: masked with key 0 (so the payload goes as is), any first byte
+/// (FIN, RSV, opcode); payloads below 64 KiB.
+inline std::string masked_frame(uint8_t b0, const std::string& payload) {
+  std::string f(1, static_cast<char>(b0));
+  if (payload.size() < 126) {
+    f += static_cast<char>(0x80 | payload.size());
+  } else {
+    f += static_cast<char>(0x80 | 126);
+    f += static_cast<char>(payload.size() >> 8);
+    f += static_cast<char>(payload.size() & 0xff);
+  }
+  f.append(4, '\0');
+  return f + payload;
+}
+
 /// Reads one response from the client end (bounded by the fixture loop).
 inline bool read_response(fixture& f, test_stream& client, http::response<http::string_body>& res) {
   beast::flat_buffer buf;

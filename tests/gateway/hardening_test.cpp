@@ -291,6 +291,67 @@ CAF_TEST(pings and binary frames are charged to their own socket allowance) {
   }
 }
 
+CAF_TEST(zero - length continuation frames are charged to the socket allowance) {
+  // Beast consumes empty non-final frames inside its read loop and reports them to no callback:
+  // before the frame meter, 20 000 of them after a non-final text frame kept the socket open.
+  fixture f;
+  f.cfg.max_ws_messages_per_minute = 3;  // other frames: 600 per minute
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(authed_socket(f, c));
+  std::string raw = masked_frame(0x01, "{");  // a text message begun, never finished
+  for (int i = 0; i < 20000; ++i) raw += masked_frame(0x00, "");
+  send_raw(c.ws.next_layer(), raw);
+  beast::error_code ec;
+  CAF_CHECK_EQUAL(c.read(f, ec), "{\"type\":\"disconnect\",\"reason\":\"socket_rate_limited\"}");
+  CAF_CHECK(f.handler->texts.empty());
+  CAF_CHECK_EQUAL(
+      f.ctr->closes[static_cast<std::size_t>(rc::proto::close_reason::socket_rate_limited)].load(),
+      1u);
+}
+
+CAF_TEST(a fragmented message within the allowance is delivered whole) {
+  fixture f;
+  f.cfg.max_ws_messages_per_minute = 3;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(authed_socket(f, c));
+  // 1 text frame + 599 empty continuations + the final one: 600 frames besides the message.
+  std::string raw = masked_frame(0x01, "{");
+  for (int i = 0; i < 599; ++i) raw += masked_frame(0x00, "");
+  raw += masked_frame(0x80, "}");
+  send_raw(c.ws.next_layer(), raw);
+  CAF_CHECK(f.run_until([&] { return !f.handler->texts.empty(); }));
+  CAF_REQUIRE_EQUAL(f.handler->texts.size(), 1u);
+  CAF_CHECK_EQUAL(f.handler->texts[0], "{}");
+  CAF_CHECK_EQUAL(
+      f.ctr->closes[static_cast<std::size_t>(rc::proto::close_reason::socket_rate_limited)].load(),
+      0u);
+}
+
+CAF_TEST(the frame scanner finds every header however the bytes are split) {
+  std::string wire = masked_frame(0x01, "") + masked_frame(0x00, "abc") +
+                     masked_frame(0x89, std::string(125, 'p')) +
+                     masked_frame(0x80, std::string(300, 'x')) +
+                     masked_frame(0x82, std::string(65535, 'b'));
+  // A 64-bit length (127): 70 000 bytes, masked.
+  std::string big(1, static_cast<char>(0x82));
+  big += static_cast<char>(0x80 | 127);
+  for (int shift = 56; shift >= 0; shift -= 8)
+    big += static_cast<char>((uint64_t{70000} >> shift) & 0xff);
+  big.append(4, '\0');
+  wire += big + std::string(70000, 'y') + masked_frame(0x88, "");
+  const std::vector<unsigned> expected{1, 0, 9, 0, 2, 2, 8};
+  for (std::size_t step : {std::size_t{1}, std::size_t{3}, std::size_t{7}, wire.size()}) {
+    frame_scanner s;
+    std::vector<unsigned> seen;
+    auto p = reinterpret_cast<const unsigned char*>(wire.data());
+    for (std::size_t at = 0; at < wire.size(); at += step)
+      s.scan(p + at, std::min(step, wire.size() - at), [&](unsigned op) { seen.push_back(op); });
+    CAF_CHECK_EQUAL(seen, expected);
+  }
+}
+
 CAF_TEST(text frames keep their budget next to pings) {
   fixture f;
   f.cfg.max_ws_messages_per_minute = 2;
