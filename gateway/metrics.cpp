@@ -116,6 +116,9 @@ std::string prometheus_text(const relay_context& ctx) {
   metric("relay_ws_auth_failure_addresses", "gauge",
          "Addresses with websocket auth failures in their current window.",
          static_cast<double>(io.auth_failures.addresses()));
+  metric("relay_store_load_failures_total", "counter",
+         "API calls answered 503 state_store_unavailable: their session's load failed (logged).",
+         m.store_load_failures.load());
   metric("relay_pending_join_waiters", "gauge", "Pairing requests waiting for the desktop.",
          m.pending_join_waiters.load());
   metric("relay_device_tokens", "gauge", "Entries in the device token index.",
