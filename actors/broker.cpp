@@ -335,6 +335,18 @@ void restart_session(broker_ptr self, const context_ptr& ctx, const store_actor&
           });
 }
 
+/// The lazy load of an API call's session failed: 503, counted and logged (the session id
+/// redacted, never a token; the first failure, then every 100th, so an outage cannot flood).
+void store_unavailable(const context_ptr& ctx, api_call& c, const std::string& why) {
+  auto n = ctx->metrics.store_load_failures.fetch_add(1) + 1;
+  if (n == 1 || n % 100 == 0)
+    ctx->log(log_level::warn, "broker", "session load failed: answered 503 state_store_unavailable",
+             sid_field(c.req.session_id) + ",\"error\":" + json_str(why) +
+                 ",\"failures\":" + std::to_string(n));
+  reply_error(c.responder, 503, "state_store_unavailable",
+              "Session state store is unreachable. Retry shortly.");
+}
+
 broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_actor store) {
   self->state.spawned_at = now_of(ctx);
   self->set_down_handler([=](caf::down_msg& m) {
@@ -383,16 +395,12 @@ broker_actor::behavior_type broker_impl(broker_ptr self, context_ptr ctx, store_
                       self->send(s->second, api_atom::value, std::move(*call));
                     } else if (r.status == persistence::store_status::unavailable &&
                                call->req.r != proto::route::pair_start) {
-                      reply_error(call->responder, 503, "state_store_unavailable",
-                                  "Session state store is unreachable. Retry shortly.");
+                      store_unavailable(ctx, *call, "store unavailable");
                     } else {
                       unknown_session_api(self, ctx, store, *call, r.version);
                     }
                   },
-                  [=](caf::error&) {
-                    reply_error(call->responder, 503, "state_store_unavailable",
-                                "Session state store is unreachable. Retry shortly.");
-                  });
+                  [=](caf::error& e) { store_unavailable(ctx, *call, caf::to_string(e)); });
           return;
         }
         self->send(it->second, api_atom::value, std::move(c));

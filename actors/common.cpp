@@ -59,8 +59,18 @@ proto::json actor_info(const char* kind, caf::actor_id id, std::size_t mailbox,
                      {"spawnedAt", proto::format_rfc3339_ms(spawned_at_ms)}};
 }
 
+void count_credential_failure(const context_ptr& ctx, const std::string& ip) {
+  if (ctx->io)
+    ctx->io->auth_failures.record(ip, ctx->cfg.ws_auth_failures_per_ip,
+                                  ctx->cfg.ws_auth_failure_window());
+}
+
 void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy) {
   ctx->metrics.fail(why);
+  // Policy rejects are exactly the stale or unknown credentials (RELAY_PROTOCOL §6.4); over
+  // capacity, a disallowed origin, a full device list or a store outage are not the client's
+  // guess and are not counted.
+  if (policy) count_credential_failure(ctx, a.peer->client_ip());
   ctx->log(log_level::info, "auth", "ws_auth_failure",
            ",\"reason\":" + json_str(to_string(why)) +
                ",\"remote_ip\":" + json_str(a.peer->client_ip()));

@@ -28,6 +28,9 @@ inline int64_t now_of(const context_ptr& ctx) {
 std::string sid_field(const std::string& sid);
 
 struct auth_request;
+/// A websocket auth from `ip` failed with a wrong credential (malformed, unknown or stale
+/// token): counted against WS_AUTH_FAILURES_PER_IP, checked at the next upgrade.
+void count_credential_failure(const context_ptr& ctx, const std::string& ip);
 /// Rejects an authenticating socket: counts the reason, logs it (never the token) and closes
 /// the socket the way RELAY_PROTOCOL §6.4 prescribes (policy close for stale credentials).
 void reject_auth(const context_ptr& ctx, auth_request& a, auth_failure why, bool policy);

@@ -44,6 +44,9 @@ struct relay_metrics {
   std::array<std::atomic<uint64_t>, static_cast<std::size_t>(auth_failure::count_)> auth_failures{};
   std::atomic<uint64_t> messages_desktop_to_mobile{0}, messages_mobile_to_desktop{0};
   std::atomic<uint64_t> sessions_closed{0};
+  /// API calls answered 503 state_store_unavailable because the lazy load of their session
+  /// failed (store unreachable or no answer in time); logged (first, then every 100th).
+  std::atomic<uint64_t> store_load_failures{0};
   /// Sessions ended, per reason (the reason their sockets were told).
   std::array<std::atomic<uint64_t>, proto::close_reason_count> session_closes{};
   // gauges

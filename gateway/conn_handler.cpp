@@ -44,7 +44,10 @@ void conn_handler::on_text(std::string&& text) {
       if (*type != "relay.auth" || !proto::is_opaque(tok, proto::min_token_len)) {
         phase_ = phase::closed;
         ctx_->metrics.fail(auth_failure::invalid_auth_payload);
-        if (auto p = peer_.lock()) p->drop();
+        if (auto p = peer_.lock()) {
+          count_credential_failure(ctx_, p->client_ip());
+          p->drop();
+        }
         return;
       }
       start_auth(tok);

@@ -194,6 +194,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         websocket::is_upgrade(req)) {
       if (!valid_ws_key(req[http::field::sec_websocket_key]))
         return send_simple(400, "", "", false, origin_, has_origin_);
+      // An address whose auths failed WS_AUTH_FAILURES_PER_IP times in its window (a token
+      // guesser) gets no further websocket until the window ends.
+      if (srv_.ctr->auth_failures.blocked(client_ip(req), srv_.cfg.ws_auth_failures_per_ip,
+                                          srv_.cfg.ws_auth_failure_window())) {
+        srv_.ctr->auth_failure_refused.fetch_add(1, std::memory_order_relaxed);
+        return send_simple(429, "{\"error\":\"rate_limited\"}", "application/json", false, origin_,
+                           has_origin_);
+      }
       // Unauthenticated websockets have their own, smaller budget: at it, new upgrades are
       // refused while the HTTP API (healthz, pairing) keeps its connection slots.
       preauth_ = counted_slot(srv_.ctr->ws_preauth, srv_.cfg.preauth_websockets());

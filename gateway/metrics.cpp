@@ -110,6 +110,15 @@ std::string prometheus_text(const relay_context& ctx) {
          io.tls_handshake_failures.load());
   metric("relay_per_ip_refused_total", "counter",
          "Connections closed at accept at MAX_CONNECTIONS_PER_IP.", io.per_ip_refused.load());
+  metric("relay_ws_auth_failure_refused_total", "counter",
+         "Websocket upgrades refused (429) because their address was at WS_AUTH_FAILURES_PER_IP.",
+         io.auth_failure_refused.load());
+  metric("relay_ws_auth_failure_addresses", "gauge",
+         "Addresses with websocket auth failures in their current window.",
+         static_cast<double>(io.auth_failures.addresses()));
+  metric("relay_store_load_failures_total", "counter",
+         "API calls answered 503 state_store_unavailable: their session's load failed (logged).",
+         m.store_load_failures.load());
   metric("relay_pending_join_waiters", "gauge", "Pairing requests waiting for the desktop.",
          m.pending_join_waiters.load());
   metric("relay_device_tokens", "gauge", "Entries in the device token index.",

@@ -6,10 +6,14 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/close_reason.hpp"
@@ -109,7 +113,68 @@ class counted_slot {
   std::atomic<uint64_t>* n_ = nullptr;
 };
 
-/// Counters owned by the node, updated lock-free from any thread.
+/// Failed websocket authentications per client address (issue 10 item 8): an address with
+/// `limit` failures in its window (WS_AUTH_FAILURES_PER_IP per WS_AUTH_FAILURE_WINDOW_MS, the
+/// window starting at its first failure) gets its upgrades refused until the window ends.
+/// Bounded: at most `max_addresses` entries; expired windows are dropped as others are counted,
+/// and at the bound the oldest window is evicted. Thread-safe (one mutex, O(1) per call).
+class auth_failure_limiter {
+ public:
+  using clock = std::chrono::steady_clock;
+  static constexpr std::size_t max_addresses = 16384;
+
+  /// Counts one failure of `ip` (limit 0 = off).
+  void record(const std::string& ip, uint64_t limit, std::chrono::milliseconds window,
+              clock::time_point now = clock::now()) {
+    if (limit == 0 || ip.empty()) return;
+    std::lock_guard<std::mutex> lock(mtx_);
+    expire(now, window);
+    auto it = entries_.find(ip);
+    if (it == entries_.end()) {
+      if (entries_.size() >= max_addresses) {
+        entries_.erase(order_.front());
+        order_.pop_front();
+      }
+      order_.push_back(ip);
+      it = entries_.emplace(ip, entry{now, 0}).first;
+    }
+    ++it->second.failures;
+  }
+  /// True while `ip` has `limit` failures in its current window.
+  bool blocked(const std::string& ip, uint64_t limit, std::chrono::milliseconds window,
+               clock::time_point now = clock::now()) {
+    if (limit == 0) return false;
+    std::lock_guard<std::mutex> lock(mtx_);
+    expire(now, window);
+    auto it = entries_.find(ip);
+    return it != entries_.end() && it->second.failures >= limit;
+  }
+  std::size_t addresses() const {
+    std::lock_guard<std::mutex> lock(mtx_);
+    return entries_.size();
+  }
+
+ private:
+  struct entry {
+    clock::time_point start;
+    uint64_t failures;
+  };
+  /// Windows start in insertion order, so the expired ones are at the front.
+  void expire(clock::time_point now, std::chrono::milliseconds window) {
+    while (!order_.empty()) {
+      auto it = entries_.find(order_.front());
+      if (now - it->second.start < window) return;
+      entries_.erase(it);
+      order_.pop_front();
+    }
+  }
+  mutable std::mutex mtx_;
+  std::unordered_map<std::string, entry> entries_;
+  std::list<std::string> order_;  ///< the addresses of entries_, oldest window first
+};
+
+/// Counters owned by the node, updated lock-free from any thread (and the one shared limiter
+/// the gateway and the actors both reach: auth failures per address).
 struct counters {
   std::atomic<uint64_t> outbound_send_failures{0};
   std::atomic<uint64_t> slow_consumer_disconnects{0};
@@ -121,6 +186,10 @@ struct counters {
   std::atomic<uint64_t> ws_preauth_refused{0};  ///< upgrades answered 503 at that bound
   /// Connections closed at accept because their address was at MAX_CONNECTIONS_PER_IP.
   std::atomic<uint64_t> per_ip_refused{0};
+  /// Websocket auth failures per address (recorded by the actors, checked at upgrade) and the
+  /// upgrades refused (429) because their address was over WS_AUTH_FAILURES_PER_IP.
+  auth_failure_limiter auth_failures;
+  std::atomic<uint64_t> auth_failure_refused{0};
   /// Errors the gateway handles without an answer of its own (a route that dropped its
   /// responder, an admin request the broker did not answer): each is counted here and logged
   /// (never a token or a body).

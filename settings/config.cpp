@@ -159,6 +159,8 @@ const std::vector<key_entry>& table() {
       U64("MAX_OPEN_CONNECTIONS", max_open_connections),
       U64("MAX_PREAUTH_WEBSOCKETS", max_preauth_websockets),
       U64("MAX_CONNECTIONS_PER_IP", max_connections_per_ip),
+      U64("WS_AUTH_FAILURES_PER_IP", ws_auth_failures_per_ip),
+      U64("WS_AUTH_FAILURE_WINDOW_MS", ws_auth_failure_window_ms),
       U64("HTTP_REQUEST_TIMEOUT_MS", http_request_timeout_ms),
       STR("ADMIN_HOST", admin_host),
       {"ADMIN_PORT",
@@ -395,6 +397,7 @@ struct loader {
     for (auto [name, value] :
          {std::pair<const char*, uint64_t>{"SWEEP_INTERVAL_MS", c.sweep_interval_ms},
           {"MAX_SESSIONS", c.max_sessions},
+          {"WS_AUTH_FAILURE_WINDOW_MS", c.ws_auth_failure_window_ms},
           {"IO_THREADS", c.io_threads},
           {"ACTOR_THREADS", c.actor_threads}})
       if (value == 0) add(name, std::string(name) + " must be greater than 0.");

@@ -63,6 +63,12 @@ struct relay_config {
   /// on the main listener, counted at accept; beyond, new connections are closed unread.
   /// 0 = unbounded. Not applied with TRUST_PROXY (every client then shares the proxy's address).
   uint64_t max_connections_per_ip = 256;
+  /// WS_AUTH_FAILURES_PER_IP / WS_AUTH_FAILURE_WINDOW_MS: an address (the forwarded one with
+  /// TRUST_PROXY, as for the pairing limit) whose websocket auths failed this many times with a
+  /// wrong credential (malformed, unknown or stale token) within the window that began at its
+  /// first failure gets its upgrades refused (429) until that window ends. 0 = off.
+  uint64_t ws_auth_failures_per_ip = 20;
+  uint64_t ws_auth_failure_window_ms = 60000;
   /// HTTP_REQUEST_TIMEOUT_MS: a connection must send a whole request header within this from
   /// accept (or, keep-alive, from its previous response: the idle deadline), and then its body
   /// within this again; otherwise it is closed (slowloris). Minimum 100.
@@ -92,6 +98,9 @@ struct relay_config {
   uint64_t preauth_websockets() const {
     if (max_preauth_websockets) return max_preauth_websockets;
     return max_open_connections ? std::max<uint64_t>(1, max_open_connections / 4) : UINT64_MAX;
+  }
+  std::chrono::milliseconds ws_auth_failure_window() const {
+    return std::chrono::milliseconds(ws_auth_failure_window_ms);
   }
   std::chrono::milliseconds http_request_timeout() const {
     return std::chrono::milliseconds(std::max<uint64_t>(http_request_timeout_ms, 100));

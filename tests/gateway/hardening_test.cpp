@@ -409,6 +409,53 @@ CAF_TEST(unauthenticated websockets at their budget get 503 while http is still 
   CAF_CHECK(f.run_until([&] { return f.ctr->ws_preauth.load() == 1u; }));
 }
 
+// ---- item 8: websocket auth failures are limited per address -----------------------------
+
+CAF_TEST(an address over its auth failures gets 429 at upgrade until its window ends) {
+  fixture f;
+  f.cfg.ws_auth_failures_per_ip = 3;
+  f.cfg.ws_auth_failure_window_ms = 60000;
+  const std::string upgrade = "GET /ws HTTP/1.1\r\nHost: relay\r\n" + ws_headers +
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  auto window = f.cfg.ws_auth_failure_window();
+  for (int i = 0; i < 2; ++i) f.ctr->auth_failures.record("203.0.113.1", 3, window);
+  std::weak_ptr<void> s1;
+  ws_client a(f.serve(s1));
+  CAF_CHECK(a.handshake(f));  // 2 failures: still accepted
+  f.ctr->auth_failures.record("203.0.113.1", 3, window);
+  auto raw = roundtrip(f, upgrade);
+  CAF_CHECK_EQUAL(status_line(raw), "HTTP/1.1 429 Too Many Requests");
+  CAF_CHECK(raw.find("{\"error\":\"rate_limited\"}") != std::string::npos);
+  CAF_CHECK_EQUAL(f.ctr->auth_failure_refused.load(), 1u);
+  // HTTP from that address is still served; another address still upgrades.
+  CAF_CHECK_EQUAL(status_line(roundtrip(f, request("GET", "/healthz", "Connection: close\r\n"))),
+                  "HTTP/1.1 200 OK");
+  CAF_CHECK(!f.ctr->auth_failures.blocked("198.51.100.7", 3, window));
+  // Once the window that began at the first failure has passed, the address is let in again.
+  auto later = auth_failure_limiter::clock::now() + window;
+  CAF_CHECK(!f.ctr->auth_failures.blocked("203.0.113.1", 3, window, later));
+  CAF_CHECK_EQUAL(f.ctr->auth_failures.addresses(), 0u);
+  // 0 = off.
+  f.ctr->auth_failures.record("203.0.113.1", 0, window);
+  CAF_CHECK(!f.ctr->auth_failures.blocked("203.0.113.1", 0, window));
+}
+
+CAF_TEST(the auth failure map is bounded and evicts the oldest window) {
+  auth_failure_limiter l;
+  auto window = std::chrono::milliseconds(60000);
+  auto t0 = auth_failure_limiter::clock::now();
+  l.record("first", 1, window, t0);
+  for (std::size_t i = 0; i < auth_failure_limiter::max_addresses; ++i)
+    l.record("a" + std::to_string(i), 1, window, t0 + std::chrono::milliseconds(1));
+  CAF_CHECK_EQUAL(l.addresses(), auth_failure_limiter::max_addresses);
+  CAF_CHECK(!l.blocked("first", 1, window, t0 + std::chrono::milliseconds(2)));  // evicted
+  CAF_CHECK(l.blocked("a0", 1, window, t0 + std::chrono::milliseconds(2)));
+  CAF_CHECK(l.blocked("a16383", 1, window, t0 + std::chrono::milliseconds(2)));
+  // Expired windows go as soon as the limiter is used again.
+  CAF_CHECK(!l.blocked("a0", 1, window, t0 + window + std::chrono::milliseconds(1)));
+  CAF_CHECK_EQUAL(l.addresses(), 0u);
+}
+
 // ---- item 6: the outbound queue is bounded in bytes as well as frames ----------------------
 
 CAF_TEST(a burst of small frames fits the outbound queue and a byte backlog does not ) {

@@ -517,3 +517,52 @@ describe('unauthenticated websockets cannot lock out the HTTP API (MAX_OPEN_CONN
     }
   });
 });
+
+describe('websocket auth failures are limited per address (WS_AUTH_FAILURES_PER_IP=3)', () => {
+  const LIMITS = { WS_AUTH_FAILURES_PER_IP: '3', WS_AUTH_FAILURE_WINDOW_MS: '2000' };
+  /** One raw websocket that sends relay.auth with a well-formed but unknown token; resolves
+   * with its close frame once the relay ended it. */
+  async function failAuth(port, extra = '') {
+    const ws = await RawWs.open(port, { origin: PWA_ORIGIN, extra });
+    ws.text(JSON.stringify({ type: 'relay.auth', token: b64url(32) }));
+    return ws.waitEnd();
+  }
+  const upgradeHead = (port, extra = '') => responseHead(port, upgradeRequest({ origin: PWA_ORIGIN, extra }));
+
+  test('after 3 failed auths the address gets 429 at upgrade (HTTP still served) until its window ends', T, async () => {
+    const relay = await startRelay(LIMITS);
+    try {
+      const fx = await pairedFixture(relay);
+      const token = fx.rotatedToken;
+      fx.phone.terminate();
+      for (let i = 0; i < 3; ++i) assert.equal((await failAuth(relay.port))?.closeCode, 1008, `failure ${i + 1}: policy close`);
+      const head = await upgradeHead(relay.port);
+      assert.equal(statusOf(head), 'HTTP/1.1 429 Too Many Requests', head);
+      assert.equal((await relay.get('/healthz')).status, 200);
+      const prom = await relay.get('/metrics');
+      assert.match(prom.text, /^relay_ws_auth_failure_refused_total [1-9]\d*$/m);
+      assert.match(prom.text, /^relay_ws_auth_failure_addresses 1$/m);
+      // Even a valid token waits for the window (2 s from the first failure) to pass.
+      const { authOk } = await waitFor(async () => {
+        try { return await rawAuth(relay.port, token, { origin: PWA_ORIGIN }); } catch { return null; }
+      }, { timeoutMs: 10000, intervalMs: 200, what: 'the upgrade accepted again once the window passed' });
+      assert.equal(authOk.type, 'auth_ok');
+    } finally {
+      WsClient.terminateAll();
+      await relay.kill();
+    }
+  });
+
+  test('with TRUST_PROXY the forwarded address is what is limited', T, async () => {
+    const relay = await startRelay({ ...LIMITS, TRUST_PROXY: 'true' });
+    try {
+      const guesser = 'X-Forwarded-For: 198.51.100.1\r\n';
+      for (let i = 0; i < 3; ++i) await failAuth(relay.port, guesser);
+      assert.equal(statusOf(await upgradeHead(relay.port, guesser)), 'HTTP/1.1 429 Too Many Requests');
+      // Another client behind the same proxy still upgrades.
+      assert.equal(statusOf(await upgradeHead(relay.port, 'X-Forwarded-For: 198.51.100.2\r\n')), 'HTTP/1.1 101 Switching Protocols');
+    } finally {
+      await relay.kill();
+    }
+  });
+});

@@ -56,6 +56,9 @@ CAF_TEST(token rotation with grace) {
   CAF_CHECK_EQUAL(dead.peer->policy_rejects, 1);
   CAF_CHECK_EQUAL(dead.peer->count("auth_ok"), 0u);
   CAF_CHECK_EQUAL(failures(ctx, auth_failure::token_not_found), 1u);
+  // The stale token counts against the phone's address (WS_AUTH_FAILURES_PER_IP).
+  CAF_CHECK(ctx->io->auth_failures.blocked(dead.peer->ip, 1, ctx->cfg.ws_auth_failure_window()));
+  CAF_CHECK_EQUAL(ctx->io->auth_failures.addresses(), 1u);
   auto m3 = connect(t1);
   CAF_CHECK_EQUAL(m3.peer->count("auth_ok"), 1u);
   CAF_CHECK_EQUAL(m2.peer->last_disconnect(), "device_reconnected");
@@ -76,6 +79,8 @@ CAF_TEST(mobile origin is checked) {
   evil->origin_ = "https://evil.example";
   connect(dev.token, evil);
   CAF_CHECK_EQUAL(evil->drops, 1);
+  // A valid token from a disallowed origin is not a guess: not counted against the address.
+  CAF_CHECK_EQUAL(ctx->io->auth_failures.addresses(), 0u);
   // The token was not rotated by the refused attempts.
   {
     auto rec_ = stored(ids.sid);
