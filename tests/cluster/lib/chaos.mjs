@@ -58,7 +58,7 @@ class Peer {
       const settle = (v) => { if (!settled) { settled = true; clearTimeout(t); resolve(v); } };
       const t = setTimeout(() => { ws.terminate(); settle('retry'); }, AUTH_ANSWER_MS + 500);
       ws.on('error', () => {});
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'relay.auth', token: this.token })));
+      ws.on('open', () => { this.note?.(`auth on node ${node}`); ws.send(JSON.stringify({ type: 'relay.auth', token: this.token })); });
       ws.on('message', (data) => {
         let m;
         try { m = JSON.parse(data.toString()); } catch { return this.h.fail(`${this.label}: non-JSON frame`); }
@@ -82,7 +82,7 @@ class Peer {
         const why = `${code} ${reason} ${refusal ? JSON.stringify(refusal) : ''}`;
         if (code === 1008) {
           this.down = true;
-          this.h.fail(`${this.label}: refused with 1008 on node ${node} (${why})`);
+          this.h.fail(`${this.label}: refused with 1008 on node ${node} (${why}) after [${(this.history || []).join(', ')}]`);
         }
         if (!authed) return settle(code === 1008 ? 'terminal' : 'retry');
         if (this.ws === ws) {
@@ -460,6 +460,9 @@ export class Chaos {
     const dir = process.env.CHAOS_LOGS;
     if (dir && this.failures.length) {
       fs.mkdirSync(dir, { recursive: true });
+      for (const n of this.nodes || []) {
+        try { fs.writeFileSync(path.join(dir, `${n.name}-${n.pid}.metrics.json`), JSON.stringify(await n.metrics(), null, 1)); } catch { /* gone */ }
+      }
       for (const n of this.nodes || []) this.keepLogs(n);
       for (const l of this.oldLogs || []) fs.writeFileSync(path.join(dir, `${l.name}.log`), l.text);
       fs.writeFileSync(path.join(dir, 'failures.txt'), this.failures.join('\n'));
