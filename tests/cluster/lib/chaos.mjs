@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { execFileSync } from 'node:child_process';
 import { startRedis, startNats, startNode, waitMembers } from './cluster.mjs';
 import { newCreds, pairStart, pairRefresh, command, threadSelect, PWA_ORIGIN } from './fixture.mjs';
 import { sleep, waitFor } from './relay.mjs';
@@ -82,7 +83,7 @@ class Peer {
         const why = `${code} ${reason} ${refusal ? JSON.stringify(refusal) : ''}`;
         if (code === 1008) {
           this.down = true;
-          this.h.fail(`${this.label}: refused with 1008 on node ${node} (${why}) after [${(this.history || []).join(', ')}]`);
+          this.h.fail(`${this.label}: refused with 1008 on node ${node} (${why}) after [${(this.history || []).join(', ')}]${this.h.tokenInRedis(this)}`);
         }
         if (!authed) return settle(code === 1008 ? 'terminal' : 'retry');
         if (this.ws === ws) {
@@ -288,6 +289,17 @@ export class Chaos {
   }
 
   url(i) { return `ws://127.0.0.1:${this.ports[i]}/ws`; }
+
+  /** For failure reports: is the token a refused client presented in its stored record? */
+  tokenInRedis(peer) {
+    if (!peer.sid && !peer.desktop) return '';
+    const sid = peer.sid ?? peer.desktop.sid;
+    try {
+      const rec = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.redis.port), 'MGET',
+        `${this.keyPrefix}:session:version:v1:${sid}`, `${this.keyPrefix}:session:v1:${sid}`], { encoding: 'utf8', timeout: 3000 });
+      return ` [stored version ${rec.split('\n')[0]}, token ${rec.includes(peer.token) ? 'in' : 'NOT in'} the stored record]`;
+    } catch { return ' [stored record unreadable]'; }
+  }
 
   newRedisDir() {
     const d = path.join(this.tmp, `redis-${++this.redisDirs}`);
