@@ -2,6 +2,7 @@
 // stalls shared workers; on the shared workers with the in-memory store (never blocks).
 #include "actors/actors.hpp"
 #include "actors/common.hpp"
+#include "persistence/redis_store.hpp"
 
 namespace rc::actors {
 
@@ -29,8 +30,35 @@ write_reply write_cas(persistence::state_store& store, store_write& w) {
   persistence::session_record base = std::move(w.base);
   uint64_t version = w.version;
   bool merged = false;
+  uint64_t read_version = 0;  ///< stored version this write is based on (0: none stored)
+  if (!w.remove) {
+    // A version above the stored one is not proof that the writer saw the stored copy: counters
+    // advance on writes that never reached the store (Redis down) and diverge after Redis lost
+    // its data, and such a writer's stale copy used to overwrite another node's newer write
+    // (a rotated phone token vanished: 1008, found by scripts/chaos.sh). What is stored now is
+    // compared with the copy this write is based on; if another writer changed it, the change
+    // is merged first (three-way, as on stale_version).
+    auto cur = store.load(sid);
+    if (cur.status == store_status::unavailable) {
+      out.status = store_status::unavailable;
+      out.version = version;
+      return out;
+    }
+    if (cur.status == store_status::ok && cur.record && !(*cur.record == base)) {
+      rec = persistence::merge3(base, rec, *cur.record);
+      base = std::move(*cur.record);
+      merged = true;
+      version = std::max<uint64_t>(version, cur.version + 1);
+    }
+    read_version = cur.version;
+  }
+  // Redis (shared by the nodes) also checks, in the save script, that the stored version is
+  // still the one just read: no other writer slipped in between (else stale_version → merge).
+  auto* redis = dynamic_cast<persistence::redis_store*>(&store);
   for (int attempt = 0; attempt < max_write_attempts; ++attempt) {
-    auto r = w.remove ? store.remove(sid, version) : store.save(rec, version);
+    auto r = w.remove ? store.remove(sid, version)
+             : redis  ? redis->save_expecting(rec, version, read_version)
+                      : store.save(rec, version);
     out.status = r.status;
     out.version = version;
     if (r.status != store_status::stale_version) {
@@ -50,6 +78,7 @@ write_reply write_cas(persistence::state_store& store, store_write& w) {
       return out;
     }
     version = cur.version + 1;
+    read_version = cur.version;
     if (!w.remove) {
       rec = persistence::merge3(base, rec, *cur.record);
       base = std::move(*cur.record);

@@ -18,10 +18,12 @@ namespace rc::persistence {
 
 namespace {
 
-// KEYS: record, version, index. ARGV: version, json, session id, max sessions.
+// KEYS: record, version, index. ARGV: version, json, session id, max sessions, and optionally
+// the version the writer read ('' = any; '0' = none stored): a different stored version → 0.
 // Returns 1 (written), 0 (stale version), -1 (index full).
 constexpr std::string_view save_script = R"lua(
 local cur = redis.call('GET', KEYS[2])
+if ARGV[5] and ARGV[5] ~= '' and (tonumber(cur) or 0) ~= tonumber(ARGV[5]) then return 0 end
 if cur then
   local n = tonumber(cur)
   if n and n >= tonumber(ARGV[1]) then return 0 end
@@ -311,6 +313,11 @@ bool redis_store::healthy() {
 }
 
 write_result redis_store::save(const session_record& rec, record_version version) {
+  return save_expecting(rec, version, std::nullopt);
+}
+
+write_result redis_store::save_expecting(const session_record& rec, record_version version,
+                                         std::optional<record_version> expected) {
   if (rec.session_id.empty() || version == 0)
     return {store_status::invalid, "empty session id or version 0"};
   const auto& prefix = impl_->opts.key_prefix;
@@ -318,7 +325,7 @@ write_result redis_store::save(const session_record& rec, record_version version
       save_script, impl_->save_sha,
       {redis_record_key(prefix, rec.session_id), redis_version_key(prefix, rec.session_id),
        impl_->index_key, std::to_string(version), to_json(rec), rec.session_id,
-       std::to_string(impl_->opts.max_sessions)}));
+       std::to_string(impl_->opts.max_sessions), expected ? std::to_string(*expected) : ""}));
 }
 
 write_result redis_store::remove(std::string_view session_id, record_version version) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,10 @@ class redis_store final : public state_store {
   load_all_result load_all() override;
   load_result load(std::string_view session_id) override;
   write_result save(const session_record& rec, record_version version) override;
+  /// save() that also requires the stored version to equal `expected` (0: none stored), in the
+  /// same script: the compare-and-set on what the caller read (stale_version otherwise).
+  write_result save_expecting(const session_record& rec, record_version version,
+                              std::optional<record_version> expected);
   write_result remove(std::string_view session_id, record_version version) override;
   bool healthy() override;
   /// SET P:epoch:v1 NX, then GET (two round trips; works on every Redis version).

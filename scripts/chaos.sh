@@ -11,6 +11,8 @@
 # RELAY_BIN picks the binary (default build/bin/relay-node). Exit 0 = pass, 1 = a check failed,
 # 2 = bad settings or environment.
 set -euo pipefail
+# A relative RELAY_BIN is the caller's: made absolute before any cd.
+if [[ -n ${RELAY_BIN:-} ]]; then RELAY_BIN=$(realpath -m -- "$RELAY_BIN"); fi
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CHAOS_ROUNDS=${CHAOS_ROUNDS:-5}

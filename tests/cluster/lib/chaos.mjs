@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { execFileSync } from 'node:child_process';
 import { startRedis, startNats, startNode, waitMembers } from './cluster.mjs';
 import { newCreds, pairStart, pairRefresh, command, threadSelect, PWA_ORIGIN } from './fixture.mjs';
 import { sleep, waitFor } from './relay.mjs';
@@ -58,7 +59,7 @@ class Peer {
       const settle = (v) => { if (!settled) { settled = true; clearTimeout(t); resolve(v); } };
       const t = setTimeout(() => { ws.terminate(); settle('retry'); }, AUTH_ANSWER_MS + 500);
       ws.on('error', () => {});
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'relay.auth', token: this.token })));
+      ws.on('open', () => { this.note?.(`auth on node ${node}`); ws.send(JSON.stringify({ type: 'relay.auth', token: this.token })); });
       ws.on('message', (data) => {
         let m;
         try { m = JSON.parse(data.toString()); } catch { return this.h.fail(`${this.label}: non-JSON frame`); }
@@ -82,7 +83,7 @@ class Peer {
         const why = `${code} ${reason} ${refusal ? JSON.stringify(refusal) : ''}`;
         if (code === 1008) {
           this.down = true;
-          this.h.fail(`${this.label}: refused with 1008 on node ${node} (${why})`);
+          this.h.fail(`${this.label}: refused with 1008 on node ${node} (${why}) after [${(this.history || []).join(', ')}]${this.h.tokenInRedis(this)}`);
         }
         if (!authed) return settle(code === 1008 ? 'terminal' : 'retry');
         if (this.ws === ws) {
@@ -289,6 +290,17 @@ export class Chaos {
 
   url(i) { return `ws://127.0.0.1:${this.ports[i]}/ws`; }
 
+  /** For failure reports: is the token a refused client presented in its stored record? */
+  tokenInRedis(peer) {
+    if (!peer.sid && !peer.desktop) return '';
+    const sid = peer.sid ?? peer.desktop.sid;
+    try {
+      const rec = execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(this.redis.port), 'MGET',
+        `${this.keyPrefix}:session:version:v1:${sid}`, `${this.keyPrefix}:session:v1:${sid}`], { encoding: 'utf8', timeout: 3000 });
+      return ` [stored version ${rec.split('\n')[0]}, token ${rec.includes(peer.token) ? 'in' : 'NOT in'} the stored record]`;
+    } catch { return ' [stored record unreadable]'; }
+  }
+
   newRedisDir() {
     const d = path.join(this.tmp, `redis-${++this.redisDirs}`);
     fs.mkdirSync(d);
@@ -460,6 +472,9 @@ export class Chaos {
     const dir = process.env.CHAOS_LOGS;
     if (dir && this.failures.length) {
       fs.mkdirSync(dir, { recursive: true });
+      for (const n of this.nodes || []) {
+        try { fs.writeFileSync(path.join(dir, `${n.name}-${n.pid}.metrics.json`), JSON.stringify(await n.metrics(), null, 1)); } catch { /* gone */ }
+      }
       for (const n of this.nodes || []) this.keepLogs(n);
       for (const l of this.oldLogs || []) fs.writeFileSync(path.join(dir, `${l.name}.log`), l.text);
       fs.writeFileSync(path.join(dir, 'failures.txt'), this.failures.join('\n'));
