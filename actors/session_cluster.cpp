@@ -207,6 +207,15 @@ void session_ops::merge(persistence::session_record& rec, uint64_t version) {
   apply_record(std::move(next));
 }
 
+void session_ops::adopt_stored(persistence::session_record& rec, uint64_t version) {
+  st().last_store_io_ms = now();
+  auto next = persistence::merge3(st().base, st().rec, rec);
+  st().base = std::move(rec);
+  st().base_version = std::max(st().base_version, version);
+  st().version = std::max(st().version, version);
+  apply_record(std::move(next));
+}
+
 void session_ops::apply_record(persistence::session_record next) {
   index(tokens().all(false));
   std::vector<std::string> gone;

@@ -52,6 +52,7 @@ struct session_state {
   uint64_t base_version = 0;
   int writes_inflight = 0;       ///< store writes not answered yet
   int64_t last_store_io_ms = 0;  ///< last read from / write answered by the store
+  std::string reread_conn;       ///< the auth (conn id) for which the record was read back
   std::string desktop_conn;
   std::shared_ptr<gw::ws_peer> desktop;
   std::weak_ptr<gw::ws_link> desktop_handler;         ///< receives the zero-hop mobile route table
@@ -191,6 +192,8 @@ struct session_ops {
   /// Makes `next` the session's record: token index, device actors (devices with a live
   /// local socket are kept).
   void apply_record(persistence::session_record next);
+  /// The stored copy, read back on purpose: merged three-way whatever its version.
+  void adopt_stored(persistence::session_record& rec, uint64_t version);
   void restore(persistence::session_record& rec, uint64_t version);
 };
 

@@ -248,9 +248,11 @@ session_record merge3(const session_record& base, const session_record& mine,
     const auto& bd = b->second;
     const auto& md = m->second;
     device_record d;
-    // The token pair moves together: a rotation changes both.
-    bool mine_rotated = md.current_session_token != bd.current_session_token ||
-                        md.retired_session_tokens != bd.retired_session_tokens;
+    // The token pair moves together: a rotation changes both. Only a new current token is a
+    // rotation: pruning expired grace tokens also changes the retired list, and counting that
+    // as "mine rotated" kept my stale current token over another node's rotation (the phone's
+    // token vanished: 1008 device_record_missing, found by scripts/chaos.sh after > 30 s).
+    bool mine_rotated = md.current_session_token != bd.current_session_token;
     d.current_session_token = mine_rotated ? md.current_session_token : t.current_session_token;
     d.retired_session_tokens = mine_rotated ? md.retired_session_tokens : t.retired_session_tokens;
     d.name = pick(bd.name, md.name, t.name);

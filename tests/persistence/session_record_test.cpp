@@ -208,6 +208,19 @@ CAF_TEST(merge3 keeps the changes of both writers) {
   CAF_CHECK(merge3(base, base, theirs) == theirs);
 }
 
+CAF_TEST(merge3 does not take pruned grace tokens for a rotation) {
+  auto base = fresh_session("S");
+  base.devices["D"] = device_record{"t2", {{"t1", 99}}, "phone", 10, 10};
+  auto mine = base;  // pruned the expired grace token t1, nothing else
+  mine.devices["D"].retired_session_tokens.clear();
+  auto theirs = base;  // rotated on another node: t3 current, t2 in grace
+  theirs.devices["D"].current_session_token = "t3";
+  theirs.devices["D"].retired_session_tokens = {{"t2", 200}};
+  auto m = merge3(base, mine, theirs);
+  CAF_CHECK_EQUAL(m.devices["D"].current_session_token, "t3");
+  CAF_CHECK_EQUAL(m.devices["D"].retired_session_tokens.size(), 1u);
+}
+
 CAF_TEST(merge3 moves the join token with its redemption) {
   // Base: token J1 unused. Theirs redeemed J1 (a join on another node); mine refreshed to J2
   // (unused). The fresh token must stay unused: the redemption was of J1.
