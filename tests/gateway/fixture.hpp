@@ -1,6 +1,7 @@
 // Shared fixture of the gateway tests: the real HTTP and websocket sessions over
 // beast::test::stream (no sockets), with fail-at-N injection (beast::test::fail_count).
-// open_websocket for test streams is defined once, in session_test.cpp.
+// open_websocket for test streams is defined once per binary (session_test.cpp for relay_unit,
+// fuzz_ws_session.cpp for its fuzz target), both through open_fixture_websocket below.
 #pragma once
 #include <boost/beast/_experimental/test/stream.hpp>
 
@@ -124,6 +125,24 @@ struct fixture {
     return client;
   }
 };
+
+/// What the test-stream open_websocket does: the real ws_session over the upgraded stream, its
+/// actor side the current fixture's handler. `on_handler` runs each time the session asks for
+/// its handler (after the handshake).
+inline void open_fixture_websocket(test_stream&& stream, ws_upgrade&& up,
+                                   const std::function<void()>& on_handler = {}) {
+  auto& f = *current;
+  auto ws = std::make_shared<ws_session<test_stream>>(f.cfg, f.ctr, std::move(stream),
+                                                      std::move(up.client_ip), std::move(up.origin),
+                                                      up.has_origin, std::move(up.query_token));
+  ws->hold_preauth(std::move(up.preauth));
+  f.ws = ws;
+  ws->start(std::move(up.req), [h = f.handler, on_handler](std::shared_ptr<ws_peer> p) {
+    h->peer = p;
+    if (on_handler) on_handler();
+    return h;
+  });
+}
 
 }  // namespace gwtest
 

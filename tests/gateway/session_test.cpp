@@ -5,16 +5,7 @@
 #include "tests/gateway/fixture.hpp"
 
 void rc::gw::open_websocket(ws_bridge*, test_stream&& stream, ws_upgrade&& up) {
-  auto& f = *current;
-  auto ws = std::make_shared<ws_session<test_stream>>(f.cfg, f.ctr, std::move(stream),
-                                                      std::move(up.client_ip), std::move(up.origin),
-                                                      up.has_origin, std::move(up.query_token));
-  ws->hold_preauth(std::move(up.preauth));
-  f.ws = ws;
-  ws->start(std::move(up.req), [h = f.handler](std::shared_ptr<ws_peer> p) {
-    h->peer = p;
-    return h;
-  });
+  open_fixture_websocket(std::move(stream), std::move(up));
 }
 
 // ---- HTTP ---------------------------------------------------------------------------------
