@@ -17,6 +17,7 @@ struct device_state {
   std::shared_ptr<gw::ws_peer> desktop;  ///< set when commands may go straight to the desktop
   std::string desktop_conn;
   int64_t spawned_at = 0;
+  int64_t last_gate_ms = 0;  ///< last offline-gate notice to the session (rate-limited)
   uint64_t forwarded = 0;
   uint64_t rejected = 0;
   static inline const char* name = "device";
@@ -80,9 +81,17 @@ device_actor::behavior_type device_impl(device_ptr self, context_ptr ctx, sessio
         }
         auto& f = m.frame;
         if (f.parsed && f.is_object && f.session_mismatch) return;  // silently dropped (§9.1)
-        if ((f.gated || proto::is_e2ee_envelope(f.value)) && !self->state.desktop_connected)
+        if ((f.gated || proto::is_e2ee_envelope(f.value)) && !self->state.desktop_connected) {
+          // The session may have missed the desktop coming back (issue 12): it probes the
+          // cluster, and a desktop_status true follows if the desktop is held elsewhere.
+          auto t = now_of(ctx);
+          if (self->state.last_gate_ms == 0 || t - self->state.last_gate_ms >= 500) {
+            self->state.last_gate_ms = t;
+            self->send(session, probe_atom::value);
+          }
           return send_error(self, proto::relay_error::desktop_offline,
                             proto::err::desktop_offline_msg);
+        }
         if (!f.parsed)
           return send_error(self, proto::relay_error::invalid_payload,
                             "Payload must be valid JSON.");

@@ -276,6 +276,7 @@ using session_actor = caf::typed_actor<
     reacts_to<cluster_atom, cluster_actor>,  // the bus actor (multi-node)
     reacts_to<bus_atom, bus_envelope>,       // verified envelope from a peer
     reacts_to<probe_atom, uint64_t>,         // presence probe timer
+    reacts_to<probe_atom>,                   // a phone hit the offline gate: ask the cluster
     reacts_to<gone_atom, std::string>,       // a member left (instance id)
     reacts_to<announce_atom, std::string>,   // a member (re)appeared
     reacts_to<auth_atom, auth_request, bool, std::string>,  // desktop?, device id

@@ -402,6 +402,7 @@ session_actor::behavior_type session_impl(session_ptr self, context_ptr ctx, bro
       },
       [=](bus_atom, bus_envelope& e) { ops->from_bus(e); },
       [=](probe_atom, uint64_t id) { ops->finish_probes(id); },
+      [=](probe_atom) { ops->gate_probe(); },
       [=](gone_atom, const std::string& instance) {
         auto& st = self->state;
         if (st.remote_desktop && st.remote_desktop_instance == instance)

@@ -190,10 +190,7 @@ void session_ops::after_rotation(std::shared_ptr<auth_request> req, const std::s
   if (st().desktop || st().remote_desktop || !bus())
     return finish_mobile_auth(*req, device_id, next, ops);
   pending_probe p{++st().probe_seq, std::move(req), device_id, next, std::move(ops)};
-  publish_control(target::probe, proto::json{{"type", "relay.desktop_status_probe"},
-                                             {"sessionID", sid()},
-                                             {"requestingInstanceID", ctx->instance_id}}
-                                     .dump());
+  probe_presence();
   self->delayed_send(self, std::chrono::milliseconds(150), probe_atom::value, p.id);
   st().probes.push_back(std::move(p));
 }

@@ -55,6 +55,15 @@ void session_ops::probe_presence() {
                                      .dump());
 }
 
+void session_ops::gate_probe() {
+  if (!bus() || st().closed || desktop_present()) return;
+  int64_t t = now();
+  if (st().last_gate_probe_ms != 0 && t - st().last_gate_probe_ms < st().gate_probe_interval_ms)
+    return;
+  st().last_gate_probe_ms = t;
+  probe_presence();
+}
+
 void session_ops::publish_command(std::string text, const std::string& device_id) {
   if (!bus()) return undelivered(device_id);
   self->send(st().cluster, publish_atom::value, ack_atom::value,
@@ -68,7 +77,8 @@ void session_ops::undelivered(const std::string& device_id) {
     if (auto m = st().mobiles.find(c->second); m != st().mobiles.end())
       send_text(m->second.peer, proto::msg_relay_error(proto::relay_error::desktop_offline,
                                                        proto::err::desktop_offline_msg));
-  if (st().desktop || !st().remote_desktop) return;
+  if (st().desktop) return;
+  if (!st().remote_desktop) return gate_probe();
   set_remote_desktop(false, {}, true);
   probe_presence();
 }

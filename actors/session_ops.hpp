@@ -70,6 +70,8 @@ struct session_state {
   std::string remote_desktop_instance;  ///< ... and which peer
   std::vector<pending_probe> probes;
   uint64_t probe_seq = 0;
+  int64_t last_gate_probe_ms = 0;
+  static constexpr int64_t gate_probe_interval_ms = 500;
   /// Phones connected on other nodes (source instance → count), for the desktop held here.
   /// Bounded: at most max_remote_counts nodes.
   std::map<std::string, uint64_t> remote_mobiles;
@@ -181,6 +183,10 @@ struct session_ops {
   void set_remote_desktop(bool v, const std::string& instance, bool tell_mobiles);
   /// Asks the peers whether one of them holds our desktop (the answer tells the phones).
   void probe_presence();
+  /// A phone here was refused desktop_offline: if no desktop is known, probe the cluster (at
+  /// most once per gate_probe_interval_ms). Heals a missed desktop_status true while the
+  /// desktop stays idle (nothing else would prove its presence).
+  void gate_probe();
   /// A phone's command for the desktop on a peer; the cluster awaits the peer's delivery notice.
   void publish_command(std::string text, const std::string& device_id);
   /// A command of `device_id` did not reach the desktop: relay.error desktop_offline to the

@@ -10,6 +10,8 @@
 //   6. a phone whose node missed the desktop's desktop_status true (here: a signed
 //      desktop_status false put C in that state) is told true again by the desktop's next frame
 //      (found by chaos.test.mjs: phones stuck "offline", every command refused, events flowing).
+//   7. the same missed status with an idle desktop (no frame would ever prove it): the phone's
+//      refused command makes its node probe the cluster, and desktop_status true follows.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -173,30 +175,56 @@ describe('cluster faults (issue 12)', { skip }, () => {
     assert.deepEqual(refused, []);
   });
 
+  // Publishes, as B (the desktop's node, by the instance id C knows it by), a desktop_status false
+  // that B never sent, and waits for the phone on C to be told it: a missed "true" in miniature.
+  async function spoofDesktopOffline(f, B) {
+    const sid = f.creds.sessionID;
+    const bInstance = (await B.admin('/admin/cluster')).body.instanceID;
+    const nc = await RawNats.connect(nats.port);
+    try {
+      nc.pub(`${PREFIX}.session.${sid}`, envelope({
+        sessionID: sid, target: 'mobile', source: bInstance,
+        payload: { type: 'relay.desktop_status', sessionID: sid, desktopConnected: false },
+      }));
+      await nc.flush();
+    } finally {
+      nc.close();
+    }
+    await statusIs(f.phone, false, 5000);
+  }
+
   it('item 6: a phone told "desktop offline" by a missed status heals on the next desktop frame', async () => {
     const f = await crossPair(A, B, C);
     const sid = f.creds.sessionID;
     try {
       await commandReaches(f, 1);
-      // B's instance id (the source C knows the desktop by), from B's own admin view.
-      const bInstance = (await B.admin('/admin/cluster')).body.instanceID;
-      const nc = await RawNats.connect(nats.port);
-      try {
-        nc.pub(`${PREFIX}.session.${sid}`, envelope({
-          sessionID: sid, target: 'mobile', source: bInstance,
-          payload: { type: 'relay.desktop_status', sessionID: sid, desktopConnected: false },
-        }));
-        await nc.flush();
-      } finally {
-        nc.close();
-      }
-      await statusIs(f.phone, false, 5000);
+      await spoofDesktopOffline(f, B);
       // The desktop is on B all along; its next frame proves it to C.
       f.desktop.send({ type: 'event', schemaVersion: 2, sessionID: sid, seq: 1, payload: { type: 'thread.event' } });
       const m = await f.phone.nextSkipping(['relay.device_count'], 5000);
       assert.deepEqual([m.type, m.desktopConnected], ['relay.desktop_status', true], JSON.stringify(m));
       assert.equal((await f.phone.nextOfType('event', 5000)).seq, 1);
       await commandReaches(f, 2);
+    } finally {
+      f.phone.close();
+      f.desktop.close();
+    }
+  });
+
+  it('item 7: with an idle desktop, a command refused "desktop offline" heals presence within 2 s', async () => {
+    const f = await crossPair(A, B, C);
+    const sid = f.creds.sessionID;
+    try {
+      await commandReaches(f, 1);
+      await spoofDesktopOffline(f, B);
+      // The desktop sends nothing. The old relay refused this command and every later one until
+      // the phone reconnected; now the refusal is followed by desktop_status true.
+      f.phone.send(command(sid, 2, threadSelect('t2')));
+      const e = await f.phone.nextSkipping(['relay.device_count'], 5000);
+      assert.deepEqual([e.type, e.error], ['relay.error', 'desktop_offline'], JSON.stringify(e));
+      const m = await f.phone.nextSkipping(['relay.device_count'], 2000);  // the bound: 2 s
+      assert.deepEqual([m.type, m.desktopConnected], ['relay.desktop_status', true], JSON.stringify(m));
+      await commandReaches(f, 3);
     } finally {
       f.phone.close();
       f.desktop.close();

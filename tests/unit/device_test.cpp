@@ -19,17 +19,20 @@ struct device_fixture : base_fixture {
       std::make_shared<std::vector<std::string>>();
   caf::actor sink, device, limiter;
   std::shared_ptr<fake_peer> peer = std::make_shared<fake_peer>();
+  std::shared_ptr<int> gate_probes = std::make_shared<int>(0);  ///< (probe_atom) to the session
   std::string conn = "CONN-0001";
 
   explicit device_fixture(settings::relay_config cfg = test_config())
       : base_fixture(std::move(cfg)) {
     auto out = to_desktop;
-    sink = sys.spawn([out](caf::event_based_actor*) -> caf::behavior {
+    auto probes = gate_probes;
+    sink = sys.spawn([out, probes](caf::event_based_actor*) -> caf::behavior {
       return {
           [out](todesk_atom, std::shared_ptr<const std::string>& text, const std::string& from) {
             CAF_CHECK_EQUAL(from, dev_id);  // the session answers a refused command to this device
             out->push_back(*text);
-          }};
+          },
+          [probes](probe_atom) { ++*probes; }};
     });
     extra.push_back(sink);
     auto c = ctx;
@@ -94,6 +97,32 @@ CAF_TEST(desktop offline is checked before any validation and consumes nothing) 
   mobile(relay_fixture::command(sid, 1));  // seq 1 was never consumed
   CAF_CHECK_EQUAL(to_desktop->size(), 1u);
   CAF_CHECK_EQUAL(errors().size(), 3u);
+}
+
+CAF_TEST(the offline gate asks the session to probe the cluster at most twice a second) {
+  // Issue 12: a node that missed desktop_status true would refuse every command of an idle
+  // desktop forever; each refusal (rate-limited) makes the session probe the cluster.
+  mobile(relay_fixture::command(sid, 1));
+  CAF_CHECK_EQUAL(last_error(), "desktop_offline");
+  CAF_CHECK_EQUAL(*gate_probes, 1);
+  mobile(relay_fixture::command(sid, 1));
+  mobile(json{{"type", "relay.snapshot_request"}, {"sessionID", sid}, {"lastSeq", -1}});
+  CAF_CHECK_EQUAL(*gate_probes, 1);  // within 500 ms: refused, no second probe
+  CAF_CHECK_EQUAL(errors().size(), 3u);
+  advance(499);
+  mobile(relay_fixture::command(sid, 1));
+  CAF_CHECK_EQUAL(*gate_probes, 1);
+  advance(1);
+  mobile(relay_fixture::command(sid, 1));
+  CAF_CHECK_EQUAL(*gate_probes, 2);
+  mobile(std::string("not json"));  // not gated: no probe
+  advance(1000);
+  mobile(std::string("not json"));
+  CAF_CHECK_EQUAL(*gate_probes, 2);
+  presence(true);
+  mobile(relay_fixture::command(sid, 1));
+  CAF_CHECK_EQUAL(to_desktop->size(), 1u);
+  CAF_CHECK_EQUAL(*gate_probes, 2);  // online: no probe
 }
 
 CAF_TEST(invalid payloads) {
