@@ -366,6 +366,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       finished_ = true;
       auth_timer_.cancel();
       hb_timer_.cancel();
+      close_timer_.cancel();  // its wait holds a reference: release it with the transport
       if (handler_) handler_->on_closed();
       handler_.reset();
       preauth_.release();
