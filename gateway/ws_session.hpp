@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <deque>
 #include <functional>
 
@@ -183,7 +184,9 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   void do_read() {
     ws_.async_read(buffer_,
-                   beast::bind_front_handler(&ws_session::on_read, this->shared_from_this()));
+                   net::bind_cancellation_slot(
+                       read_cancel_.slot(),
+                       beast::bind_front_handler(&ws_session::on_read, this->shared_from_this())));
   }
 
   void on_read(beast::error_code ec, std::size_t bytes) {
@@ -341,10 +344,11 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       ws_.async_close(
           websocket::close_reason(websocket::close_code::policy_error,
                                   proto::to_string(proto::close_reason::session_expired)),
-          [self = this->shared_from_this()](beast::error_code) {
-            self->writing_ = false;
-            self->hard_close();
-          });
+          net::bind_cancellation_slot(close_cancel_.slot(),
+                                      [self = this->shared_from_this()](beast::error_code) {
+                                        self->writing_ = false;
+                                        self->hard_close();
+                                      }));
       return;
     }
     hard_close();
@@ -371,6 +375,13 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       handler_.reset();
       preauth_.release();
       lowest<decltype(ws_)>::close(beast::get_lowest_layer(ws_));
+      // Closing the transport completes the operations waiting on it, but not one Beast has
+      // parked behind another: a read that met a protocol error holds the read lock and waits
+      // for the write lock, which an async_close holds while it waits for the read lock. Both
+      // would hold this session (and its count) forever; terminal cancellation ends them
+      // (found by fuzz_ws_session: policy close, then a bad frame already buffered).
+      read_cancel_.emit(net::cancellation_type::terminal);
+      close_cancel_.emit(net::cancellation_type::terminal);
     }
   }
 
@@ -380,6 +391,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   websocket::stream<metered_stream<Stream>> ws_;
   beast::flat_buffer buffer_;
   net::steady_timer auth_timer_, hb_timer_, close_timer_;
+  net::cancellation_signal read_cancel_, close_cancel_;  ///< see finish()
   std::string ip_, origin_;
   bool has_origin_;
   std::string query_token_;

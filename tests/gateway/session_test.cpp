@@ -184,6 +184,24 @@ CAF_TEST(websocket outbound queue is bounded and policy rejects close with 1008)
   CAF_CHECK(f.run_until([&] { return f.ws.expired(); }));
 }
 
+CAF_TEST(a policy close with a protocol error already buffered still ends the session) {
+  // Beast parks a read that meets a bad frame (here: unmasked) behind the write lock, which the
+  // policy close's async_close holds while it waits for the read lock. The session must still
+  // end once the client goes (found by fuzz_ws_session; it used to live on, counted, forever).
+  fixture f;
+  std::weak_ptr<void> session;
+  ws_client c(f.serve(session));
+  CAF_REQUIRE(c.handshake(f));
+  f.handler->peer.lock()->reject_policy();
+  std::string unmasked = "\x81\x05hello";
+  send_raw(c.ws.next_layer(), masked_frame(0x81, "a") + masked_frame(0x81, "b") + unmasked);
+  f.settle();
+  c.ws.next_layer().close();
+  CAF_CHECK(f.run_until([&] { return session.expired() && f.ws.expired(); }));
+  CAF_CHECK_EQUAL(f.handler->closed, 1);
+  CAF_CHECK_EQUAL(f.ctr->ws_open.load(), 0u);
+}
+
 CAF_TEST(websocket auth timeout reports a missing relay.auth) {
   fixture f;
   f.cfg.ws_auth_timeout_ms = 20;
