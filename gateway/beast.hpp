@@ -51,6 +51,13 @@ struct transport<beast::tcp_stream> {
     beast::error_code ec;
     s.socket().close(ec);
   }
+  /// Completes once the socket has data to read (or fails): a websocket can wait idle with no
+  /// read buffer prepared. Under epoll's edge trigger Asio re-arms the descriptor for the wait
+  /// (EPOLL_CTL_MOD), which reports data that had already arrived.
+  template <class Handler>
+  static void async_wait_read(beast::tcp_stream& s, Handler&& h) {
+    s.socket().async_wait(tcp::socket::wait_read, std::forward<Handler>(h));
+  }
 };
 
 /// The transport of a (possibly layered) stream: `lowest<S>::close(beast::get_lowest_layer(s))`.

@@ -50,6 +50,11 @@ class frame_scanner {
     }
   }
 
+  /// The FIN bit of the frame whose header was completed last (valid in `on_frame`).
+  bool fin() const noexcept { return (hdr_[0] & 0x80u) != 0; }
+  /// Every byte scanned so far belongs to a complete frame (header and payload).
+  bool at_boundary() const noexcept { return have_ == 0 && skip_ == 0; }
+
  private:
   std::array<unsigned char, 14> hdr_{};
   std::size_t have_ = 0, need_ = 2;
@@ -110,10 +115,20 @@ class metered_stream {
       net::mutable_buffer b = *it;
       std::size_t k = std::min(n, b.size());
       scanner_.scan(static_cast<const unsigned char*>(b.data()), k, [this](unsigned op) {
+        ended_message_ = op <= 2 && scanner_.fin();  // the last frame of a data message
+        if (ended_message_) ++messages_ended_;
         if (on_frame_) on_frame_(op);
       });
       n -= k;
     }
+  }
+
+  /// True when the websocket stream above, having delivered `messages` messages, holds no byte
+  /// read from here that it has not processed: every byte read so far belongs to complete
+  /// frames, the last of them ended a data message, and that was the `messages`-th. (A ping or
+  /// a further message read in the same chunk still sits in Beast's read buffer otherwise.)
+  bool drained(uint64_t messages) const noexcept {
+    return scanner_.at_boundary() && ended_message_ && messages_ended_ == messages;
   }
 
   friend void teardown(beast::role_type role, metered_stream& s, beast::error_code& ec) {
@@ -130,6 +145,8 @@ class metered_stream {
   Next next_;
   frame_scanner scanner_;
   frame_callback on_frame_;
+  bool ended_message_ = true;    ///< nothing read yet counts as "no message in progress"
+  uint64_t messages_ended_ = 0;  ///< data messages whose final frame was read
 };
 
 }  // namespace rc::gw

@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <deque>
+#include <boost/container/devector.hpp>
 #include <functional>
+#include <type_traits>
 
 #include "gateway/beast.hpp"
 #include "gateway/frame_meter.hpp"
@@ -87,10 +88,8 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
-    net::post(ws_.get_executor(),
-              [self = this->shared_from_this(), f = std::move(frame)]() mutable {
-                self->push(std::move(f), false);
-              });
+    net::post(ws_.get_executor(), [self = this->shared_from_this(),
+                                   f = std::move(frame)]() mutable { self->push(std::move(f)); });
     return true;
   }
 
@@ -102,7 +101,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       if (self->queued_.load() < self->cap_) {
         self->queued_.fetch_add(1);
         self->queued_bytes_.fetch_add(f->size());
-        self->push(std::move(f), false);
+        self->push(std::move(f));
       }
       self->begin_close(false);
     });
@@ -116,7 +115,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       self->ctr_->count_close(proto::close_reason::session_expired);
       self->queued_.fetch_add(1);
       self->queued_bytes_.fetch_add(f->size());
-      self->push(std::move(f), false);
+      self->push(std::move(f));
       self->begin_close(true);
     });
   }
@@ -126,7 +125,7 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       if (self->closing_) return;
       self->queued_.fetch_add(1);
       self->queued_bytes_.fetch_add(2);
-      self->push(std::make_shared<const std::string>("{}"), false);
+      self->push(std::make_shared<const std::string>("{}"));
       self->begin_close(false);
     });
   }
@@ -156,11 +155,6 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   const std::string& query_token() const override { return query_token_; }
 
  private:
-  struct out_item {
-    frame_ptr frame;
-    bool ping;
-  };
-
   void on_accept(beast::error_code ec) {
     if (ec) {
       closed_.store(true);
@@ -182,7 +176,31 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
     do_read();
   }
 
+  /// Over a plain TCP socket, a websocket with nothing buffered waits for data before it reads,
+  /// so an idle socket holds no read buffer (Beast prepares up to 1.5 KiB of `buffer_` for each
+  /// pending read; issue 11). Over TLS the engine may hold decrypted bytes the socket no longer
+  /// shows, so it always reads.
+  static constexpr bool waits_for_data =
+      std::is_same_v<Stream,
+                     std::decay_t<decltype(beast::get_lowest_layer(std::declval<Stream&>()))>>;
+
   void do_read() {
+    if constexpr (waits_for_data) {
+      if (ws_.next_layer().drained(messages_)) {
+        if (quiet_) buffer_.shrink_to_fit();  // empty: frees it (a busy socket keeps it)
+        waiting_ = true;
+        lowest<decltype(ws_)>::async_wait_read(
+            beast::get_lowest_layer(ws_), [self = this->shared_from_this()](beast::error_code) {
+              self->waiting_ = false;
+              self->start_read();  // an error is the read's to report
+            });
+        return;
+      }
+    }
+    start_read();
+  }
+
+  void start_read() {
     ws_.async_read(buffer_,
                    net::bind_cancellation_slot(
                        read_cancel_.slot(),
@@ -196,6 +214,9 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
       return;
     }
     last_inbound_ = clock_type::now();
+    ++messages_;
+    quiet_ = last_inbound_ - last_message_ > std::chrono::seconds(1);
+    last_message_ = last_inbound_;
     ctr_->frames_in.fetch_add(1, std::memory_order_relaxed);
     if (closing_) {
       buffer_.consume(bytes);
@@ -269,7 +290,14 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
         self->hard_close();
         return;
       }
-      self->queue_.push_back({nullptr, true});
+      // Idle memory goes back: the read buffer while waiting for data, the queue's storage
+      // when nothing is queued.
+      if (self->waiting_) self->buffer_.shrink_to_fit();
+      if (self->queue_.empty()) decltype(self->queue_)().swap(self->queue_);
+      if (!self->ping_due_) {
+        self->ping_due_ = true;  // after the frames queued now, as if queued behind them
+        self->ping_ahead_ = self->queue_.size();
+      }
       self->write_next();
       self->arm_heartbeat();
     });
@@ -277,42 +305,45 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
 
   /// Queues a frame on the strand. Once the close has begun (disconnect frame queued) nothing
   /// else is written: a revoked phone gets no frame after its disconnect.
-  void push(frame_ptr f, bool ping) {
+  void push(frame_ptr f) {
     if (closed_.load() || closing_) {
       queued_.fetch_sub(1);
       queued_bytes_.fetch_sub(f ? f->size() : 0);
       if (closing_) ctr_->outbound_send_failures.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    queue_.push_back({std::move(f), ping});
+    queue_.push_back(std::move(f));
     write_next();
   }
 
   void write_next() {
-    if (writing_ || queue_.empty() || closed_.load()) return;
-    writing_ = true;
-    auto& item = queue_.front();
-    if (item.ping) {
+    if (writing_ || closed_.load()) return;
+    if (ping_due_ && ping_ahead_ == 0 && !closing_) {
+      ping_due_ = false;
+      writing_ = true;
       ws_.async_ping({}, [self = this->shared_from_this()](beast::error_code ec) {
         self->on_write(ec, true);
       });
-    } else {
-      ws_.text(true);
-      ws_.async_write(net::buffer(*item.frame),
-                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->on_write(ec, false);
-                      });
+      return;
     }
+    if (queue_.empty()) return;
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(net::buffer(*queue_.front()),
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->on_write(ec, false);
+                    });
   }
 
   void on_write(beast::error_code ec, bool ping) {
     writing_ = false;
     if (!ping) {
       queued_.fetch_sub(1);
-      queued_bytes_.fetch_sub(queue_.front().frame->size());
+      queued_bytes_.fetch_sub(queue_.front()->size());
       ctr_->frames_out.fetch_add(1, std::memory_order_relaxed);
+      queue_.pop_front();
+      if (ping_due_ && ping_ahead_ > 0) --ping_ahead_;
     }
-    queue_.pop_front();
     if (ec) {
       finish();
       return;
@@ -397,13 +428,21 @@ class ws_session : public ws_peer, public std::enable_shared_from_this<ws_sessio
   std::string query_token_;
   std::shared_ptr<ws_handler> handler_;
   counted_slot preauth_;
-  std::deque<out_item> queue_;
+  /// Frames accepted and not yet written. A devector allocates nothing while empty (a std::deque
+  /// holds a 512-byte node and its map from construction: 0.5 KiB per idle socket).
+  boost::container::devector<frame_ptr> queue_;
+  bool ping_due_ = false;                     ///< a heartbeat ping is to be written ...
+  std::size_t ping_ahead_ = 0;                ///< ... after this many frames of the queue
   std::atomic<std::size_t> queued_{0};        ///< frames accepted and not yet written
   std::atomic<std::size_t> queued_bytes_{0};  ///< ... and their bytes
   std::size_t cap_, cap_bytes_;
   std::atomic<bool> closed_{false};
   bool closing_ = false, writing_ = false, authenticated_ = false, auth_started_ = false;
   bool policy_close_ = false, close_sent_ = false, finished_ = false, limited_ = false;
+  bool waiting_ = false;   ///< waiting for data with no read pending (waits_for_data)
+  bool quiet_ = true;      ///< the last message came > 1 s after the one before
+  uint64_t messages_ = 0;  ///< messages read (ws_.next_layer().drained)
+  clock_type::time_point last_message_{};
   clock_type::time_point last_inbound_ = clock_type::now();
   clock_type::time_point window_end_;
   std::size_t window_count_ = 0, other_count_ = 0;

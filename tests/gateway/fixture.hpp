@@ -25,6 +25,12 @@ struct transport<test_stream> {
   static void shutdown_send(test_stream& s) { s.close(); }
   static void shutdown_close(test_stream& s) { s.close(); }
   static void close(test_stream& s) { s.close(); }
+  /// No readiness to wait for: completes at once, and the read that follows waits instead.
+  template <class Handler>
+  static void async_wait_read(test_stream& s, Handler&& h) {
+    net::post(s.get_executor(),
+              [h = std::forward<Handler>(h)]() mutable { h(beast::error_code{}); });
+  }
 };
 
 /// Upgraded test streams go to this (the production overloads are in ws_bridge.cpp).
